@@ -1,0 +1,352 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Profiles.
+const (
+	ProfileEmbedded    = "embedded"
+	ProfileDistributed = "distributed"
+)
+
+// Roles a process can run (ARCHITECTURE.md §2). RoleAll expands to Implemented.
+const (
+	RoleAll             = "all"
+	RoleAPI             = "api"
+	RoleOutboxRelay     = "outbox-relay"
+	RolePricing         = "pricing"
+	RoleInventoryAlerts = "inventory-alerts"
+	RoleReplenishment   = "replenishment"
+	RoleLakeSink        = "lake-sink"
+	RoleReports         = "reports"
+	RoleReviews         = "reviews"
+)
+
+// Implemented lists the roles this build can run, in start order.
+var Implemented = []string{RoleAPI, RoleOutboxRelay}
+
+// planned are roles of the architecture that this build does not have yet;
+// asking for one is a configuration error rather than a silent no-op.
+var planned = []string{RolePricing, RoleInventoryAlerts, RoleReplenishment, RoleLakeSink, RoleReports, RoleReviews}
+
+// Config is the whole process configuration.
+type Config struct {
+	DataDir      string
+	HTTPAddr     string
+	KafkaListen  string
+	KafkaBrokers string
+	TopicPrefix  string
+	Partitions   int
+	AdminToken   string
+	Profile      string
+	DB           string
+	Roles        string
+	LogLevel     string
+	SQLiteSync   string
+
+	OutboxPollInterval time.Duration
+	OutboxBatch        int
+	ShutdownTimeout    time.Duration
+}
+
+// RegisterFlags declares every setting on fs with its default.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./mercato-data", "directory for the embedded engines' files")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&c.KafkaListen, "kafka-listen", "127.0.0.1:9092", "embedded Kafka broker listen address")
+	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated external Kafka seed brokers; when set no embedded broker starts")
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "prefix added to every topic name")
+	fs.IntVar(&c.Partitions, "partitions", 8, "partitions per topic when Mercato creates its topics")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for admin calls; generated into <data-dir>/admin-token when empty")
+	fs.StringVar(&c.Profile, "profile", ProfileEmbedded, "engine profile: embedded|distributed")
+	fs.StringVar(&c.DB, "db", "", "system of record: sqlite:PATH or a postgres:// URL (default sqlite:<data-dir>/mercato.db)")
+	fs.StringVar(&c.Roles, "roles", RoleAll, "comma-separated roles to run, or all")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug|info|warn|error")
+	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", "FULL", "SQLite synchronous pragma: FULL (fsync every commit) or NORMAL")
+	fs.DurationVar(&c.OutboxPollInterval, "outbox-poll-interval", 20*time.Millisecond, "how often the outbox relay looks for new rows when idle")
+	fs.IntVar(&c.OutboxBatch, "outbox-batch", 500, "outbox rows published per relay batch")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
+}
+
+// ErrInvalid wraps every validation failure: the process exits 2.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load parses args, then fills every flag not given on the command line from
+// MERCATO_<FLAG> in env, then from the YAML file named by --config or
+// MERCATO_CONFIG. Precedence: flag > environment > file > default.
+func Load(fs *flag.FlagSet, args []string, env []string) error {
+	configPath := fs.String("config", "", "optional YAML file with the same keys as the flags")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	envMap := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "MERCATO_") {
+			envMap[k] = v
+		}
+	}
+	if !set["config"] {
+		if v, ok := envMap["MERCATO_CONFIG"]; ok {
+			*configPath = v
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || f.Name == "config" {
+			return
+		}
+		if v, ok := envMap[EnvName(f.Name)]; ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s: %v", ErrInvalid, EnvName(f.Name), err))
+			}
+			set[f.Name] = true
+		}
+	})
+	if *configPath != "" {
+		if err := applyFile(fs, *configPath, set); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnvName is the environment variable for a flag: data-dir -> MERCATO_DATA_DIR.
+func EnvName(flagName string) string {
+	return "MERCATO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func applyFile(fs *flag.FlagSet, path string, set map[string]bool) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: reading config file: %v", ErrInvalid, err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var errs []error
+	for _, k := range keys {
+		f := fs.Lookup(k)
+		if f == nil || k == "config" {
+			errs = append(errs, fmt.Errorf("%w: %s: unknown key %q", ErrInvalid, path, k))
+			continue
+		}
+		if set[k] {
+			continue
+		}
+		v := values[k]
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case int:
+			s = strconv.Itoa(x)
+		case bool:
+			s = strconv.FormatBool(x)
+		case float64:
+			s = strconv.FormatFloat(x, 'f', -1, 64)
+		case []any:
+			parts := make([]string, len(x))
+			for i, p := range x {
+				parts[i] = fmt.Sprint(p)
+			}
+			s = strings.Join(parts, ",")
+		default:
+			errs = append(errs, fmt.Errorf("%w: %s: key %q: unsupported value %v", ErrInvalid, path, k, v))
+			continue
+		}
+		if err := fs.Set(k, s); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: key %q: %v", ErrInvalid, path, k, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem at once, one error per problem.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...)))
+	}
+	if c.DataDir == "" {
+		bad("--data-dir must not be empty")
+	}
+	if err := checkHostPort(c.HTTPAddr); err != nil {
+		bad("--http-addr %q: %v", c.HTTPAddr, err)
+	}
+	if c.KafkaBrokers == "" {
+		if err := checkHostPort(c.KafkaListen); err != nil {
+			bad("--kafka-listen %q: %v", c.KafkaListen, err)
+		}
+	} else {
+		for _, b := range c.Brokers() {
+			if err := checkHostPort(b); err != nil {
+				bad("--kafka-brokers entry %q: %v", b, err)
+			}
+		}
+	}
+	if c.Partitions < 1 || c.Partitions > 1024 {
+		bad("--partitions must be 1-1024, got %d", c.Partitions)
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		bad("--admin-token must be at least 16 characters")
+	}
+	switch c.Profile {
+	case ProfileEmbedded:
+	case ProfileDistributed:
+		if c.KafkaBrokers == "" {
+			bad("--profile distributed needs --kafka-brokers")
+		}
+		if !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+			bad("--profile distributed needs --db postgres://...")
+		}
+	default:
+		bad("--profile must be embedded or distributed, got %q", c.Profile)
+	}
+	if c.DB != "" {
+		if _, _, err := ParseDB(c.DB); err != nil {
+			bad("--db: %v", err)
+		}
+	}
+	if _, err := c.RoleList(); err != nil {
+		bad("--roles: %v", err)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch strings.ToUpper(c.SQLiteSync) {
+	case "FULL", "NORMAL":
+	default:
+		bad("--sqlite-synchronous must be FULL or NORMAL, got %q", c.SQLiteSync)
+	}
+	if c.OutboxPollInterval <= 0 {
+		bad("--outbox-poll-interval must be positive")
+	}
+	if c.OutboxBatch < 1 || c.OutboxBatch > 10000 {
+		bad("--outbox-batch must be 1-10000, got %d", c.OutboxBatch)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("--shutdown-timeout must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be 0-65535")
+	}
+	return nil
+}
+
+// Brokers returns the external seed brokers.
+func (c *Config) Brokers() []string {
+	var out []string
+	for _, b := range strings.Split(c.KafkaBrokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// RoleList expands --roles into the roles to run, in start order.
+func (c *Config) RoleList() ([]string, error) {
+	var want []string
+	for _, r := range strings.Split(c.Roles, ",") {
+		r = strings.TrimSpace(r)
+		switch {
+		case r == "":
+			continue
+		case r == RoleAll:
+			want = append(want, Implemented...)
+		case slices.Contains(Implemented, r):
+			want = append(want, r)
+		case slices.Contains(planned, r):
+			return nil, fmt.Errorf("role %q is not available in this build (available: %s)", r, strings.Join(Implemented, ", "))
+		default:
+			return nil, fmt.Errorf("unknown role %q (available: %s)", r, strings.Join(Implemented, ", "))
+		}
+	}
+	if len(want) == 0 {
+		return nil, fmt.Errorf("no role given")
+	}
+	var out []string
+	for _, r := range Implemented {
+		if slices.Contains(want, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// DB kinds.
+const (
+	DBSQLite   = "sqlite"
+	DBPostgres = "postgres"
+)
+
+// ParseDB splits a --db value into its kind and the driver's data source.
+func ParseDB(s string) (kind, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		p := strings.TrimPrefix(s, "sqlite:")
+		if p == "" {
+			return "", "", fmt.Errorf("sqlite: needs a file path")
+		}
+		return DBSQLite, p, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return "", "", fmt.Errorf("postgres URL: %v", err)
+		}
+		return DBPostgres, s, nil
+	default:
+		return "", "", fmt.Errorf("want sqlite:PATH or postgres://..., got %q", redactURL(s))
+	}
+}
+
+// DBOrDefault returns --db, or the SQLite file in the data dir.
+func (c *Config) DBOrDefault() string {
+	if c.DB != "" {
+		return c.DB
+	}
+	return "sqlite:" + c.DataDir + "/mercato.db"
+}
+
+// redactURL hides a password so it never reaches a log line.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+// Redacted returns the --db value with any password hidden, for logs.
+func Redacted(db string) string { return redactURL(db) }

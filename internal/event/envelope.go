@@ -1,0 +1,127 @@
+package event
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// SchemaVersion is the envelope schema this build writes and the newest it reads.
+const SchemaVersion = 1
+
+// MaxSize bounds an encoded envelope; the broker's default message size is 1 MiB.
+const MaxSize = 1 << 20
+
+// Envelope is the record every topic carries. ID is unique per event and
+// consumers deduplicate on it; Subject is the Kafka key (a SKU or order id).
+type Envelope struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Source        string          `json:"source"`
+	Time          time.Time       `json:"time"`
+	Subject       string          `json:"subject"`
+	Data          json.RawMessage `json:"data"`
+	SchemaVersion int             `json:"schema_version"`
+}
+
+// Message is an envelope addressed to a logical topic (see Topic constants).
+type Message struct {
+	Topic    string
+	Envelope Envelope
+}
+
+// ErrMalformed is wrapped by every decode failure, so consumers can route the
+// record to its dead-letter topic instead of retrying it.
+var ErrMalformed = errors.New("malformed event")
+
+// NewID returns a new ULID: unique, and sortable by creation time.
+func NewID() string {
+	return ulid.MustNew(ulid.Now(), rand.Reader).String()
+}
+
+// New builds an envelope with a fresh id. data is marshalled to JSON.
+func New(typ, source, subject string, at time.Time, data any) (Envelope, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("encoding %s data: %w", typ, err)
+	}
+	return Envelope{
+		ID:            NewID(),
+		Type:          typ,
+		Source:        source,
+		Time:          at.UTC(),
+		Subject:       subject,
+		Data:          raw,
+		SchemaVersion: SchemaVersion,
+	}, nil
+}
+
+// Encode returns the JSON form of e.
+func (e Envelope) Encode() ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encoding event %s: %w", e.ID, err)
+	}
+	return b, nil
+}
+
+// Validate reports the first missing or out-of-range field.
+func (e Envelope) Validate() error {
+	switch {
+	case e.ID == "" || len(e.ID) > 128:
+		return fmt.Errorf("%w: id must be 1-128 characters", ErrMalformed)
+	case e.Type == "" || len(e.Type) > 128:
+		return fmt.Errorf("%w: type must be 1-128 characters", ErrMalformed)
+	case len(e.Source) > 256:
+		return fmt.Errorf("%w: source longer than 256 characters", ErrMalformed)
+	case e.Time.IsZero():
+		return fmt.Errorf("%w: time is required", ErrMalformed)
+	case e.Subject == "" || len(e.Subject) > 256:
+		return fmt.Errorf("%w: subject must be 1-256 characters", ErrMalformed)
+	case len(e.Data) == 0 || !json.Valid(e.Data) || string(bytes.TrimSpace(e.Data)) == "null":
+		return fmt.Errorf("%w: data must be a JSON value", ErrMalformed)
+	case e.SchemaVersion < 1 || e.SchemaVersion > SchemaVersion:
+		return fmt.Errorf("%w: schema_version %d not supported (1-%d)", ErrMalformed, e.SchemaVersion, SchemaVersion)
+	}
+	return nil
+}
+
+// Decode parses and validates an envelope received from outside the process.
+// Unknown envelope fields are rejected so that a producer's typo is caught at
+// the first consumer, not silently dropped.
+func Decode(b []byte) (Envelope, error) {
+	if len(b) > MaxSize {
+		return Envelope{}, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformed, len(b), MaxSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var e Envelope
+	if err := dec.Decode(&e); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return Envelope{}, fmt.Errorf("%w: trailing data after the envelope", ErrMalformed)
+	}
+	if err := e.Validate(); err != nil {
+		return Envelope{}, err
+	}
+	return e, nil
+}
+
+// DecodeData unmarshals the envelope's data into v, strictly.
+func (e Envelope) DecodeData(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s data: %v", ErrMalformed, e.Type, err)
+	}
+	return nil
+}
