@@ -1,0 +1,323 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/testenv"
+)
+
+func msg(t *testing.T, topic, sku string, n int) event.Message {
+	t.Helper()
+	env, err := event.New("test.purchase", "bus_test", sku, time.Now(), map[string]int{"n": n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return event.Message{Topic: topic, Envelope: env}
+}
+
+func nOf(t *testing.T, env event.Envelope) int {
+	var d struct{ N int }
+	if err := env.DecodeData(&d); err != nil {
+		t.Errorf("decoding data: %v", err)
+	}
+	return d.N
+}
+
+// readAll reads every committed record of topic from the start.
+func readAll(t *testing.T, seed, topic string, want int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < want {
+		f := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		out = append(out, f.Records()...)
+	}
+	// Give stragglers (unexpected extra records) a moment to show up.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	out = append(out, cl.PollFetches(ctx2).Records()...)
+	return out
+}
+
+func run(t *testing.T, r interface{ Run(context.Context) error }) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("Run did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConsumerRetriesThenCommitsInOrder(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 2)
+	c := testenv.BusClient(t, b.Addr(), "")
+	var msgs []event.Message
+	for i := range 20 {
+		msgs = append(msgs, msg(t, event.TopicPurchases, fmt.Sprintf("SKU-%d", i%3), i))
+	}
+	if err := c.Publish(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu       sync.Mutex
+		seen     = map[string][]int{}
+		failures atomic.Int32
+		count    atomic.Int32
+	)
+	cons, err := c.NewConsumer(bus.ConsumerOptions{
+		Group: "retry", Topics: []string{event.TopicPurchases}, FromStart: true, MinBackoff: time.Millisecond,
+		Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+			n := nOf(t, env)
+			if n == 7 && failures.Add(1) <= 2 {
+				return errors.New("database briefly unavailable")
+			}
+			mu.Lock()
+			seen[env.Subject] = append(seen[env.Subject], n)
+			mu.Unlock()
+			count.Add(1)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, cons)
+	waitFor(t, "20 records", func() bool { return count.Load() == 20 })
+	if failures.Load() != 3 {
+		t.Errorf("record 7 was attempted %d times, want 3", failures.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for sku, ns := range seen {
+		for i := 1; i < len(ns); i++ {
+			if ns[i] < ns[i-1] {
+				t.Errorf("%s handled out of order: %v", sku, ns)
+			}
+		}
+	}
+}
+
+func TestPoisonRecordsGoToDLQAndConsumerContinues(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	c := testenv.BusClient(t, b.Addr(), "")
+	topic := c.Topic(event.TopicInventory)
+	good1, good2 := msg(t, event.TopicInventory, "A", 1), msg(t, event.TopicInventory, "A", 3)
+	r1, _ := c.Record(good1)
+	r3, _ := c.Record(good2)
+	poison := &kgo.Record{Topic: topic, Key: []byte("A"), Value: []byte(`{"not":"an envelope"`)}
+	rejected := msg(t, event.TopicInventory, "A", 2) // valid envelope the handler refuses
+	r2, _ := c.Record(rejected)
+	if err := c.ProduceRecords(context.Background(), r1, poison, r2, r3); err != nil {
+		t.Fatal(err)
+	}
+	var handled []int
+	var mu sync.Mutex
+	cons, err := c.NewConsumer(bus.ConsumerOptions{
+		Group: "dlq", Topics: []string{event.TopicInventory}, FromStart: true,
+		Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+			n := nOf(t, env)
+			if n == 2 {
+				return bus.Permanent(errors.New("unknown sku"))
+			}
+			mu.Lock()
+			handled = append(handled, n)
+			mu.Unlock()
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, cons)
+	waitFor(t, "both good records", func() bool { mu.Lock(); defer mu.Unlock(); return len(handled) == 2 })
+	dlq := readAll(t, b.Addr(), topic+event.DLQSuffix, 2)
+	if len(dlq) != 2 {
+		t.Fatalf("dlq has %d records, want 2", len(dlq))
+	}
+	headers := func(r *kgo.Record) map[string]string {
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		return h
+	}
+	h0, h1 := headers(dlq[0]), headers(dlq[1])
+	if string(dlq[0].Value) != string(poison.Value) || h0[bus.HeaderSourceTopic] != topic || h0[bus.HeaderSourceOffset] != "1" || h0[bus.HeaderError] == "" {
+		t.Errorf("first dlq record = %q %v", dlq[0].Value, h0)
+	}
+	if h1[bus.HeaderError] != "permanent: unknown sku" || h1[bus.HeaderSourceOffset] != "2" || string(dlq[1].Key) != "A" {
+		t.Errorf("second dlq record headers = %v", h1)
+	}
+}
+
+func TestUncommittedRecordsAreRedeliveredAfterRestart(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	c := testenv.BusClient(t, b.Addr(), "")
+	var msgs []event.Message
+	for i := range 10 {
+		msgs = append(msgs, msg(t, event.TopicOrders, "ORD-1", i))
+	}
+	if err := c.Publish(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	var done atomic.Int32
+	blocked := make(chan struct{})
+	first, err := c.NewConsumer(bus.ConsumerOptions{
+		Group: "restart", Topics: []string{event.TopicOrders}, FromStart: true,
+		Handler: func(ctx context.Context, env event.Envelope, _ *kgo.Record) error {
+			if nOf(t, env) == 6 {
+				close(blocked)
+				<-ctx.Done() // the process dies while handling record 6
+				return ctx.Err()
+			}
+			done.Add(1)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, first)
+	<-blocked
+	stop()
+	if done.Load() != 6 {
+		t.Fatalf("first run handled %d, want 6", done.Load())
+	}
+	var got []int
+	var mu sync.Mutex
+	second, err := c.NewConsumer(bus.ConsumerOptions{
+		Group: "restart", Topics: []string{event.TopicOrders}, FromStart: true,
+		Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+			mu.Lock()
+			got = append(got, nOf(t, env))
+			mu.Unlock()
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, second)
+	waitFor(t, "the rest", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 4 })
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(got) != "[6 7 8 9]" {
+		t.Errorf("after restart handled %v, want [6 7 8 9]: committed records must not come again, unfinished ones must", got)
+	}
+}
+
+func TestTransactorIsExactlyOnceAcrossAbortsAndCrashes(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 4)
+	c := testenv.BusClient(t, b.Addr(), "")
+	const total = 2000
+	var msgs []event.Message
+	for i := range total {
+		msgs = append(msgs, msg(t, event.TopicPurchases, fmt.Sprintf("SKU-%d", i%17), i))
+	}
+	if err := c.Publish(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	out := c.Topic(event.TopicPrices)
+	var processed atomic.Int64
+	newT := func(failFirst bool, crashAfter int64) (*bus.Transactor, chan struct{}) {
+		crashed := make(chan struct{})
+		var failed atomic.Bool
+		tr, err := c.NewTransactor(bus.TransactOptions{
+			Group: "pricing-test", TransactionalID: "pricing-test-0", Topics: []string{event.TopicPurchases}, FromStart: true, MaxPoll: 100,
+			Process: func(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
+				if failFirst && failed.CompareAndSwap(false, true) {
+					return nil, errors.New("first batch fails and aborts")
+				}
+				var res []*kgo.Record
+				for _, r := range recs {
+					res = append(res, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value})
+				}
+				if crashAfter > 0 && processed.Add(int64(len(recs))) >= crashAfter {
+					select {
+					case <-crashed:
+					default:
+						close(crashed)
+					}
+					<-ctx.Done() // killed mid-batch: this batch must abort
+					return nil, ctx.Err()
+				}
+				return res, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr, crashed
+	}
+	t1, crashed := newT(true, 700)
+	stop := run(t, t1)
+	<-crashed
+	stop()
+	if before := len(readAll(t, b.Addr(), out, 1)); before == 0 || before >= total {
+		t.Fatalf("first run committed %d of %d records; the crash must land mid-stream", before, total)
+	}
+	t2, _ := newT(false, 0)
+	run(t, t2)
+	recs := readAll(t, b.Addr(), out, total)
+	seen := map[string]int{}
+	for _, r := range recs {
+		env, err := event.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[env.ID]++
+	}
+	if len(recs) != total || len(seen) != total {
+		t.Fatalf("read_committed output has %d records, %d distinct; want exactly %d", len(recs), len(seen), total)
+	}
+}

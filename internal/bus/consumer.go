@@ -1,0 +1,228 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mercato-platform/mercato/internal/event"
+)
+
+// Handler processes one decoded record. A nil return commits the record; an
+// error wrapped with Permanent sends it to the dead-letter topic; any other
+// error is retried with backoff until it succeeds or the runner stops.
+type Handler func(ctx context.Context, env event.Envelope, rec *kgo.Record) error
+
+// PermanentError marks a failure that retrying cannot fix.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so the consumer dead-letters the record instead of retrying.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err should dead-letter the record.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p) || errors.Is(err, event.ErrMalformed)
+}
+
+// ConsumerOptions configure a consumer group runner.
+type ConsumerOptions struct {
+	Group   string
+	Topics  []string // logical names
+	Handler Handler
+	// MinBackoff and MaxBackoff bound the retry delay for transient errors.
+	MinBackoff, MaxBackoff time.Duration
+	// FromStart makes a group with no committed offsets start at the oldest record.
+	FromStart bool
+	// SessionTimeout is the group session timeout; 0 keeps the client default.
+	SessionTimeout time.Duration
+}
+
+// Consumer runs a handler over a consumer group's share of partitions.
+type Consumer struct {
+	c       *Client
+	o       ConsumerOptions
+	cl      *kgo.Client
+	log     *slog.Logger
+	running atomic.Bool
+
+	lagMu sync.Mutex
+	lag   map[string]map[int32]int64
+}
+
+// NewConsumer joins o.Group when Run is called.
+func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
+	if o.Group == "" || len(o.Topics) == 0 || o.Handler == nil {
+		return nil, errors.New("bus: consumer needs a group, topics and a handler")
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 50 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	topics := make([]string, len(o.Topics))
+	for i, t := range o.Topics {
+		topics[i] = c.Topic(t)
+	}
+	cons := &Consumer{c: c, o: o, log: c.log.With("group", o.Group), lag: map[string]map[int32]int64{}}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.opts.Brokers...),
+		kgo.ClientID(c.opts.ClientID),
+		kgo.ConsumerGroup(c.opts.Prefix + o.Group),
+		kgo.ConsumeTopics(topics...),
+		// Only records the handler finished are committed, periodically and on
+		// revoke; a crash redelivers the rest (at-least-once, dedupe by event id).
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(time.Second),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	}
+	if o.FromStart {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	if o.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(o.SessionTimeout))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s: %w", o.Group, err)
+	}
+	cons.cl = cl
+	return cons, nil
+}
+
+// Running reports whether the runner is inside its poll loop.
+func (cons *Consumer) Running() bool { return cons.running.Load() }
+
+// Run polls and handles records until ctx is cancelled, then commits what it
+// finished and leaves the group. It returns nil on a clean stop.
+func (cons *Consumer) Run(ctx context.Context) error {
+	cons.running.Store(true)
+	defer cons.running.Store(false)
+	defer cons.close()
+	for {
+		fetches := cons.cl.PollRecords(ctx, 1000)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			cons.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				cons.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		stopped := false
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if stopped {
+				return
+			}
+			for _, rec := range fp.Records {
+				if !cons.handle(ctx, rec) {
+					stopped = true
+					return
+				}
+				cons.cl.MarkCommitRecords(rec)
+			}
+			if n := len(fp.Records); n > 0 {
+				cons.setLag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
+			}
+		})
+		cons.cl.AllowRebalance()
+		if stopped {
+			return nil
+		}
+	}
+}
+
+func (cons *Consumer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cons.cl.CommitMarkedOffsets(ctx); err != nil {
+		cons.log.Warn("committing offsets on stop", "err", err)
+	}
+	cons.cl.Close()
+}
+
+// handle runs the handler with retries; false means the runner must stop
+// (ctx cancelled) without marking rec.
+func (cons *Consumer) handle(ctx context.Context, rec *kgo.Record) bool {
+	logical := rec.Topic[len(cons.c.opts.Prefix):]
+	m := cons.c.opts.Metrics
+	backoff := cons.o.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := cons.dispatch(ctx, rec)
+		if err == nil {
+			m.Consumed.WithLabelValues(cons.o.Group, logical).Inc()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if IsPermanent(err) {
+			if dlqErr := cons.c.ProduceRecords(ctx, cons.c.dlqRecord(rec, err)); dlqErr == nil {
+				m.DLQ.WithLabelValues(cons.o.Group, logical).Inc()
+				cons.log.Warn("record sent to dead-letter topic", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				return true
+			} else {
+				err = dlqErr
+			}
+		}
+		m.Retries.WithLabelValues(cons.o.Group, logical).Inc()
+		if attempt == 1 || attempt%10 == 0 {
+			cons.log.Warn("handler failed, retrying", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, cons.o.MaxBackoff)
+	}
+}
+
+func (cons *Consumer) dispatch(ctx context.Context, rec *kgo.Record) (err error) {
+	env, err := event.Decode(rec.Value)
+	if err != nil {
+		return err
+	}
+	// A handler bug must not take the process down; the record is dead-lettered.
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("handler panic: %v", r))
+		}
+	}()
+	return cons.o.Handler(ctx, env, rec)
+}
+
+func (cons *Consumer) setLag(topic string, p int32, lag int64) {
+	lag = max(lag, 0)
+	cons.lagMu.Lock()
+	defer cons.lagMu.Unlock()
+	parts := cons.lag[topic]
+	if parts == nil {
+		parts = map[int32]int64{}
+		cons.lag[topic] = parts
+	}
+	parts[p] = lag
+	var sum int64
+	for _, l := range parts {
+		sum += l
+	}
+	cons.c.opts.Metrics.Lag.WithLabelValues(cons.o.Group, topic[len(cons.c.opts.Prefix):]).Set(float64(sum))
+}

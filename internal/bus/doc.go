@@ -1,0 +1,7 @@
+// Package bus is Mercato's one Kafka code path (franz-go): the embedded
+// Kafka-protocol broker, topic creation, an idempotent producer, a
+// consumer-group runner that commits only after its handler succeeded and
+// dead-letters poison records, and a transactional consume-transform-produce
+// loop for processors that need exactly-once. The same code talks to a real
+// Kafka cluster; only the seed brokers differ.
+package bus

@@ -1,0 +1,38 @@
+package bus
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the bus's Prometheus series. Labels are topics and groups only,
+// never keys or partitions, so cardinality stays bounded.
+type Metrics struct {
+	Consumed  *prometheus.CounterVec
+	DLQ       *prometheus.CounterVec
+	Retries   *prometheus.CounterVec
+	Lag       *prometheus.GaugeVec
+	Published *prometheus.CounterVec
+}
+
+// NewMetrics registers the bus series on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_consumer_records_total", Help: "Records handled successfully by consumer groups.",
+		}, []string{"group", "topic"}),
+		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_consumer_dlq_total", Help: "Records sent to a dead-letter topic.",
+		}, []string{"group", "topic"}),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_consumer_retries_total", Help: "Handler attempts that failed with a transient error and were retried.",
+		}, []string{"group", "topic"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mercato_consumer_lag", Help: "Records between a group's position and the partition end, summed over the topic's fetched partitions.",
+		}, []string{"group", "topic"}),
+		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_published_records_total", Help: "Records acknowledged by the broker.",
+		}, []string{"topic"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Consumed, m.DLQ, m.Retries, m.Lag, m.Published)
+	}
+	return m
+}

@@ -1,0 +1,182 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TransactOptions configure an exactly-once consume-transform-produce loop.
+type TransactOptions struct {
+	Group string
+	// TransactionalID must be stable per instance across restarts, so that a
+	// restarted instance fences its previous incarnation.
+	TransactionalID string
+	Topics          []string // logical names
+	// Process turns one polled batch into the records to produce in the same
+	// transaction as the batch's offsets. Output records carry broker topic
+	// names (use Client.Topic). An error aborts the batch: it is consumed again.
+	Process func(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error)
+	// OnAbort runs after a batch's transaction aborted, so the processor can
+	// drop the in-memory effects of that batch (the records come again).
+	OnAbort func()
+	// OnAssigned runs before records of newly assigned partitions are polled:
+	// the place to restore state from a changelog.
+	OnAssigned func(ctx context.Context, assigned map[string][]int32)
+	// OnRevoked runs when partitions leave this instance.
+	OnRevoked func(ctx context.Context, revoked map[string][]int32)
+	FromStart bool
+	MaxPoll   int
+}
+
+// Transactor runs a TransactOptions loop on a franz-go GroupTransactSession:
+// consumed offsets, produced records and any changelog records commit or abort
+// together, and consumers read with read_committed.
+type Transactor struct {
+	c       *Client
+	o       TransactOptions
+	s       *kgo.GroupTransactSession
+	log     *slog.Logger
+	running atomic.Bool
+}
+
+// NewTransactor builds the session; Run starts it.
+func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
+	if o.Group == "" || o.TransactionalID == "" || len(o.Topics) == 0 || o.Process == nil {
+		return nil, errors.New("bus: transactor needs a group, a transactional id, topics and a process func")
+	}
+	if o.MaxPoll <= 0 {
+		o.MaxPoll = 5000
+	}
+	t := &Transactor{c: c, o: o, log: c.log.With("group", o.Group)}
+	topics := make([]string, len(o.Topics))
+	for i, name := range o.Topics {
+		topics[i] = c.Topic(name)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.opts.Brokers...),
+		kgo.ClientID(c.opts.ClientID),
+		kgo.TransactionalID(c.opts.Prefix + o.TransactionalID),
+		kgo.ConsumerGroup(c.opts.Prefix + o.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	}
+	if o.FromStart {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	if o.OnAssigned != nil {
+		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+			o.OnAssigned(ctx, t.logical(m))
+		}))
+	}
+	if o.OnRevoked != nil {
+		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+			o.OnRevoked(ctx, t.logical(m))
+		}))
+	}
+	s, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating transactional session %s: %w", o.Group, err)
+	}
+	t.s = s
+	return t, nil
+}
+
+func (t *Transactor) logical(m map[string][]int32) map[string][]int32 {
+	out := make(map[string][]int32, len(m))
+	for topic, parts := range m {
+		out[topic[len(t.c.opts.Prefix):]] = parts
+	}
+	return out
+}
+
+// Running reports whether the loop is polling.
+func (t *Transactor) Running() bool { return t.running.Load() }
+
+// Run loops until ctx is cancelled. A cancelled batch is aborted, never half
+// committed.
+func (t *Transactor) Run(ctx context.Context) error {
+	t.running.Store(true)
+	defer t.running.Store(false)
+	defer t.s.Close()
+	for {
+		fetches := t.s.PollRecords(ctx, t.o.MaxPoll)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			t.s.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			t.s.AllowRebalance()
+			continue
+		}
+		if err := t.s.Begin(); err != nil {
+			return fmt.Errorf("beginning transaction: %w", err)
+		}
+		out, perr := t.o.Process(ctx, recs)
+		if perr == nil {
+			perr = t.produce(ctx, out)
+		}
+		try := kgo.TryCommit
+		if perr != nil {
+			try = kgo.TryAbort
+			if ctx.Err() == nil {
+				t.log.Warn("batch failed, aborting its transaction", "err", perr)
+			}
+		}
+		committed, err := t.s.End(ctx, try)
+		t.s.AllowRebalance()
+		if !committed && t.o.OnAbort != nil {
+			t.o.OnAbort()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("ending transaction: %w", err)
+		}
+		if committed {
+			for _, r := range out {
+				t.c.opts.Metrics.Published.WithLabelValues(r.Topic).Inc()
+			}
+		}
+	}
+}
+
+// produce sends out and waits for every ack, so a failed record aborts the
+// transaction instead of committing a batch with a hole in it.
+func (t *Transactor) produce(ctx context.Context, out []*kgo.Record) error {
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	for _, r := range out {
+		t.s.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	if err := t.s.Client().Flush(ctx); err != nil {
+		return fmt.Errorf("flushing transaction: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr != nil {
+		return fmt.Errorf("producing in transaction: %w", firstErr)
+	}
+	return nil
+}

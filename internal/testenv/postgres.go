@@ -1,0 +1,138 @@
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for creating test databases
+)
+
+// pgBinDir is where Debian installs PostgreSQL's server programs.
+const pgBinDir = "/usr/lib/postgresql/15/bin"
+
+// Postgres is a throwaway PostgreSQL server.
+type Postgres struct {
+	dir    string
+	port   int
+	pgCtl  string
+	asUser []string // runuser prefix when the tests run as root
+	dbSeq  atomic.Int64
+}
+
+var (
+	sharedMu  sync.Mutex
+	sharedPG  *Postgres
+	mainSetup atomic.Bool
+)
+
+// Main runs a package's tests and then stops the servers they shared. Use it
+// from TestMain in every package that calls PostgresDB:
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+func Main(m *testing.M) {
+	mainSetup.Store(true)
+	code := m.Run()
+	sharedMu.Lock()
+	if sharedPG != nil {
+		sharedPG.Stop()
+	}
+	sharedMu.Unlock()
+	os.Exit(code)
+}
+
+// PostgresDB returns the URL of a new, empty database on a PostgreSQL server
+// shared by the package's tests (started on first use, on a free loopback
+// port, in a temp directory).
+func PostgresDB(t testing.TB) string {
+	t.Helper()
+	if !mainSetup.Load() {
+		t.Fatal("testenv.PostgresDB needs TestMain to call testenv.Main(m), which stops the server")
+	}
+	initdb := RequireBinary(t, "initdb", pgBinDir)
+	pgCtl := RequireBinary(t, "pg_ctl", pgBinDir)
+	sharedMu.Lock()
+	if sharedPG == nil {
+		pg, err := startPostgres(initdb, pgCtl, FreePort(t))
+		if err != nil {
+			sharedMu.Unlock()
+			t.Fatalf("starting PostgreSQL: %v", err)
+		}
+		sharedPG = pg
+	}
+	pg := sharedPG
+	sharedMu.Unlock()
+	name := fmt.Sprintf("mercato_test_%d_%d", os.Getpid(), pg.dbSeq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", pg.url("postgres"))
+	if err != nil {
+		t.Fatalf("connecting to PostgreSQL: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating database %s: %v", name, err)
+	}
+	return pg.url(name)
+}
+
+func (p *Postgres) url(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, db)
+}
+
+// startPostgres runs initdb and pg_ctl. PostgreSQL refuses to run as root, so
+// as root both run as the postgres user on a directory that user owns.
+func startPostgres(initdb, pgCtl string, port int) (*Postgres, error) {
+	dir, err := os.MkdirTemp("", "mercato-pg-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{dir: dir, port: port, pgCtl: pgCtl}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs a postgres user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return nil, err
+		}
+		p.asUser = []string{"runuser", "-u", "postgres", "--"}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := p.run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200", port, dir)
+	if out, err := p.run(pgCtl, "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		return nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
+	}
+	return p, nil
+}
+
+func (p *Postgres) run(bin string, args ...string) ([]byte, error) {
+	argv := append(append(append([]string{}, p.asUser...), bin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = p.dir
+	return cmd.CombinedOutput()
+}
+
+// Stop shuts the server down and removes its files.
+func (p *Postgres) Stop() {
+	_, _ = p.run(p.pgCtl, "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop")
+	_ = os.RemoveAll(p.dir)
+}
