@@ -1,0 +1,227 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/inventory"
+)
+
+const productColumns = `p.sku, p.name, p.category, p.base_price, p.price_floor, p.price_ceiling,
+  p.low_stock_threshold, p.reorder, p.version, p.created_at, p.updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanProduct(row scanner, extra ...any) (catalog.Product, error) {
+	var (
+		p                catalog.Product
+		reorder          string
+		created, updated int64
+	)
+	dest := append([]any{&p.SKU, &p.Name, &p.Category, &p.BasePrice, &p.PriceFloor, &p.PriceCeiling,
+		&p.LowStockThreshold, &reorder, &p.Version, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return catalog.Product{}, err
+	}
+	if err := json.Unmarshal([]byte(reorder), &p.Reorder); err != nil {
+		return catalog.Product{}, fmt.Errorf("decoding reorder policy of %s: %w", p.SKU, err)
+	}
+	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return p, nil
+}
+
+func (s *Store) getCurrent(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, sku string, lock bool) (catalog.Current, error) {
+	query := `SELECT ` + productColumns + `, i.on_hand, i.reserved, i.on_order
+  FROM products p JOIN inventory i ON i.sku = p.sku WHERE p.sku = ?`
+	if lock {
+		query += s.forUpdate()
+	}
+	var c catalog.Current
+	p, err := scanProduct(q.QueryRowContext(ctx, s.q(query), sku), &c.Stock.OnHand, &c.Stock.Reserved, &c.Stock.OnOrder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.Current{}, fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
+	}
+	if err != nil {
+		return catalog.Current{}, fmt.Errorf("reading product %s: %w", sku, err)
+	}
+	c.Product = p
+	return c, nil
+}
+
+// GetProduct returns a product with its stock.
+func (s *Store) GetProduct(ctx context.Context, sku string) (catalog.Current, error) {
+	return s.getCurrent(ctx, s.r, sku, false)
+}
+
+// ListProducts returns a page ordered by SKU.
+func (s *Store) ListProducts(ctx context.Context, lq catalog.ListQuery) ([]catalog.Product, error) {
+	query := `SELECT ` + productColumns + ` FROM products p WHERE p.sku > ?`
+	args := []any{lq.AfterSKU}
+	if lq.Category != "" {
+		query += ` AND p.category = ?`
+		args = append(args, lq.Category)
+	}
+	query += ` ORDER BY p.sku LIMIT ?`
+	args = append(args, lq.Limit)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing products: %w", err)
+	}
+	defer rows.Close()
+	out := []catalog.Product{}
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing products: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing products: %w", err)
+	}
+	return out, nil
+}
+
+// PutProduct creates or updates a product, its stock and its events in one
+// transaction. A concurrent create of the same SKU on PostgreSQL is retried as
+// an update.
+func (s *Store) PutProduct(ctx context.Context, sku string, decide func(*catalog.Current) (catalog.Write, error)) (catalog.Current, bool, error) {
+	for attempt := 0; ; attempt++ {
+		cur, created, err := s.putProductOnce(ctx, sku, decide)
+		if err != nil && attempt < 3 && isUniqueViolation(err) {
+			continue
+		}
+		return cur, created, err
+	}
+}
+
+func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*catalog.Current) (catalog.Write, error)) (catalog.Current, bool, error) {
+	var (
+		out     catalog.Current
+		created bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var curPtr *catalog.Current
+		cur, err := s.getCurrent(ctx, tx, sku, true)
+		switch {
+		case err == nil:
+			curPtr = &cur
+		case errors.Is(err, catalog.ErrNotFound):
+			created = true
+		default:
+			return err
+		}
+		w, err := decide(curPtr)
+		if err != nil {
+			return err
+		}
+		p := w.Product
+		reorder, err := json.Marshal(p.Reorder)
+		if err != nil {
+			return fmt.Errorf("encoding reorder policy: %w", err)
+		}
+		now := micros(p.UpdatedAt)
+		if created {
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO products (sku, name, category, base_price, price_floor, price_ceiling,
+  low_stock_threshold, reorder, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				p.SKU, p.Name, p.Category, p.BasePrice, p.PriceFloor, p.PriceCeiling, p.LowStockThreshold, string(reorder), p.Version, micros(p.CreatedAt), now)
+			if err != nil {
+				return fmt.Errorf("inserting product %s: %w", sku, err)
+			}
+			if w.StockDelta < 0 {
+				return fmt.Errorf("%w: initial stock %d", catalog.ErrWouldGoNegative, w.StockDelta)
+			}
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO inventory (sku, on_hand, reserved, on_order, version, updated_at) VALUES (?, ?, 0, 0, 1, ?)`), sku, w.StockDelta, now)
+			if err != nil {
+				return fmt.Errorf("inserting inventory of %s: %w", sku, err)
+			}
+			out.Stock = catalog.Stock{OnHand: w.StockDelta}
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE products SET name = ?, category = ?, base_price = ?, price_floor = ?, price_ceiling = ?,
+  low_stock_threshold = ?, reorder = ?, version = ?, updated_at = ? WHERE sku = ?`),
+				p.Name, p.Category, p.BasePrice, p.PriceFloor, p.PriceCeiling, p.LowStockThreshold, string(reorder), p.Version, now, sku)
+			if err != nil {
+				return fmt.Errorf("updating product %s: %w", sku, err)
+			}
+			out.Stock = cur.Stock
+			if w.StockDelta != 0 {
+				res, err := tx.ExecContext(ctx, s.q(`UPDATE inventory SET on_hand = on_hand + ?, version = version + 1, updated_at = ?
+  WHERE sku = ? AND on_hand + ? >= reserved`), w.StockDelta, now, sku, w.StockDelta)
+				if err != nil {
+					return fmt.Errorf("adjusting stock of %s: %w", sku, err)
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return fmt.Errorf("%w: %s", catalog.ErrWouldGoNegative, sku)
+				}
+				out.Stock.OnHand += w.StockDelta
+			}
+		}
+		if created || w.StockDelta != 0 {
+			kind := inventory.KindAdjust
+			if created {
+				kind = inventory.KindInitial
+			}
+			if err := s.appendLedger(ctx, tx, sku, kind, w.StockDelta, 0, w.StockReason, "", now); err != nil {
+				return err
+			}
+		}
+		if err := s.enqueue(ctx, tx, w.Events); err != nil {
+			return err
+		}
+		out.Product = p
+		return nil
+	})
+	if err != nil {
+		return catalog.Current{}, false, err
+	}
+	return out, created, nil
+}
+
+func (s *Store) appendLedger(ctx context.Context, tx *sql.Tx, sku, kind string, onHandDelta, reservedDelta int64, reason, ref string, at int64) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		sku, kind, onHandDelta, reservedDelta, reason, ref, at)
+	if err != nil {
+		return fmt.Errorf("appending ledger entry for %s: %w", sku, err)
+	}
+	return nil
+}
+
+// Ledger returns a SKU's ledger in order.
+func (s *Store) Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, sku, kind, on_hand_delta, reserved_delta, reason, ref FROM inventory_ledger WHERE sku = ? ORDER BY id`), sku)
+	if err != nil {
+		return nil, fmt.Errorf("reading ledger of %s: %w", sku, err)
+	}
+	defer rows.Close()
+	var out []inventory.LedgerEntry
+	for rows.Next() {
+		var e inventory.LedgerEntry
+		if err := rows.Scan(&e.ID, &e.SKU, &e.Kind, &e.OnHandDelta, &e.ReservedDelta, &e.Reason, &e.Ref); err != nil {
+			return nil, fmt.Errorf("reading ledger of %s: %w", sku, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []event.Message) error {
+	for _, m := range msgs {
+		payload, err := m.Envelope.Encode()
+		if err != nil {
+			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+			m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time))
+		if err != nil {
+			return fmt.Errorf("enqueueing %s %s: %w", m.Envelope.Type, m.Envelope.ID, err)
+		}
+	}
+	return nil
+}

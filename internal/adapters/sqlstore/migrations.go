@@ -1,0 +1,137 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// migrations are applied in order, each once, each in its own transaction.
+// Never edit a released one: append a new version.
+var migrations = []string{
+	// 1: catalogue, inventory ledger, outbox, idempotency keys.
+	`
+CREATE TABLE products (
+  sku                 TEXT PRIMARY KEY,
+  name                TEXT NOT NULL,
+  category            TEXT NOT NULL,
+  base_price          BIGINT NOT NULL,
+  price_floor         BIGINT NOT NULL,
+  price_ceiling       BIGINT NOT NULL,
+  low_stock_threshold BIGINT NOT NULL,
+  reorder             TEXT NOT NULL,
+  version             BIGINT NOT NULL,
+  created_at          BIGINT NOT NULL,
+  updated_at          BIGINT NOT NULL
+);
+CREATE INDEX products_category_sku ON products (category, sku);
+
+CREATE TABLE inventory (
+  sku        TEXT PRIMARY KEY REFERENCES products (sku),
+  on_hand    BIGINT NOT NULL,
+  reserved   BIGINT NOT NULL DEFAULT 0,
+  on_order   BIGINT NOT NULL DEFAULT 0,
+  version    BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL,
+  CHECK (reserved >= 0),
+  CHECK (on_hand >= reserved)
+);
+
+CREATE TABLE inventory_ledger (
+  id             {{serial}},
+  sku            TEXT NOT NULL,
+  kind           TEXT NOT NULL,
+  on_hand_delta  BIGINT NOT NULL,
+  reserved_delta BIGINT NOT NULL,
+  reason         TEXT NOT NULL,
+  ref            TEXT NOT NULL DEFAULT '',
+  at             BIGINT NOT NULL
+);
+CREATE INDEX inventory_ledger_sku ON inventory_ledger (sku, id);
+
+CREATE TABLE outbox (
+  id         {{serial}},
+  event_id   TEXT NOT NULL UNIQUE,
+  topic      TEXT NOT NULL,
+  msg_key    TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  payload    {{blob}} NOT NULL,
+  created_at BIGINT NOT NULL,
+  sent_at    BIGINT
+);
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+CREATE TABLE idempotency_keys (
+  scope           TEXT NOT NULL,
+  key             TEXT NOT NULL,
+  request_hash    TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  response_status INTEGER,
+  response_body   {{blob}},
+  resource_id     TEXT,
+  created_at      BIGINT NOT NULL,
+  expires_at      BIGINT NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+`,
+}
+
+func (s *Store) ddl(q string) string {
+	r := strings.NewReplacer(
+		"{{serial}}", map[bool]string{true: "BIGSERIAL PRIMARY KEY", false: "INTEGER PRIMARY KEY AUTOINCREMENT"}[s.pg],
+		"{{blob}}", map[bool]string{true: "BYTEA", false: "BLOB"}[s.pg],
+	)
+	return r.Replace(q)
+}
+
+// migrate brings the schema to the newest version. On PostgreSQL an advisory
+// lock makes concurrent starts of several instances safe.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	for i, m := range migrations {
+		version := i + 1
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if s.pg {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727001)`); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			for _, stmt := range strings.Split(s.ddl(m), ";") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("applying migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}

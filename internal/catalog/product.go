@@ -1,0 +1,97 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors; the HTTP layer maps them to status codes in one place.
+var (
+	ErrNotFound        = errors.New("product not found")
+	ErrInvalid         = errors.New("invalid product")
+	ErrWouldGoNegative = errors.New("stock change would leave on-hand below reserved")
+)
+
+// ValidationError names the field that is wrong.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+var skuPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ValidSKU reports whether s is a well-formed SKU.
+func ValidSKU(s string) bool { return skuPattern.MatchString(s) }
+
+// ReorderPolicy is how replenishment orders this SKU.
+type ReorderPolicy struct {
+	LeadTimeDays float64 `json:"lead_time_days"`
+	ServiceLevel float64 `json:"service_level"`
+	OrderCost    int64   `json:"order_cost"`
+	UnitCost     int64   `json:"unit_cost"`
+	Supplier     string  `json:"supplier"`
+}
+
+// Product is a SKU in the catalogue. Money is in integer minor units.
+type Product struct {
+	SKU               string        `json:"sku"`
+	Name              string        `json:"name"`
+	Category          string        `json:"category"`
+	BasePrice         int64         `json:"base_price"`
+	PriceFloor        int64         `json:"price_floor"`
+	PriceCeiling      int64         `json:"price_ceiling"`
+	LowStockThreshold int64         `json:"low_stock_threshold"`
+	Reorder           ReorderPolicy `json:"reorder"`
+	Version           int64         `json:"version"`
+	CreatedAt         time.Time     `json:"created_at"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+}
+
+// Validate checks the product's own invariants.
+func (p Product) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &ValidationError{Field: field, Message: fmt.Sprintf(format, a...)})
+	}
+	if !ValidSKU(p.SKU) {
+		bad("sku", "must match [A-Za-z0-9._-]{1,64}")
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(p.Name)); n < 1 || n > 200 {
+		bad("name", "must be 1-200 characters")
+	}
+	if !utf8.ValidString(p.Name) || !utf8.ValidString(p.Category) {
+		bad("name", "must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(p.Category); n < 1 || n > 100 {
+		bad("category", "must be 1-100 characters")
+	}
+	if p.BasePrice <= 0 || p.PriceFloor <= 0 || p.PriceCeiling <= 0 {
+		bad("base_price", "base_price, price_floor and price_ceiling must be positive")
+	} else if p.PriceFloor > p.BasePrice || p.BasePrice > p.PriceCeiling {
+		bad("base_price", "need price_floor <= base_price <= price_ceiling, got %d <= %d <= %d", p.PriceFloor, p.BasePrice, p.PriceCeiling)
+	}
+	if p.LowStockThreshold < 0 {
+		bad("low_stock_threshold", "must not be negative")
+	}
+	r := p.Reorder
+	if r.LeadTimeDays < 0 || r.LeadTimeDays > 365 {
+		bad("reorder.lead_time_days", "must be 0-365")
+	}
+	if r.ServiceLevel != 0 && (r.ServiceLevel <= 0.5 || r.ServiceLevel >= 1) {
+		bad("reorder.service_level", "must be in (0.5, 1), e.g. 0.95")
+	}
+	if r.OrderCost < 0 || r.UnitCost < 0 {
+		bad("reorder", "order_cost and unit_cost must not be negative")
+	}
+	if len(r.Supplier) > 200 {
+		bad("reorder.supplier", "must be at most 200 characters")
+	}
+	return errors.Join(errs...)
+}

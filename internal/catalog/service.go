@@ -1,0 +1,207 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+)
+
+// Stock is a SKU's stock as the system of record holds it.
+type Stock struct {
+	OnHand   int64 `json:"on_hand"`
+	Reserved int64 `json:"reserved"`
+	OnOrder  int64 `json:"on_order"`
+}
+
+// Current is what the store holds for a SKU when a write starts.
+type Current struct {
+	Product Product
+	Stock   Stock
+}
+
+// Write is what a product write changes, applied in one transaction.
+type Write struct {
+	Product Product
+	// StockDelta changes on_hand; it is recorded in the inventory ledger.
+	StockDelta  int64
+	StockReason string
+	Events      []event.Message
+}
+
+// Repository is the system of record as the catalogue needs it. PutProduct
+// calls decide inside the transaction with the current state (nil for a new
+// SKU) and applies the Write it returns atomically, events included.
+type Repository interface {
+	PutProduct(ctx context.Context, sku string, decide func(cur *Current) (Write, error)) (Current, bool, error)
+	GetProduct(ctx context.Context, sku string) (Current, error)
+	ListProducts(ctx context.Context, q ListQuery) ([]Product, error)
+}
+
+// ListQuery selects a page of products ordered by SKU.
+type ListQuery struct {
+	Category string
+	AfterSKU string
+	Limit    int
+}
+
+// PutRequest is the body of PUT /v1/products/{sku}. Stock is the on-hand
+// quantity to hold after the write: the initial stock of a new SKU, or a
+// stock count of an existing one (recorded as an adjustment). Nil leaves the
+// stock of an existing SKU alone.
+type PutRequest struct {
+	Name              string        `json:"name"`
+	Category          string        `json:"category"`
+	BasePrice         int64         `json:"base_price"`
+	PriceFloor        int64         `json:"price_floor"`
+	PriceCeiling      int64         `json:"price_ceiling"`
+	Stock             *int64        `json:"stock"`
+	LowStockThreshold int64         `json:"low_stock_threshold"`
+	Reorder           ReorderPolicy `json:"reorder"`
+}
+
+// ProductEvent is the data of product.upserted on commerce.products.
+type ProductEvent struct {
+	Product
+	OnHand int64 `json:"on_hand"`
+}
+
+// InventoryEvent is the data of inventory events on commerce.inventory.
+type InventoryEvent struct {
+	SKU               string `json:"sku"`
+	OnHand            int64  `json:"on_hand"`
+	Reserved          int64  `json:"reserved"`
+	Available         int64  `json:"available"`
+	OnOrder           int64  `json:"on_order"`
+	Delta             int64  `json:"delta"`
+	Reason            string `json:"reason"`
+	LowStockThreshold int64  `json:"low_stock_threshold"`
+}
+
+// Event types written by the catalogue.
+const (
+	TypeProductUpserted   = "product.upserted"
+	TypeInventoryAdjusted = "inventory.adjusted"
+	source                = "mercato/catalog"
+)
+
+// Service validates product writes and records them with their events.
+type Service struct {
+	repo      Repository
+	now       func() time.Time
+	committed func()
+}
+
+// NewService builds a Service; now is the clock (time.Now when nil) and
+// committed, when set, is told after each write that reached the outbox.
+func NewService(repo Repository, now func() time.Time, committed func()) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if committed == nil {
+		committed = func() {}
+	}
+	return &Service{repo: repo, now: now, committed: committed}
+}
+
+// Put creates or updates a product. created reports which.
+func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current, bool, error) {
+	if req.Stock != nil && *req.Stock < 0 {
+		return Current{}, false, &ValidationError{Field: "stock", Message: "must not be negative"}
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	p := Product{
+		SKU: sku, Name: req.Name, Category: req.Category,
+		BasePrice: req.BasePrice, PriceFloor: req.PriceFloor, PriceCeiling: req.PriceCeiling,
+		LowStockThreshold: req.LowStockThreshold, Reorder: req.Reorder,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	if err := p.Validate(); err != nil {
+		return Current{}, false, err
+	}
+	cur, created, err := s.repo.PutProduct(ctx, sku, func(cur *Current) (Write, error) {
+		w := Write{Product: p}
+		var before Stock
+		switch {
+		case cur == nil:
+			w.StockReason = "initial_stock"
+			if req.Stock != nil {
+				w.StockDelta = *req.Stock
+			}
+		default:
+			before = cur.Stock
+			w.Product.CreatedAt = cur.Product.CreatedAt
+			w.Product.Version = cur.Product.Version + 1
+			w.StockReason = "stock_count"
+			if req.Stock != nil {
+				w.StockDelta = *req.Stock - cur.Stock.OnHand
+			}
+			if before.OnHand+w.StockDelta < before.Reserved {
+				return Write{}, fmt.Errorf("%w: stock %d is below the %d units reserved", ErrWouldGoNegative, before.OnHand+w.StockDelta, before.Reserved)
+			}
+		}
+		after := before
+		after.OnHand += w.StockDelta
+		pe, err := event.New(TypeProductUpserted, source, sku, now, ProductEvent{Product: w.Product, OnHand: after.OnHand})
+		if err != nil {
+			return Write{}, err
+		}
+		w.Events = append(w.Events, event.Message{Topic: event.TopicProducts, Envelope: pe})
+		if cur == nil || w.StockDelta != 0 {
+			ie, err := event.New(TypeInventoryAdjusted, source, sku, now, InventoryEvent{
+				SKU: sku, OnHand: after.OnHand, Reserved: after.Reserved, Available: after.OnHand - after.Reserved,
+				OnOrder: after.OnOrder, Delta: w.StockDelta, Reason: w.StockReason, LowStockThreshold: p.LowStockThreshold,
+			})
+			if err != nil {
+				return Write{}, err
+			}
+			w.Events = append(w.Events, event.Message{Topic: event.TopicInventory, Envelope: ie})
+		}
+		return w, nil
+	})
+	if err != nil {
+		return Current{}, false, fmt.Errorf("putting product %s: %w", sku, err)
+	}
+	s.committed()
+	return cur, created, nil
+}
+
+// Get returns a product and its stock.
+func (s *Service) Get(ctx context.Context, sku string) (Current, error) {
+	if !ValidSKU(sku) {
+		return Current{}, fmt.Errorf("%w: %s", ErrNotFound, sku)
+	}
+	return s.repo.GetProduct(ctx, sku)
+}
+
+// MaxPage bounds a product listing page.
+const MaxPage = 500
+
+// List returns up to q.Limit products after q.AfterSKU, ordered by SKU, and
+// the SKU to continue after when there are more.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]Product, string, error) {
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Limit < 1 || q.Limit > MaxPage {
+		return nil, "", &ValidationError{Field: "limit", Message: fmt.Sprintf("must be 1-%d", MaxPage)}
+	}
+	if q.AfterSKU != "" && !ValidSKU(q.AfterSKU) {
+		return nil, "", &ValidationError{Field: "cursor", Message: "is not a cursor this API returned"}
+	}
+	limit := q.Limit
+	q.Limit++ // one more tells whether another page exists
+	page, err := s.repo.ListProducts(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(page) > limit {
+		return page[:limit], page[limit-1].SKU, nil
+	}
+	return page, "", nil
+}
+
+// IsNotFound reports whether err means the SKU does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
