@@ -1,0 +1,230 @@
+// Command mercato is the Mercato platform: one binary, every role in one
+// process by default (mercato serve), split by role at scale.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/mercato-platform/mercato/internal/app"
+	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/config"
+	"github.com/mercato-platform/mercato/internal/event"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitConfig  = 2
+)
+
+// version is set with -ldflags "-X main.version=...".
+var version = ""
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the platform (every role by default; see --roles)", runServe},
+		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
+		{"version", "print the version", runVersion},
+		{"help", "list commands, or show a command's flags: mercato help serve", nil},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app.Version = buildVersion()
+	if len(args) == 0 {
+		usage(stderr)
+		return exitConfig
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" {
+		if len(args) > 1 {
+			return helpFor(args[1], stdout, stderr)
+		}
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == name && c.run != nil {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "mercato: unknown command %q (run 'mercato help')\n", name)
+	return exitConfig
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Mercato: the data platform for large marketplaces.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: mercato <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every flag can also be set as MERCATO_<FLAG> (e.g. MERCATO_DATA_DIR) or in a YAML file given with --config.")
+}
+
+func helpFor(name string, stdout, stderr io.Writer) int {
+	switch name {
+	case "serve", "broker":
+		var cfg config.Config
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		cfg.RegisterFlags(fs)
+		fs.String("config", "", "optional YAML file with the same keys as the flags")
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage: mercato %s [flags]\n\nFlags:\n", name)
+		fs.PrintDefaults()
+		return exitOK
+	case "version", "help":
+		fmt.Fprintf(stdout, "Usage: mercato %s\n", name)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "mercato: unknown command %q (run 'mercato help')\n", name)
+	return exitConfig
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	fmt.Fprintf(stdout, "mercato %s\n", buildVersion())
+	return exitOK
+}
+
+// loadConfig parses flags, environment and file, and validates. Problems are
+// printed one per line.
+func loadConfig(name string, args []string, stderr io.Writer) (config.Config, int, bool) {
+	var cfg config.Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg.RegisterFlags(fs)
+	err := config.Load(fs, args, os.Environ())
+	if errors.Is(err, flag.ErrHelp) || (err != nil && strings.Contains(err.Error(), flag.ErrHelp.Error())) {
+		helpFor(name, stderr, stderr)
+		return cfg, exitOK, false
+	}
+	if err == nil {
+		if fs.NArg() > 0 {
+			err = fmt.Errorf("%w: unexpected argument %q", config.ErrInvalid, fs.Arg(0))
+		} else {
+			err = cfg.Validate()
+		}
+	}
+	if err != nil {
+		printErrors(stderr, err)
+		return cfg, exitConfig, false
+	}
+	return cfg, exitOK, true
+}
+
+func printErrors(w io.Writer, err error) {
+	var multi interface{ Unwrap() []error }
+	if errors.As(err, &multi) {
+		for _, e := range multi.Unwrap() {
+			printErrors(w, e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "mercato: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func exitFor(err error) int {
+	if errors.Is(err, config.ErrInvalid) {
+		return exitConfig
+	}
+	return exitRuntime
+}
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
+	cfg, code, ok := loadConfig("serve", args, stderr)
+	if !ok {
+		return code
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitFor(err)
+	}
+	defer a.Close()
+	if err := a.Run(ctx); err != nil {
+		printErrors(stderr, err)
+		return exitRuntime
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+func runBroker(ctx context.Context, args []string, _, stderr io.Writer) int {
+	cfg, code, ok := loadConfig("broker", args, stderr)
+	if !ok {
+		return code
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	if err := app.PrepareDataDir(cfg.DataDir); err != nil {
+		printErrors(stderr, err)
+		return exitConfig
+	}
+	b, err := app.StartBroker(cfg)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitRuntime
+	}
+	defer b.Close()
+	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Prefix: cfg.TopicPrefix, Logger: log})
+	if err != nil {
+		printErrors(stderr, err)
+		return exitRuntime
+	}
+	defer c.Close()
+	if err := c.EnsureTopics(ctx, event.Topics(), cfg.Partitions); err != nil {
+		printErrors(stderr, err)
+		return exitRuntime
+	}
+	log.Info("embedded Kafka broker listening", "addr", b.Addr(), "data", cfg.DataDir)
+	<-ctx.Done()
+	log.Info("stopped")
+	return exitOK
+}

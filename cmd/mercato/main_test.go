@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mercato-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "mercato")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building mercato: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"help"}, &out, &errb); code != 0 {
+		t.Fatalf("help exit %d", code)
+	}
+	for _, c := range []string{"serve", "broker", "version"} {
+		if !strings.Contains(out.String(), "  "+c+" ") {
+			t.Errorf("help does not list %s:\n%s", c, out.String())
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"help", "serve"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "-kafka-brokers") {
+		t.Errorf("help serve: %d %s", code, out.String())
+	}
+}
+
+func TestBadConfigExitsTwoWithOneLinePerProblem(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--partitions", "0", "--profile", "x"}, &out, &errb)
+	if code != 2 {
+		t.Fatalf("exit = %d, want 2", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "mercato: ") {
+		t.Errorf("stderr = %q, want two readable lines", errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"launch"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errb.String())
+	}
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	http   string
+	kafka  string
+}
+
+func start(t *testing.T, dataDir string, httpPort, kafkaPort int) *proc {
+	t.Helper()
+	p := &proc{
+		stderr: new(bytes.Buffer),
+		http:   "127.0.0.1:" + strconv.Itoa(httpPort),
+		kafka:  "127.0.0.1:" + strconv.Itoa(kafkaPort),
+	}
+	p.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--http-addr", p.http, "--kafka-listen", p.kafka, "--partitions", "2")
+	p.cmd.Stderr = p.stderr
+	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.http + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mercato serve not ready: %v\n%s", err, p.stderr)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func put(t *testing.T, base, token, sku string, stock int) int {
+	t.Helper()
+	body := fmt.Sprintf(`{"name":"item %s","category":"kill","base_price":1000,"price_floor":900,"price_ceiling":1200,"stock":%d}`, sku, stock)
+	req, _ := http.NewRequest("PUT", "http://"+base+"/v1/products/"+sku, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestKill9KeepsAcknowledgedWrites: every product write that got a 2xx
+// survives kill -9, and its event reaches Kafka after the restart.
+func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	httpPort, kafkaPort := testenv.FreePort(t), testenv.FreePort(t)
+	p := start(t, dir, httpPort, kafkaPort)
+	raw, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(raw))
+	var acked []string
+	for i := range 30 {
+		sku := fmt.Sprintf("K-%02d", i)
+		if code := put(t, p.http, token, sku, i+1); code == 201 {
+			acked = append(acked, sku)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	p = start(t, dir, httpPort, kafkaPort)
+	for i, sku := range acked {
+		resp, err := http.Get("http://" + p.http + "/v1/products/" + sku)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("acknowledged product %s (#%d) lost after kill -9: %d", sku, i, resp.StatusCode)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.kafka), kgo.ConsumeTopics(event.TopicProducts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(seen) < len(acked) && ctx.Err() == nil {
+		for _, r := range cl.PollFetches(ctx).Records() {
+			seen[string(r.Key)] = true
+		}
+	}
+	if len(seen) != len(acked) {
+		t.Errorf("after restart %d of %d product events are on commerce.products", len(seen), len(acked))
+	}
+	if len(acked) != 30 {
+		t.Errorf("only %d of 30 writes were acknowledged before the kill", len(acked))
+	}
+	// A clean stop exits 0.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("SIGTERM exit: %v\n%s", err, p.stderr)
+	}
+}
+
+func TestPortInUseExitsOne(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	httpPort, kafkaPort := testenv.FreePort(t), testenv.FreePort(t)
+	start(t, dir, httpPort, kafkaPort)
+	cmd := exec.Command(binary, "serve", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort), "--kafka-listen", "127.0.0.1:0")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want 1\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "cannot listen") {
+		t.Errorf("stderr = %q", errb.String())
+	}
+}

@@ -1,0 +1,291 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
+	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/config"
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/httpapi"
+	"github.com/mercato-platform/mercato/internal/outbox"
+)
+
+// App is one Mercato process.
+type App struct {
+	cfg        config.Config
+	log        *slog.Logger
+	roles      []string
+	adminToken string
+	reg        *prometheus.Registry
+
+	broker  *bus.EmbeddedBroker
+	bus     *bus.Client
+	store   *sqlstore.Store
+	relay   *outbox.Relay
+	relayUp atomic.Bool // true while the relay loop runs
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+}
+
+// Version is the build's version, set by main.
+var Version = "dev"
+
+// New builds every component the configured roles need and binds the
+// listeners, so a taken port fails here rather than after start. Errors
+// wrapping config.ErrInvalid are the operator's to fix (exit 2).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.roles, err = cfg.RoleList(); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	if err := PrepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if a.adminToken, err = AdminToken(cfg.DataDir, cfg.AdminToken, log); err != nil {
+		return nil, err
+	}
+
+	brokers := cfg.Brokers()
+	if len(brokers) == 0 {
+		if a.broker, err = StartBroker(cfg); err != nil {
+			return nil, err
+		}
+		brokers = []string{a.broker.Addr()}
+		log.Info("embedded Kafka broker listening", "addr", a.broker.Addr())
+	}
+	busMetrics := bus.NewMetrics(a.reg)
+	if a.bus, err = bus.NewClient(bus.Options{Brokers: brokers, Prefix: cfg.TopicPrefix, ClientID: "mercato", Logger: log, Metrics: busMetrics}); err != nil {
+		return nil, err
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := a.bus.EnsureTopics(tctx, event.Topics(), cfg.Partitions); err != nil {
+		return nil, fmt.Errorf("preparing topics on %s: %w", strings.Join(brokers, ","), err)
+	}
+
+	kind, dsn, err := config.ParseDB(cfg.DBOrDefault())
+	if err != nil {
+		return nil, fmt.Errorf("%w: --db: %v", config.ErrInvalid, err)
+	}
+	if a.store, err = sqlstore.Open(ctx, kind, dsn, sqlstore.Options{SQLiteSynchronous: cfg.SQLiteSync}); err != nil {
+		return nil, fmt.Errorf("opening system of record %s: %w", config.Redacted(cfg.DBOrDefault()), err)
+	}
+
+	notify := func() {}
+	if a.has(config.RoleOutboxRelay) {
+		a.relay = outbox.NewRelay(a.store, a.bus, outbox.Options{
+			Batch: cfg.OutboxBatch, PollInterval: cfg.OutboxPollInterval, Logger: log, Registerer: a.reg,
+		})
+		notify = a.relay.Notify
+	}
+
+	if a.has(config.RoleAPI) {
+		ready := []httpapi.ReadyCheck{
+			{Name: "broker", Check: a.bus.Ping},
+			{Name: "store", Check: a.store.Ping},
+		}
+		if a.relay != nil {
+			ready = append(ready, httpapi.RunningCheck("outbox-relay", a.relayRunning))
+		}
+		api := httpapi.New(httpapi.Options{
+			AdminToken: a.adminToken,
+			Catalog:    catalog.NewService(a.store, nil, notify),
+			Ready:      ready,
+			Logger:     log,
+			Registry:   a.reg,
+			Version:    Version,
+		})
+		if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", cfg.HTTPAddr, err)
+		}
+		a.httpSrv = &http.Server{
+			Handler:           api,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
+	return a, nil
+}
+
+func (a *App) has(role string) bool { return slices.Contains(a.roles, role) }
+
+func (a *App) relayRunning() bool { return a.relayUp.Load() }
+
+// HTTPAddr is the API's bound address (useful with port 0).
+func (a *App) HTTPAddr() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return a.httpLn.Addr().String()
+}
+
+// KafkaAddr is the seed broker the process uses.
+func (a *App) KafkaAddr() string {
+	if a.broker != nil {
+		return a.broker.Addr()
+	}
+	return strings.Join(a.cfg.Brokers(), ",")
+}
+
+// AdminToken is the token admin calls must carry.
+func (a *App) AdminToken() string { return a.adminToken }
+
+// Run serves until ctx is cancelled, then shuts down gracefully within the
+// configured timeout. A role that fails stops the process.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		cancel()
+	}
+	if a.relay != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.relayUp.Store(true)
+			defer a.relayUp.Store(false)
+			if err := a.relay.Run(ctx); err != nil {
+				fail(fmt.Errorf("outbox relay: %w", err))
+			}
+		}()
+	}
+	if a.httpSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("HTTP API: %w", err))
+			}
+		}()
+		a.log.Info("HTTP API listening", "addr", a.HTTPAddr(), "roles", strings.Join(a.roles, ","))
+	}
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer scancel()
+	if a.httpSrv != nil {
+		if err := a.httpSrv.Shutdown(sctx); err != nil {
+			a.log.Warn("HTTP shutdown", "err", err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		a.log.Warn("roles did not stop within the shutdown timeout")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Close releases everything New acquired.
+func (a *App) Close() {
+	if a.httpLn != nil && a.httpSrv == nil {
+		a.httpLn.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+	if a.bus != nil {
+		a.bus.Close()
+	}
+	if a.broker != nil {
+		a.broker.Close()
+	}
+}
+
+// PrepareDataDir creates the data directory and checks it is writable.
+func PrepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: data dir %s cannot be created: %v", config.ErrInvalid, dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("%w: data dir %s is not writable: %v", config.ErrInvalid, dir, err)
+	}
+	probe.Close()
+	_ = os.Remove(probe.Name())
+	return nil
+}
+
+// AdminToken returns the configured token, or the one stored in
+// <data-dir>/admin-token, or generates and stores a new one (mode 0600).
+// The token itself is never logged.
+func AdminToken(dataDir, configured string, log *slog.Logger) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	path := filepath.Join(dataDir, "admin-token")
+	if b, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(b)); len(tok) >= 16 {
+			return tok, nil
+		}
+		return "", fmt.Errorf("%w: %s holds no usable token; delete it to generate a new one", config.ErrInvalid, path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: reading %s: %v", config.ErrInvalid, path, err)
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("generating admin token: %w", err)
+	}
+	tok := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("%w: writing %s: %v", config.ErrInvalid, path, err)
+	}
+	log.Info("generated admin token", "path", path)
+	return tok, nil
+}
+
+// StartBroker starts the embedded broker in <data-dir>/kafka with synced
+// writes, so acknowledged records survive kill -9.
+func StartBroker(cfg config.Config) (*bus.EmbeddedBroker, error) {
+	b, err := bus.StartEmbedded(bus.EmbeddedOptions{
+		Listen:     cfg.KafkaListen,
+		DataDir:    filepath.Join(cfg.DataDir, "kafka"),
+		SyncWrites: true,
+		Partitions: cfg.Partitions,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded Kafka broker: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,182 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mercato-platform/mercato/internal/app"
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/config"
+	"github.com/mercato-platform/mercato/internal/event"
+)
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	var c config.Config
+	c.DataDir = t.TempDir()
+	c.HTTPAddr = "127.0.0.1:0"
+	c.KafkaListen = "127.0.0.1:0"
+	c.Partitions = 2
+	c.Profile = config.ProfileEmbedded
+	c.Roles = "all"
+	c.LogLevel = "info"
+	c.SQLiteSync = "FULL"
+	c.OutboxPollInterval = 10 * time.Millisecond
+	c.OutboxBatch = 100
+	c.ShutdownTimeout = 10 * time.Second
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	base := "http://" + a.HTTPAddr()
+
+	// The generated admin token is stored 0600 in the data dir.
+	st, err := os.Stat(filepath.Join(cfg.DataDir, "admin-token"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("admin-token file: %v %v", st, err)
+	}
+	waitReady(t, base)
+
+	body := `{"name":"제주 감귤 5kg","category":"fresh","base_price":19900,"price_floor":15900,"price_ceiling":25900,"stock":30}`
+	req, _ := http.NewRequest("PUT", base+"/v1/products/TANGERINE-5KG", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("PUT = %d", resp.StatusCode)
+	}
+	found := consumeUntil(t, a.KafkaAddr(), event.TopicProducts, func(env event.Envelope) bool {
+		var p catalog.ProductEvent
+		return env.Type == catalog.TypeProductUpserted && env.DecodeData(&p) == nil && p.SKU == "TANGERINE-5KG" && p.OnHand == 30
+	})
+	if !found {
+		t.Fatal("product.upserted for TANGERINE-5KG never reached commerce.products")
+	}
+	if !consumeUntil(t, a.KafkaAddr(), event.TopicInventory, func(env event.Envelope) bool { return env.Subject == "TANGERINE-5KG" }) {
+		t.Fatal("initial stock never reached commerce.inventory")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func consumeUntil(t *testing.T, seed, topic string, match func(event.Envelope) bool) bool {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for _, r := range cl.PollFetches(ctx).Records() {
+			if env, err := event.Decode(r.Value); err == nil && match(env) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestStartupFailuresAreClear(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	file := filepath.Join(t.TempDir(), "plain-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.DataDir = filepath.Join(file, "data")
+	_, err := app.New(context.Background(), cfg, log)
+	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "data dir") {
+		t.Errorf("unusable data dir: err = %v, want a config error naming the data dir", err)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg = testConfig(t)
+	cfg.HTTPAddr = taken.Addr().String()
+	_, err = app.New(context.Background(), cfg, log)
+	if err == nil || errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "cannot listen") {
+		t.Errorf("HTTP port in use: err = %v, want a runtime error", err)
+	}
+	cfg = testConfig(t)
+	cfg.KafkaListen = taken.Addr().String()
+	_, err = app.New(context.Background(), cfg, log)
+	if err == nil || !strings.Contains(err.Error(), "embedded Kafka broker") {
+		t.Errorf("broker port in use: err = %v", err)
+	}
+}
+
+func TestAdminTokenIsKeptAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	first, err := app.AdminToken(dir, "", log)
+	if err != nil || len(first) < 32 {
+		t.Fatalf("generated %q, %v", first, err)
+	}
+	second, err := app.AdminToken(dir, "", log)
+	if err != nil || second != first {
+		t.Fatalf("second start got %q, want the stored token", second)
+	}
+	if tok, _ := app.AdminToken(dir, "configured-token-123", log); tok != "configured-token-123" {
+		t.Errorf("a configured token must win, got %q", tok)
+	}
+}

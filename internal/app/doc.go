@@ -1,0 +1,3 @@
+// Package app wires Mercato together: profile -> adapters -> services ->
+// roles. It holds no business logic.
+package app

@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
+
+// decodeJSON reads one JSON object into v, whatever the Content-Type (curl -d
+// sends form encoding), strictly: unknown fields, wrong
+// types, trailing data, invalid UTF-8 and bodies over MaxBody are 400s.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apiErr(http.StatusBadRequest, "body_too_large", "request body exceeds %d bytes", MaxBody)
+		}
+		return apiErr(http.StatusBadRequest, "unreadable_body", "reading request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apiErr(http.StatusBadRequest, "empty_body", "request body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return apiErr(http.StatusBadRequest, "invalid_utf8", "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return apiErr(http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return apiErr(http.StatusBadRequest, "malformed_json", "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return apiErr(http.StatusBadRequest, "wrong_type", "field %q must be %s, got %s", field, typ.Type.String(), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return apiErr(http.StatusBadRequest, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apiErr(http.StatusBadRequest, "malformed_json", "request body ends in the middle of a JSON value")
+	}
+	return apiErr(http.StatusBadRequest, "malformed_json", "%s", fmt.Sprint(err))
+}

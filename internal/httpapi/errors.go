@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/mercato-platform/mercato/internal/catalog"
+)
+
+// APIError is an error with its HTTP status and stable code.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func apiErr(status int, code, format string, a ...any) *APIError {
+	return &APIError{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// toAPIError maps domain sentinels to statuses, in this one place.
+func toAPIError(err error) *APIError {
+	var (
+		ae *APIError
+		ve *catalog.ValidationError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ve):
+		return apiErr(http.StatusBadRequest, "invalid_"+codeOf(ve.Field), "%s", ve.Error())
+	case errors.Is(err, catalog.ErrInvalid):
+		return apiErr(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+	case errors.Is(err, catalog.ErrNotFound):
+		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
+	case errors.Is(err, catalog.ErrWouldGoNegative):
+		return apiErr(http.StatusConflict, "would_go_negative", "%s", err.Error())
+	}
+	return nil
+}
+
+func codeOf(field string) string {
+	b := []byte(field)
+	for i, c := range b {
+		if c == '.' || c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae == nil {
+		// Unexpected: log the detail, show the client nothing internal.
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		ae = apiErr(http.StatusInternalServerError, "internal", "internal error")
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = ae.Code, ae.Message
+	writeJSON(w, ae.Status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("writing response", "err", err)
+	}
+}

@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func jsonContent(schema map[string]any) map[string]any {
+	return map[string]any{"application/json": map[string]any{"schema": schema}}
+}
+
+// OpenAPI builds the OpenAPI 3.1 document from the route table.
+func (s *Server) OpenAPI() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range s.routes {
+		path := strings.ReplaceAll(rt.Path, "{$}", "")
+		if path == "" {
+			path = "/"
+		}
+		op := map[string]any{"summary": rt.Summary, "operationId": strings.ToLower(rt.Method) + opName(path)}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range rt.Query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
+		}
+		switch rt.Access {
+		case Admin:
+			op["security"] = []any{map[string]any{"adminToken": []any{}}}
+		case Customer:
+			op["security"] = []any{map[string]any{"customerId": []any{}}, map[string]any{"adminToken": []any{}}}
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if rt.Body != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": jsonContent(ref(rt.Body))}
+		}
+		ok := map[string]any{"description": "success"}
+		if rt.Result != "" {
+			ok["content"] = jsonContent(ref(rt.Result))
+		}
+		responses := map[string]any{strconv.Itoa(rt.Status): ok}
+		if rt.Method == "PUT" && rt.Path == "/v1/products/{sku}" {
+			responses["201"] = map[string]any{"description": "created", "content": jsonContent(ref(rt.Result))}
+		}
+		responses["default"] = map[string]any{"description": "error", "content": jsonContent(ref("Error"))}
+		op["responses"] = responses
+		item, _ := paths[path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[path] = item
+		}
+		item[strings.ToLower(rt.Method)] = op
+	}
+	paths["/metrics"] = map[string]any{"get": map[string]any{
+		"summary": "Prometheus metrics.", "operationId": "getMetrics",
+		"responses": map[string]any{"200": map[string]any{"description": "Prometheus text format"}},
+	}}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info":    map[string]any{"title": "Mercato API", "version": s.o.Version},
+		"paths":   paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{
+				"adminToken": map[string]any{"type": "http", "scheme": "bearer"},
+				"customerId": map[string]any{"type": "apiKey", "in": "header", "name": "X-Customer-ID"},
+			},
+			"schemas": schemas(),
+		},
+	}
+}
+
+func opName(path string) string {
+	var b strings.Builder
+	up := true
+	for _, c := range path {
+		switch {
+		case c == '/' || c == '{' || c == '}' || c == '.' || c == '-' || c == '_':
+			up = true
+		case up:
+			b.WriteString(strings.ToUpper(string(c)))
+			up = false
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+func obj(required []string, props map[string]any) map[string]any {
+	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+var (
+	str   = map[string]any{"type": "string"}
+	i64   = map[string]any{"type": "integer", "format": "int64"}
+	num   = map[string]any{"type": "number"}
+	stamp = map[string]any{"type": "string", "format": "date-time"}
+)
+
+func schemas() map[string]any {
+	reorder := obj(nil, map[string]any{
+		"lead_time_days": num, "service_level": num, "order_cost": i64, "unit_cost": i64, "supplier": str,
+	})
+	product := map[string]any{
+		"sku": map[string]any{"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "name": str, "category": str,
+		"base_price": i64, "price_floor": i64, "price_ceiling": i64, "low_stock_threshold": i64,
+		"reorder": reorder, "version": i64, "created_at": stamp, "updated_at": stamp,
+	}
+	stock := obj(nil, map[string]any{"on_hand": i64, "reserved": i64, "available": i64, "on_order": i64})
+	view := map[string]any{"stock": stock}
+	for k, v := range product {
+		view[k] = v
+	}
+	return map[string]any{
+		"Error": obj([]string{"error"}, map[string]any{
+			"error": obj([]string{"code", "message"}, map[string]any{"code": str, "message": str}),
+		}),
+		"Status": map[string]any{"type": "object"},
+		"ProductPut": obj([]string{"name", "category", "base_price", "price_floor", "price_ceiling"}, map[string]any{
+			"name": str, "category": str, "base_price": i64, "price_floor": i64, "price_ceiling": i64,
+			"stock": i64, "low_stock_threshold": i64, "reorder": reorder,
+		}),
+		"Product":     obj(nil, product),
+		"ProductView": obj(nil, view),
+		"ProductPage": obj([]string{"items"}, map[string]any{
+			"items": map[string]any{"type": "array", "items": ref("Product")}, "next_cursor": str,
+		}),
+	}
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, s.OpenAPI())
+	return nil
+}

@@ -1,0 +1,247 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/web"
+)
+
+// Access says who may call a route.
+type Access int
+
+// Access levels.
+const (
+	Public   Access = iota
+	Admin           // Authorization: Bearer <admin token>
+	Customer        // X-Customer-ID, or the admin token
+)
+
+// Route is one entry of the API: what the mux serves and what OpenAPI says.
+type Route struct {
+	Method  string
+	Path    string // Go 1.22 pattern path, e.g. /v1/products/{sku}
+	Summary string
+	Access  Access
+	Query   []string // documented query parameters
+	Body    string   // OpenAPI schema name of the request body, if any
+	Result  string   // OpenAPI schema name of the success body
+	Status  int      // success status
+	handler func(w http.ResponseWriter, r *http.Request) error
+}
+
+// ReadyCheck is one dependency /readyz waits for.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Options build a Server.
+type Options struct {
+	AdminToken string
+	Catalog    *catalog.Service
+	Ready      []ReadyCheck
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
+	Version    string
+}
+
+// Server is the HTTP API.
+type Server struct {
+	o        Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	routes   []Route
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New builds the API's handler.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		o: o, log: o.Logger, mux: http.NewServeMux(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mercato_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+	}
+	o.Registry.MustRegister(s.requests, s.latency)
+	s.routes = s.table()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	s.mux.Handle("GET /static/", s.instrument("/static/", "GET", http.FileServerFS(web.Static)))
+	s.mux.Handle("GET /metrics", s.instrument("/metrics", "GET", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
+	s.mux.Handle("/", s.instrument("unmatched", "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apiErr(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
+	})))
+	return s
+}
+
+// Routes returns the route table (for tests and the OpenAPI document).
+func (s *Server) Routes() []Route { return s.routes }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.writeError(w, r, apiErr(http.StatusInternalServerError, "internal", "internal error"))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (s *Server) instrument(route, method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		m := method
+		if m == "" {
+			m = "other"
+		}
+		s.requests.WithLabelValues(route, m, strconv.Itoa(max(rec.status, 200))).Inc()
+		s.latency.WithLabelValues(route, m).Observe(time.Since(start).Seconds())
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "dur", time.Since(start))
+		}
+	})
+}
+
+func (s *Server) wrap(rt Route) http.Handler {
+	return s.instrument(rt.Path, rt.Method, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorize(r, rt.Access); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := rt.handler(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}))
+}
+
+// IsAdmin reports whether r carries the admin token.
+func (s *Server) IsAdmin(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && s.o.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.o.AdminToken)) == 1
+}
+
+var customerPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+
+// CustomerID returns the caller's X-Customer-ID.
+func CustomerID(r *http.Request) string { return r.Header.Get("X-Customer-ID") }
+
+func (s *Server) authorize(r *http.Request, a Access) error {
+	switch a {
+	case Admin:
+		if r.Header.Get("Authorization") == "" {
+			return apiErr(http.StatusUnauthorized, "unauthorized", "this call needs Authorization: Bearer <admin token>")
+		}
+		if !s.IsAdmin(r) {
+			return apiErr(http.StatusUnauthorized, "unauthorized", "the admin token is not valid")
+		}
+	case Customer:
+		if s.IsAdmin(r) {
+			return nil
+		}
+		if r.Header.Get("Authorization") != "" {
+			return apiErr(http.StatusUnauthorized, "unauthorized", "the admin token is not valid")
+		}
+		id := CustomerID(r)
+		if id == "" {
+			return apiErr(http.StatusUnauthorized, "missing_customer_id", "this call needs an X-Customer-ID header")
+		}
+		if !customerPattern.MatchString(id) {
+			return apiErr(http.StatusBadRequest, "invalid_customer_id", "X-Customer-ID must match [A-Za-z0-9._:@-]{1,128}")
+		}
+	}
+	return nil
+}
+
+func (s *Server) table() []Route {
+	return []Route{
+		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is serving.", Result: "Status", Status: 200, handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Summary: "Readiness: broker, store and consumers are up.", Result: "Status", Status: 200, handler: s.readyz},
+		{Method: "GET", Path: "/openapi.json", Summary: "This document.", Status: 200, handler: s.openapi},
+		{Method: "GET", Path: "/{$}", Summary: "The live dashboard.", Status: 200, handler: s.dashboard},
+		{Method: "PUT", Path: "/v1/products/{sku}", Summary: "Create or update a product; its stock is recorded in the inventory ledger.", Access: Admin, Body: "ProductPut", Result: "ProductView", Status: 200, handler: s.putProduct},
+		{Method: "GET", Path: "/v1/products/{sku}", Summary: "Read a product.", Result: "ProductView", Status: 200, handler: s.getProduct},
+		{Method: "GET", Path: "/v1/products", Summary: "List products by SKU, optionally of one category.", Query: []string{"category", "limit", "cursor"}, Result: "ProductPage", Status: 200, handler: s.listProducts},
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.o.Version})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ready := true
+	for _, c := range s.o.Ready {
+		if err := c.Check(ctx); err != nil {
+			checks[c.Name] = err.Error()
+			ready = false
+		} else {
+			checks[c.Name] = "ok"
+		}
+	}
+	status, word := http.StatusOK, "ready"
+	if !ready {
+		status, word = http.StatusServiceUnavailable, "not_ready"
+	}
+	writeJSON(w, status, map[string]any{"status": word, "checks": checks})
+	return nil
+}
+
+// RunningCheck adapts a component's Running method to a readiness check.
+func RunningCheck(name string, running func() bool) ReadyCheck {
+	return ReadyCheck{Name: name, Check: func(context.Context) error {
+		if !running() {
+			return fmt.Errorf("%s is not running", name)
+		}
+		return nil
+	}}
+}

@@ -1,0 +1,273 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/httpapi"
+)
+
+const token = "test-admin-token-0123456789"
+
+type env struct {
+	srv   *httptest.Server
+	api   *httpapi.Server
+	store *sqlstore.Store
+}
+
+func newEnv(t *testing.T, ready ...httpapi.ReadyCheck) *env {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "m.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	api := httpapi.New(httpapi.Options{AdminToken: token, Catalog: catalog.NewService(s, nil, nil), Ready: ready, Version: "test"})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &env{srv: srv, api: api, store: s}
+}
+
+func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %s", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+var admin = []string{"Authorization", "Bearer " + token}
+
+const earbuds = `{"name":"무선 이어폰 <script>","category":"audio","base_price":12900,"price_floor":9900,"price_ceiling":15900,"stock":100,"low_stock_threshold":10,
+ "reorder":{"lead_time_days":3,"service_level":0.95,"order_cost":50000,"unit_cost":7000,"supplier":"acme"}}`
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestProductLifecycle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	status, body := e.do(t, "PUT", "/v1/products/SKU-1", earbuds, admin...)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	stock := body["stock"].(map[string]any)
+	if stock["on_hand"] != 100.0 || stock["available"] != 100.0 || body["version"] != 1.0 {
+		t.Errorf("create body = %v", body)
+	}
+	status, body = e.do(t, "PUT", "/v1/products/SKU-1", strings.Replace(earbuds, `"stock":100`, `"stock":80`, 1), admin...)
+	if status != 200 || body["version"] != 2.0 || body["stock"].(map[string]any)["on_hand"] != 80.0 {
+		t.Fatalf("update: %d %v", status, body)
+	}
+	// Omitting stock leaves it alone.
+	status, body = e.do(t, "PUT", "/v1/products/SKU-1", strings.Replace(earbuds, `"stock":100,`, ``, 1), admin...)
+	if status != 200 || body["stock"].(map[string]any)["on_hand"] != 80.0 {
+		t.Fatalf("update without stock: %d %v", status, body)
+	}
+	status, body = e.do(t, "GET", "/v1/products/SKU-1", "")
+	if status != 200 || body["name"] != "무선 이어폰 <script>" || body["category"] != "audio" {
+		t.Fatalf("get: %d %v", status, body)
+	}
+	ledger, err := e.store.Ledger(context.Background(), "SKU-1")
+	if err != nil || len(ledger) != 2 || ledger[0].OnHandDelta != 100 || ledger[1].OnHandDelta != -20 {
+		t.Errorf("ledger = %+v, %v", ledger, err)
+	}
+	if status, body = e.do(t, "GET", "/v1/products/NOPE", ""); status != 404 || errCode(body) != "unknown_sku" {
+		t.Errorf("unknown: %d %v", status, body)
+	}
+}
+
+func TestListPagesWithCursor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 5 {
+		cat := map[bool]string{true: "audio", false: "food"}[i%2 == 0]
+		body := strings.Replace(earbuds, `"category":"audio"`, `"category":"`+cat+`"`, 1)
+		if status, b := e.do(t, "PUT", fmt.Sprintf("/v1/products/P-%d", i), body, admin...); status != 201 {
+			t.Fatalf("%d %v", status, b)
+		}
+	}
+	var skus []string
+	path := "/v1/products?limit=2"
+	for range 5 {
+		status, body := e.do(t, "GET", path, "")
+		if status != 200 {
+			t.Fatalf("list: %d %v", status, body)
+		}
+		for _, it := range body["items"].([]any) {
+			skus = append(skus, it.(map[string]any)["sku"].(string))
+		}
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		path = "/v1/products?limit=2&cursor=" + next
+	}
+	if fmt.Sprint(skus) != "[P-0 P-1 P-2 P-3 P-4]" {
+		t.Errorf("pages = %v", skus)
+	}
+	_, body := e.do(t, "GET", "/v1/products?category=food", "")
+	if items := body["items"].([]any); len(items) != 2 {
+		t.Errorf("food = %v", items)
+	}
+	for _, q := range []string{"limit=0", "limit=501", "limit=x", "cursor=!!!", "cursor=Pz8_"} {
+		if status, body := e.do(t, "GET", "/v1/products?"+q, ""); status != 400 {
+			t.Errorf("%s: %d %v", q, status, body)
+		}
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		name, sku, body string
+		headers         []string
+		status          int
+		code            string
+	}{
+		{"no token", "SKU-1", earbuds, nil, 401, "unauthorized"},
+		{"wrong token", "SKU-1", earbuds, []string{"Authorization", "Bearer nope"}, 401, "unauthorized"},
+		{"customer is not admin", "SKU-1", earbuds, []string{"X-Customer-ID", "c1"}, 401, "unauthorized"},
+		{"malformed", "SKU-1", `{"name":`, admin, 400, "malformed_json"},
+		{"syntax", "SKU-1", `{"name" "x"}`, admin, 400, "malformed_json"},
+		{"unknown field", "SKU-1", strings.Replace(earbuds, `"name"`, `"colour":"red","name"`, 1), admin, 400, "unknown_field"},
+		{"wrong type", "SKU-1", strings.Replace(earbuds, `12900`, `"12900"`, 1), admin, 400, "wrong_type"},
+		{"empty", "SKU-1", ``, admin, 400, "empty_body"},
+		{"trailing", "SKU-1", earbuds + `{}`, admin, 400, "malformed_json"},
+		{"oversize", "SKU-1", `{"name":"` + strings.Repeat("x", httpapi.MaxBody) + `"}`, admin, 400, "body_too_large"},
+		{"invalid utf8", "SKU-1", strings.Replace(earbuds, "무선", "\xff\xfe", 1), admin, 400, "invalid_utf8"},
+		{"bad sku", "bad%20sku", earbuds, admin, 400, "invalid_sku"},
+		{"long sku", strings.Repeat("A", 65), earbuds, admin, 400, "invalid_sku"},
+		{"floor above base", "SKU-1", strings.Replace(earbuds, `"price_floor":9900`, `"price_floor":13900`, 1), admin, 400, "invalid_base_price"},
+		{"negative price", "SKU-1", strings.Replace(earbuds, `"base_price":12900`, `"base_price":-1`, 1), admin, 400, "invalid_base_price"},
+		{"negative stock", "SKU-1", strings.Replace(earbuds, `"stock":100`, `"stock":-1`, 1), admin, 400, "invalid_stock"},
+		{"no name", "SKU-1", strings.Replace(earbuds, `"name":"무선 이어폰 <script>"`, `"name":"  "`, 1), admin, 400, "invalid_name"},
+		{"service level", "SKU-1", strings.Replace(earbuds, `0.95`, `95`, 1), admin, 400, "invalid_reorder_service_level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			status, body := e.do(t, "PUT", "/v1/products/"+tt.sku, tt.body, tt.headers...)
+			if status != tt.status || errCode(body) != tt.code {
+				t.Errorf("got %d %v, want %d %s", status, body, tt.status, tt.code)
+			}
+			if msg, _ := body["error"].(map[string]any)["message"].(string); msg == "" {
+				t.Errorf("error without a message: %v", body)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if n, _ := e.store.OutboxBacklog(context.Background()); n != 0 {
+			t.Errorf("bad requests wrote %d outbox rows", n)
+		}
+		if _, err := e.store.GetProduct(context.Background(), "SKU-1"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("bad requests created the product: %v", err)
+		}
+	})
+}
+
+func TestHealthReadinessMetricsAndUnknownRoutes(t *testing.T) {
+	t.Parallel()
+	down := errors.New("broker unreachable")
+	e := newEnv(t, httpapi.ReadyCheck{Name: "store", Check: func(context.Context) error { return nil }},
+		httpapi.ReadyCheck{Name: "broker", Check: func(context.Context) error { return down }})
+	if status, body := e.do(t, "GET", "/healthz", ""); status != 200 || body["status"] != "ok" {
+		t.Errorf("healthz: %d %v", status, body)
+	}
+	status, body := e.do(t, "GET", "/readyz", "")
+	if status != 503 || body["status"] != "not_ready" || body["checks"].(map[string]any)["broker"] != "broker unreachable" {
+		t.Errorf("readyz: %d %v", status, body)
+	}
+	if status, body := e.do(t, "GET", "/v2/nothing", ""); status != 404 || errCode(body) != "not_found" {
+		t.Errorf("unknown route: %d %v", status, body)
+	}
+	if status, body := e.do(t, "DELETE", "/v1/products/SKU-1", "", admin...); status != 405 && status != 404 {
+		t.Errorf("wrong method: %d %v", status, body)
+	}
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `mercato_http_requests_total{code="503",method="GET",route="/readyz"} 1`) {
+		t.Errorf("metrics lack the readyz request:\n%s", raw)
+	}
+}
+
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	status, doc := e.do(t, "GET", "/openapi.json", "")
+	if status != 200 || doc["openapi"] != "3.1.0" {
+		t.Fatalf("openapi: %d", status)
+	}
+	paths := doc["paths"].(map[string]any)
+	for _, rt := range e.api.Routes() {
+		p := strings.ReplaceAll(rt.Path, "{$}", "")
+		if p == "" {
+			p = "/"
+		}
+		item, ok := paths[p].(map[string]any)
+		if !ok || item[strings.ToLower(rt.Method)] == nil {
+			t.Errorf("%s %s is served but not in openapi.json", rt.Method, rt.Path)
+		}
+	}
+	put := paths["/v1/products/{sku}"].(map[string]any)["put"].(map[string]any)
+	if put["security"] == nil || put["requestBody"] == nil {
+		t.Errorf("PUT product lacks security or body: %v", put)
+	}
+}
+
+func TestDashboardIsServedWithStrictCSP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(raw), "<title>Mercato</title>") || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("dashboard: %d %s", resp.StatusCode, resp.Header)
+	}
+	resp, err = http.Get(e.srv.URL + "/static/dashboard.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(js), "innerHTML") {
+		t.Errorf("dashboard.js must exist and never use innerHTML (user text is set with textContent)")
+	}
+}
