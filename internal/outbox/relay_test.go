@@ -17,7 +17,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
-func openStore(t *testing.T, path string) *sqlstore.Store {
+func openStore(t testing.TB, path string) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), "sqlite", path, sqlstore.Options{})
 	if err != nil {

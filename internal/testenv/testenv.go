@@ -36,6 +36,7 @@ func RequireBinary(t testing.TB, name string, extraDirs ...string) string {
 	}
 	if InCI() {
 		t.Fatalf("%s is not installed, and CI is set: install it (see .ci/run)", name)
+		return ""
 	}
 	t.Skipf("SKIPPED: %s is not installed; this test needs a real server (set CI=1 to make this a failure)", name)
 	return ""

@@ -225,3 +225,9 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []event.Message) e
 	}
 	return nil
 }
+
+// EnqueueEvents writes events to the outbox in their own transaction, for
+// writers whose state lives elsewhere (and for tools and benchmarks).
+func (s *Store) EnqueueEvents(ctx context.Context, msgs []event.Message) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.enqueue(ctx, tx, msgs) })
+}
