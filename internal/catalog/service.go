@@ -25,7 +25,8 @@ type Current struct {
 // Write is what a product write changes, applied in one transaction.
 type Write struct {
 	Product Product
-	// StockDelta changes on_hand; it is recorded in the inventory ledger.
+	// StockDelta changes on_hand; the store records it in the inventory
+	// ledger and emits its commerce.inventory event (and any alert).
 	StockDelta  int64
 	StockReason string
 	Events      []event.Message
@@ -68,23 +69,10 @@ type ProductEvent struct {
 	OnHand int64 `json:"on_hand"`
 }
 
-// InventoryEvent is the data of inventory events on commerce.inventory.
-type InventoryEvent struct {
-	SKU               string `json:"sku"`
-	OnHand            int64  `json:"on_hand"`
-	Reserved          int64  `json:"reserved"`
-	Available         int64  `json:"available"`
-	OnOrder           int64  `json:"on_order"`
-	Delta             int64  `json:"delta"`
-	Reason            string `json:"reason"`
-	LowStockThreshold int64  `json:"low_stock_threshold"`
-}
-
 // Event types written by the catalogue.
 const (
-	TypeProductUpserted   = "product.upserted"
-	TypeInventoryAdjusted = "inventory.adjusted"
-	source                = "mercato/catalog"
+	TypeProductUpserted = "product.upserted"
+	source              = "mercato/catalog"
 )
 
 // Service validates product writes and records them with their events.
@@ -149,16 +137,6 @@ func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current,
 			return Write{}, err
 		}
 		w.Events = append(w.Events, event.Message{Topic: event.TopicProducts, Envelope: pe})
-		if cur == nil || w.StockDelta != 0 {
-			ie, err := event.New(TypeInventoryAdjusted, source, sku, now, InventoryEvent{
-				SKU: sku, OnHand: after.OnHand, Reserved: after.Reserved, Available: after.OnHand - after.Reserved,
-				OnOrder: after.OnOrder, Delta: w.StockDelta, Reason: w.StockReason, LowStockThreshold: p.LowStockThreshold,
-			})
-			if err != nil {
-				return Write{}, err
-			}
-			w.Events = append(w.Events, event.Message{Topic: event.TopicInventory, Envelope: ie})
-		}
 		return w, nil
 	})
 	if err != nil {

@@ -95,7 +95,7 @@ func pending(t *testing.T, s Store) []outbox.Row {
 
 func testCreate(t *testing.T, s Store) {
 	p := Product("SKU-1", "audio")
-	cur, created := put(t, s, p, 40, event.TopicProducts, event.TopicInventory)
+	cur, created := put(t, s, p, 40, event.TopicProducts)
 	if !created || cur.Stock.OnHand != 40 || cur.Stock.Reserved != 0 {
 		t.Fatalf("created=%v stock=%+v, want created with 40 on hand", created, cur.Stock)
 	}
@@ -118,16 +118,22 @@ func testCreate(t *testing.T, s Store) {
 	}
 	rows := pending(t, s)
 	if len(rows) != 2 || rows[0].Topic != event.TopicProducts || rows[1].Topic != event.TopicInventory {
-		t.Fatalf("outbox = %+v, want product then inventory event", rows)
+		t.Fatalf("outbox = %+v, want the product event, then the store's inventory event", rows)
 	}
-	for _, r := range rows {
+	for i, typ := range []string{"test.event", inventory.TypeAdjusted} {
+		r := rows[i]
 		env, err := event.Decode(r.Payload)
 		if err != nil {
 			t.Fatalf("outbox payload does not decode: %v", err)
 		}
-		if env.ID != r.EventID || r.Key != "SKU-1" || r.Type != "test.event" {
+		if env.ID != r.EventID || r.Key != "SKU-1" || r.Type != typ || env.Type != typ {
 			t.Errorf("outbox row %+v does not match its envelope %+v", r, env)
 		}
+	}
+	var inv inventory.Event
+	env, _ := event.Decode(rows[1].Payload)
+	if err := env.DecodeData(&inv); err != nil || inv.OnHand != 40 || inv.Available != 40 || inv.Delta != 40 {
+		t.Errorf("inventory event = %+v, %v", inv, err)
 	}
 }
 
@@ -278,8 +284,8 @@ func testConcurrentPuts(t *testing.T, s Store) {
 	if creates != 1 || got.Product.Version != n || got.Stock.OnHand != n {
 		t.Errorf("creates=%d version=%d on_hand=%d, want 1, %d, %d", creates, got.Product.Version, got.Stock.OnHand, n, n)
 	}
-	if rows := pending(t, s); len(rows) != n {
-		t.Errorf("outbox rows = %d, want %d", len(rows), n)
+	if rows := pending(t, s); len(rows) != 2*n {
+		t.Errorf("outbox rows = %d, want %d (a product and a stock event per put)", len(rows), 2*n)
 	}
 }
 
@@ -288,8 +294,8 @@ func testOutbox(t *testing.T, s Store) {
 		put(t, s, Product(fmt.Sprintf("O-%d", i), "audio"), 1, event.TopicProducts)
 	}
 	rows := pending(t, s)
-	if len(rows) != 5 {
-		t.Fatalf("pending = %d, want 5", len(rows))
+	if len(rows) != 10 {
+		t.Fatalf("pending = %d, want 10", len(rows))
 	}
 	for i := 1; i < len(rows); i++ {
 		if rows[i].ID <= rows[i-1].ID {
@@ -303,11 +309,11 @@ func testOutbox(t *testing.T, s Store) {
 	if err := s.MarkOutboxSent(ctx(t), []int64{rows[0].ID, rows[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.OutboxBacklog(ctx(t)); err != nil || n != 3 {
-		t.Fatalf("backlog = %d, %v; want 3", n, err)
+	if n, err := s.OutboxBacklog(ctx(t)); err != nil || n != 8 {
+		t.Fatalf("backlog = %d, %v; want 8", n, err)
 	}
 	rest := pending(t, s)
-	if len(rest) != 3 || rest[0].ID != rows[2].ID {
+	if len(rest) != 8 || rest[0].ID != rows[2].ID {
 		t.Fatalf("pending after mark = %+v", rest)
 	}
 	// Marking twice is harmless.
@@ -317,7 +323,7 @@ func testOutbox(t *testing.T, s Store) {
 	if n, err := s.PruneOutbox(ctx(t), time.Now().Add(time.Minute)); err != nil || n != 2 {
 		t.Fatalf("prune = %d, %v; want 2", n, err)
 	}
-	if n, _ := s.OutboxBacklog(ctx(t)); n != 3 {
+	if n, _ := s.OutboxBacklog(ctx(t)); n != 8 {
 		t.Fatalf("prune touched unsent rows: backlog %d", n)
 	}
 	// Large batches are marked in chunks.

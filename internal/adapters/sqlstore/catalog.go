@@ -128,6 +128,8 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 			return fmt.Errorf("encoding reorder policy: %w", err)
 		}
 		now := micros(p.UpdatedAt)
+		at := p.UpdatedAt
+		var stockMsgs []event.Message
 		if created {
 			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO products (sku, name, category, base_price, price_floor, price_ceiling,
   low_stock_threshold, reorder, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -138,10 +140,23 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 			if w.StockDelta < 0 {
 				return fmt.Errorf("%w: initial stock %d", catalog.ErrWouldGoNegative, w.StockDelta)
 			}
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO inventory (sku, on_hand, reserved, on_order, version, updated_at) VALUES (?, ?, 0, 0, 1, ?)`), sku, w.StockDelta, now)
+			// A new SKU starts with its alerts in the state its stock implies:
+			// alerts fire on crossings, and creation is not one.
+			_, flags := inventory.EvaluateAlerts(inventory.AlertFlags{}, w.StockDelta, p.LowStockThreshold, s.hysteresis)
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO inventory (sku, on_hand, reserved, on_order, version, updated_at, low_stock_threshold, low_alerted, out_alerted)
+  VALUES (?, ?, 0, 0, 1, ?, ?, ?, ?)`), sku, w.StockDelta, now, p.LowStockThreshold, b2i(flags.Low), b2i(flags.Out))
 			if err != nil {
 				return fmt.Errorf("inserting inventory of %s: %w", sku, err)
 			}
+			if err := s.appendLedger(ctx, tx, sku, inventory.KindInitial, w.StockDelta, 0, w.StockReason, "", now); err != nil {
+				return err
+			}
+			l := inventory.Levels{SKU: sku, OnHand: w.StockDelta, Available: w.StockDelta, LowStockThreshold: p.LowStockThreshold}
+			m, err := inventory.LevelsMessage(inventory.TypeAdjusted, l, w.StockDelta, 0, w.StockReason, "", at)
+			if err != nil {
+				return err
+			}
+			stockMsgs = append(stockMsgs, m)
 			out.Stock = catalog.Stock{OnHand: w.StockDelta}
 		} else {
 			_, err = tx.ExecContext(ctx, s.q(`UPDATE products SET name = ?, category = ?, base_price = ?, price_floor = ?, price_ceiling = ?,
@@ -150,29 +165,28 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 			if err != nil {
 				return fmt.Errorf("updating product %s: %w", sku, err)
 			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE inventory SET low_stock_threshold = ? WHERE sku = ?`), p.LowStockThreshold, sku); err != nil {
+				return fmt.Errorf("updating threshold of %s: %w", sku, err)
+			}
 			out.Stock = cur.Stock
 			if w.StockDelta != 0 {
-				res, err := tx.ExecContext(ctx, s.q(`UPDATE inventory SET on_hand = on_hand + ?, version = version + 1, updated_at = ?
-  WHERE sku = ? AND on_hand + ? >= reserved`), w.StockDelta, now, sku, w.StockDelta)
+				r, ok, err := s.apply(ctx, tx, change{
+					kind: inventory.KindAdjust, eventType: inventory.TypeAdjusted, reason: w.StockReason,
+					sku: sku, onHand: w.StockDelta, guard: "on_hand + ? >= reserved", args: []any{w.StockDelta},
+				}, at, &stockMsgs)
 				if err != nil {
-					return fmt.Errorf("adjusting stock of %s: %w", sku, err)
+					return err
 				}
-				if n, _ := res.RowsAffected(); n != 1 {
+				if !ok {
 					return fmt.Errorf("%w: %s", catalog.ErrWouldGoNegative, sku)
 				}
-				out.Stock.OnHand += w.StockDelta
-			}
-		}
-		if created || w.StockDelta != 0 {
-			kind := inventory.KindAdjust
-			if created {
-				kind = inventory.KindInitial
-			}
-			if err := s.appendLedger(ctx, tx, sku, kind, w.StockDelta, 0, w.StockReason, "", now); err != nil {
-				return err
+				out.Stock = catalog.Stock{OnHand: r.OnHand, Reserved: r.Reserved, OnOrder: r.OnOrder}
 			}
 		}
 		if err := s.enqueue(ctx, tx, w.Events); err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, tx, stockMsgs); err != nil {
 			return err
 		}
 		out.Product = p

@@ -78,6 +78,36 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 `,
+	// 2: reservations, alert state and alerts; the threshold beside the
+	// counters so the hot path reads one row.
+	`
+ALTER TABLE inventory ADD COLUMN low_stock_threshold BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE inventory ADD COLUMN low_alerted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inventory ADD COLUMN out_alerted INTEGER NOT NULL DEFAULT 0;
+UPDATE inventory SET low_stock_threshold = (SELECT p.low_stock_threshold FROM products p WHERE p.sku = inventory.sku);
+CREATE UNIQUE INDEX inventory_ledger_ref ON inventory_ledger (sku, kind, ref) WHERE ref <> '';
+
+CREATE TABLE reservations (
+  id         TEXT PRIMARY KEY,
+  state      TEXT NOT NULL,
+  items      TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX reservations_held_expiry ON reservations (expires_at) WHERE state = 'held';
+
+CREATE TABLE alerts (
+  id        {{serial}},
+  alert_id  TEXT NOT NULL UNIQUE,
+  type      TEXT NOT NULL,
+  sku       TEXT NOT NULL,
+  available BIGINT NOT NULL,
+  threshold BIGINT NOT NULL,
+  at        BIGINT NOT NULL
+);
+CREATE INDEX alerts_at ON alerts (at);
+`,
 }
 
 func (s *Store) ddl(q string) string {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,14 +24,33 @@ type Options struct {
 	SQLiteSynchronous string
 	// MaxConns bounds PostgreSQL connections and SQLite readers.
 	MaxConns int
+	// AlertHysteresis re-arms low-stock alerts at threshold × (1 + h); default 0.10.
+	AlertHysteresis float64
 }
 
 // Store is the system of record.
 type Store struct {
-	pg bool
-	w  *sql.DB // writes; on SQLite exactly one connection
-	r  *sql.DB // reads; on SQLite a separate read-only pool (WAL readers never block the writer)
+	pg         bool
+	hysteresis float64
+	w          *sql.DB // writes; on SQLite exactly one connection
+	r          *sql.DB // reads; on SQLite a separate read-only pool (WAL readers never block the writer)
+
+	// SQLite group commit: write transactions queue here and the writer runs
+	// each queued one in a savepoint of one shared transaction, so one fsync
+	// covers many acknowledged writes.
+	writes  chan *writeReq
+	stopped chan struct{}
+	closeMu sync.Once
 }
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many queued writes share one commit.
+const maxGroup = 256
 
 // Open connects, applies migrations and returns the store. kind is "sqlite"
 // (dsn is a file path) or "postgres" (dsn is a URL).
@@ -56,6 +76,10 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 		s = &Store{pg: true, w: db, r: db}
 	default:
 		return nil, fmt.Errorf("unknown store kind %q", kind)
+	}
+	s.hysteresis = o.AlertHysteresis
+	if s.hysteresis <= 0 {
+		s.hysteresis = 0.10
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -111,7 +135,9 @@ func openSQLite(path string, o Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(o.MaxConns)
 	r.SetMaxIdleConns(o.MaxConns)
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r, writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{})}
+	go s.groupCommitter()
+	return s, nil
 }
 
 // Kind is "sqlite" or "postgres".
@@ -130,8 +156,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes all connections.
+// Close closes all connections. Writes must have returned.
 func (s *Store) Close() {
+	s.closeMu.Do(func() {
+		if s.writes != nil {
+			close(s.writes)
+			<-s.stopped
+		}
+	})
 	s.w.Close()
 	if s.r != s.w {
 		s.r.Close()
@@ -168,7 +200,23 @@ func (s *Store) forUpdate() string {
 }
 
 // inTx runs fn in a write transaction and commits it, or rolls back on error.
+// On SQLite it joins the group commit; it returns only once the outcome is
+// durable, even if ctx is cancelled meanwhile, so a nil error always means
+// committed.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.writes != nil {
+		req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+		select {
+		case s.writes <- req:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return <-req.done
+	}
+	return s.runTx(ctx, fn)
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
@@ -196,4 +244,62 @@ func isUniqueViolation(err error) bool {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
+}
+
+// groupCommitter is SQLite's single writer. It takes whatever writes are
+// queued (at least one, at most maxGroup), runs each in its own savepoint so
+// a failing write rolls back alone, and commits them together.
+func (s *Store) groupCommitter() {
+	defer close(s.stopped)
+	for first := range s.writes {
+		batch := []*writeReq{first}
+	fill:
+		for len(batch) < maxGroup {
+			select {
+			case req, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		s.commitGroup(batch)
+	}
+}
+
+func (s *Store) commitGroup(batch []*writeReq) {
+	if len(batch) == 1 {
+		req := batch[0]
+		req.done <- s.runTx(req.ctx, req.fn)
+		return
+	}
+	results := make([]error, len(batch))
+	err := s.runTx(context.Background(), func(tx *sql.Tx) error {
+		for i, req := range batch {
+			if err := req.ctx.Err(); err != nil {
+				results[i] = err
+				continue
+			}
+			if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+				return fmt.Errorf("savepoint: %w", err)
+			}
+			if results[i] = req.fn(tx); results[i] != nil {
+				if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+					return fmt.Errorf("rolling back to savepoint: %w", err)
+				}
+			}
+			if _, err := tx.Exec("RELEASE w"); err != nil {
+				return fmt.Errorf("releasing savepoint: %w", err)
+			}
+		}
+		return nil
+	})
+	for i, req := range batch {
+		if err != nil && results[i] == nil {
+			results[i] = err
+		}
+		req.done <- results[i]
+	}
 }

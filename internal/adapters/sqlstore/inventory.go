@@ -1,0 +1,358 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/inventory"
+)
+
+// Ledger entry kinds written by the inventory operations.
+const (
+	kindReserve = "reserve"
+	kindCommit  = "commit"
+	kindRelease = "release"
+)
+
+type stockRow struct {
+	inventory.Levels
+	flags inventory.AlertFlags
+}
+
+const stockReturning = ` RETURNING on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted`
+
+func scanStock(row *sql.Row, sku string) (stockRow, error) {
+	var r stockRow
+	var low, out int
+	if err := row.Scan(&r.OnHand, &r.Reserved, &r.OnOrder, &r.LowStockThreshold, &low, &out); err != nil {
+		return stockRow{}, err
+	}
+	r.SKU, r.Available = sku, r.OnHand-r.Reserved
+	r.flags = inventory.AlertFlags{Low: low == 1, Out: out == 1}
+	return r, nil
+}
+
+func (s *Store) readStock(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, sku string) (stockRow, error) {
+	r, err := scanStock(q.QueryRowContext(ctx, s.q(`SELECT on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted FROM inventory WHERE sku = ?`), sku), sku)
+	if errors.Is(err, sql.ErrNoRows) {
+		return stockRow{}, fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, sku)
+	}
+	if err != nil {
+		return stockRow{}, fmt.Errorf("reading stock of %s: %w", sku, err)
+	}
+	return r, nil
+}
+
+// Levels returns a SKU's stock.
+func (s *Store) Levels(ctx context.Context, sku string) (inventory.Levels, error) {
+	r, err := s.readStock(ctx, s.r, sku)
+	return r.Levels, err
+}
+
+// change applies one conditional counter update and records it: ledger
+// entry, inventory event, and any alert the new availability fires.
+type change struct {
+	kind, eventType, reason, ref string
+	sku                          string
+	onHand, reserved             int64
+	// guard is the SQL condition the row must meet, e.g. enough available.
+	guard string
+	args  []any
+}
+
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, c change, at time.Time, msgs *[]event.Message) (stockRow, bool, error) {
+	query := `UPDATE inventory SET on_hand = on_hand + ?, reserved = reserved + ?, version = version + 1, updated_at = ? WHERE sku = ?`
+	args := []any{c.onHand, c.reserved, micros(at), c.sku}
+	if c.guard != "" {
+		query += " AND " + c.guard
+		args = append(args, c.args...)
+	}
+	r, err := scanStock(tx.QueryRowContext(ctx, s.q(query+stockReturning), args...), c.sku)
+	if errors.Is(err, sql.ErrNoRows) {
+		return stockRow{}, false, nil
+	}
+	if err != nil {
+		return stockRow{}, false, fmt.Errorf("updating stock of %s: %w", c.sku, err)
+	}
+	if err := s.appendLedger(ctx, tx, c.sku, c.kind, c.onHand, c.reserved, c.reason, c.ref, micros(at)); err != nil {
+		return stockRow{}, false, err
+	}
+	m, err := inventory.LevelsMessage(c.eventType, r.Levels, c.onHand, c.reserved, c.reason, c.ref, at)
+	if err != nil {
+		return stockRow{}, false, err
+	}
+	*msgs = append(*msgs, m)
+	if err := s.evaluateAlerts(ctx, tx, r, at, msgs); err != nil {
+		return stockRow{}, false, err
+	}
+	return r, true, nil
+}
+
+// evaluateAlerts fires edge-triggered alerts in the same transaction as the
+// change, so concurrent orders produce exactly one alert per crossing.
+func (s *Store) evaluateAlerts(ctx context.Context, tx *sql.Tx, r stockRow, at time.Time, msgs *[]event.Message) error {
+	fired, next := inventory.EvaluateAlerts(r.flags, r.Available, r.LowStockThreshold, s.hysteresis)
+	if next != r.flags {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`), b2i(next.Low), b2i(next.Out), r.SKU); err != nil {
+			return fmt.Errorf("updating alert state of %s: %w", r.SKU, err)
+		}
+	}
+	for _, typ := range fired {
+		a, m, err := inventory.AlertMessage(typ, r.Levels, at)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`),
+			a.ID, a.Type, a.SKU, a.Available, a.Threshold, micros(a.At)); err != nil {
+			return fmt.Errorf("storing %s alert for %s: %w", typ, r.SKU, err)
+		}
+		*msgs = append(*msgs, m)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type reservation struct {
+	state string
+	items []inventory.Item
+}
+
+func (s *Store) reservation(ctx context.Context, tx *sql.Tx, id string) (*reservation, error) {
+	var (
+		r     reservation
+		items string
+	)
+	err := tx.QueryRowContext(ctx, s.q(`SELECT state, items FROM reservations WHERE id = ?`+s.forUpdate()), id).Scan(&r.state, &items)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading reservation %s: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(items), &r.items); err != nil {
+		return nil, fmt.Errorf("decoding reservation %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// Reserve holds every item or none. Items are updated in SKU order, the same
+// lock order for every transaction, so PostgreSQL never deadlocks on them.
+func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
+	items, err := inventory.Normalize(items)
+	if err != nil {
+		return err
+	}
+	if id == "" || ttl <= 0 {
+		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
+	}
+	encoded, err := json.Marshal(items)
+	if err != nil {
+		return fmt.Errorf("encoding reservation: %w", err)
+	}
+	return s.retryUnique(ctx, func() error {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			now := time.Now()
+			existing, err := s.reservation(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if existing != nil {
+				if existing.state == inventory.StateReleased {
+					return fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, id)
+				}
+				return nil // replay of a reservation that holds or sold its stock
+			}
+			var msgs []event.Message
+			for _, it := range items {
+				_, ok, err := s.apply(ctx, tx, change{
+					kind: kindReserve, eventType: inventory.TypeReserved, reason: "reserve", ref: id,
+					sku: it.SKU, reserved: it.Qty, guard: "on_hand - reserved >= ?", args: []any{it.Qty},
+				}, now, &msgs)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					cur, err := s.readStock(ctx, tx, it.SKU)
+					if err != nil {
+						return err
+					}
+					return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: cur.Available}
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`),
+				id, inventory.StateHeld, string(encoded), micros(now.Add(ttl)), micros(now), micros(now)); err != nil {
+				return fmt.Errorf("storing reservation %s: %w", id, err)
+			}
+			return s.enqueue(ctx, tx, msgs)
+		})
+	})
+}
+
+// retryUnique retries fn when a concurrent writer inserted the same row
+// first (PostgreSQL); the retry then sees that row and replays.
+func (s *Store) retryUnique(ctx context.Context, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil || attempt >= 3 || !isUniqueViolation(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// Commit sells a held reservation.
+func (s *Store) Commit(ctx context.Context, id string) error {
+	return s.closeReservation(ctx, id, inventory.StateCommitted)
+}
+
+// Release returns a held reservation's stock.
+func (s *Store) Release(ctx context.Context, id string) error {
+	return s.closeReservation(ctx, id, inventory.StateReleased)
+}
+
+func (s *Store) closeReservation(ctx context.Context, id, to string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		r, err := s.reservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r == nil:
+			return fmt.Errorf("%w: %s", inventory.ErrUnknownReservation, id)
+		case r.state == to:
+			return nil // idempotent replay
+		case r.state != inventory.StateHeld:
+			return fmt.Errorf("%w: %s is %s", inventory.ErrReservationClosed, id, r.state)
+		}
+		var msgs []event.Message
+		for _, it := range r.items {
+			c := change{kind: kindRelease, eventType: inventory.TypeReleased, reason: "release", ref: id, sku: it.SKU, reserved: -it.Qty}
+			if to == inventory.StateCommitted {
+				c = change{kind: kindCommit, eventType: inventory.TypeCommitted, reason: "sale", ref: id, sku: it.SKU, onHand: -it.Qty, reserved: -it.Qty}
+			}
+			if _, ok, err := s.apply(ctx, tx, c, now, &msgs); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`), to, micros(now), id); err != nil {
+			return fmt.Errorf("closing reservation %s: %w", id, err)
+		}
+		return s.enqueue(ctx, tx, msgs)
+	})
+}
+
+// Adjust changes on_hand. With a ref (a PO id, a count id) it is idempotent:
+// a second call with the same ref changes nothing.
+func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref string) (inventory.Levels, error) {
+	if delta == 0 || reason == "" {
+		return inventory.Levels{}, fmt.Errorf("%w: an adjustment needs a non-zero delta and a reason", inventory.ErrInvalid)
+	}
+	var out inventory.Levels
+	err := s.retryUnique(ctx, func() error {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			now := time.Now()
+			if ref != "" {
+				var n int
+				if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM inventory_ledger WHERE sku = ? AND kind = ? AND ref = ?`), sku, inventory.KindAdjust, ref).Scan(&n); err != nil {
+					return fmt.Errorf("checking adjustment %s: %w", ref, err)
+				}
+				if n > 0 {
+					cur, err := s.readStock(ctx, tx, sku)
+					out = cur.Levels
+					return err
+				}
+			}
+			var msgs []event.Message
+			r, ok, err := s.apply(ctx, tx, change{
+				kind: inventory.KindAdjust, eventType: inventory.TypeAdjusted, reason: reason, ref: ref,
+				sku: sku, onHand: delta, guard: "on_hand + ? >= reserved", args: []any{delta},
+			}, now, &msgs)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				cur, err := s.readStock(ctx, tx, sku)
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: %s has %d on hand and %d reserved, delta %d", inventory.ErrWouldGoNegative, sku, cur.OnHand, cur.Reserved, delta)
+			}
+			out = r.Levels
+			return s.enqueue(ctx, tx, msgs)
+		})
+	})
+	return out, err
+}
+
+// ExpiredReservations lists held reservations past their TTL, oldest first.
+func (s *Store) ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id FROM reservations WHERE state = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing expired reservations: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("listing expired reservations: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Alerts lists stored alerts of a type (all types when empty) at or after
+// since, oldest first.
+func (s *Store) Alerts(ctx context.Context, typ string, since time.Time, limit int) ([]inventory.Alert, error) {
+	query := `SELECT alert_id, type, sku, available, threshold, at FROM alerts WHERE at >= ?`
+	args := []any{micros(since)}
+	if typ != "" {
+		query += ` AND type = ?`
+		args = append(args, typ)
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []inventory.Alert{}
+	for rows.Next() {
+		var (
+			a  inventory.Alert
+			at int64
+		)
+		if err := rows.Scan(&a.ID, &a.Type, &a.SKU, &a.Available, &a.Threshold, &at); err != nil {
+			return nil, fmt.Errorf("listing alerts: %w", err)
+		}
+		a.At = fromMicros(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// LedgerTotals sums a SKU's ledger: what on_hand and reserved must be.
+func (s *Store) LedgerTotals(ctx context.Context, sku string) (onHand, reserved int64, err error) {
+	err = s.r.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(on_hand_delta), 0), COALESCE(SUM(reserved_delta), 0) FROM inventory_ledger WHERE sku = ?`), sku).Scan(&onHand, &reserved)
+	if err != nil {
+		return 0, 0, fmt.Errorf("summing ledger of %s: %w", sku, err)
+	}
+	return onHand, reserved, nil
+}

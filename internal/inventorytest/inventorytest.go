@@ -1,0 +1,411 @@
+package inventorytest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/inventory"
+)
+
+// Env is one fresh, empty inventory under test.
+type Env struct {
+	Store inventory.Store
+	// CreateSKU adds a SKU with on-hand stock and a low-stock threshold.
+	CreateSKU func(t *testing.T, sku string, stock, threshold int64)
+	// Alerts lists the alerts stored for a SKU, oldest first.
+	Alerts func(ctx context.Context, sku string) ([]inventory.Alert, error)
+}
+
+// Run runs the suite; newEnv returns a fresh Env per subtest.
+func Run(t *testing.T, newEnv func(t *testing.T) Env) {
+	tests := map[string]func(*testing.T, Env){
+		"ReserveCommitRelease":       testLifecycle,
+		"AllOrNothing":               testAllOrNothing,
+		"Idempotency":                testIdempotency,
+		"AdjustNeverBelowReserved":   testAdjust,
+		"ExpiredReservations":        testExpiry,
+		"NoOversellUnderConcurrency": testNoOversell,
+		"MixedMultiSKUConservation":  testMixed,
+		"AlertEdgesAndHysteresis":    testAlerts,
+		"OneAlertPerCrossing":        testConcurrentAlerts,
+		"Validation":                 testValidation,
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnv(t))
+		})
+	}
+}
+
+func bg(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func levels(t *testing.T, e Env, sku string) inventory.Levels {
+	t.Helper()
+	l, err := e.Store.Levels(bg(t), sku)
+	if err != nil {
+		t.Fatalf("Levels(%s): %v", sku, err)
+	}
+	if l.Available != l.OnHand-l.Reserved {
+		t.Fatalf("%s: available %d != on_hand %d - reserved %d", sku, l.Available, l.OnHand, l.Reserved)
+	}
+	return l
+}
+
+func want(t *testing.T, e Env, sku string, onHand, reserved int64) {
+	t.Helper()
+	l := levels(t, e, sku)
+	if l.OnHand != onHand || l.Reserved != reserved {
+		t.Fatalf("%s: on_hand %d reserved %d, want %d and %d", sku, l.OnHand, l.Reserved, onHand, reserved)
+	}
+}
+
+func items(kv ...any) []inventory.Item {
+	var out []inventory.Item
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, inventory.Item{SKU: kv[i].(string), Qty: int64(kv[i+1].(int))})
+	}
+	return out
+}
+
+func testLifecycle(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 10, 0)
+	e.CreateSKU(t, "B", 5, 0)
+	s := e.Store
+	if err := s.Reserve(bg(t), "r1", items("B", 2, "A", 3), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", 10, 3)
+	want(t, e, "B", 5, 2)
+	if err := s.Commit(bg(t), "r1"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", 7, 0)
+	want(t, e, "B", 3, 0)
+	if err := s.Reserve(bg(t), "r2", items("A", 7), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", 7, 7)
+	if err := s.Release(bg(t), "r2"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", 7, 0)
+	if _, err := s.Levels(bg(t), "NOPE"); !errors.Is(err, inventory.ErrUnknownSKU) {
+		t.Errorf("Levels(unknown) err = %v", err)
+	}
+}
+
+func testAllOrNothing(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 10, 0)
+	e.CreateSKU(t, "B", 1, 0)
+	err := e.Store.Reserve(bg(t), "r1", items("A", 5, "B", 2), time.Minute)
+	var ise *inventory.InsufficientStockError
+	if !errors.As(err, &ise) || ise.SKU != "B" || ise.Available != 1 || !errors.Is(err, inventory.ErrInsufficientStock) {
+		t.Fatalf("err = %v, want InsufficientStockError on B", err)
+	}
+	want(t, e, "A", 10, 0)
+	want(t, e, "B", 1, 0)
+	if err := e.Store.Reserve(bg(t), "r2", items("A", 1, "ZZ", 1), time.Minute); !errors.Is(err, inventory.ErrUnknownSKU) {
+		t.Fatalf("unknown sku: err = %v", err)
+	}
+	want(t, e, "A", 10, 0)
+	// The failed ids were not recorded: they can be used again.
+	if err := e.Store.Reserve(bg(t), "r1", items("A", 1), time.Minute); err != nil {
+		t.Fatalf("reusing a failed reservation id: %v", err)
+	}
+}
+
+func testIdempotency(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 10, 0)
+	s := e.Store
+	for range 3 {
+		if err := s.Reserve(bg(t), "r1", items("A", 4), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, e, "A", 10, 4)
+	for range 3 {
+		if err := s.Commit(bg(t), "r1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, e, "A", 6, 0)
+	if err := s.Release(bg(t), "r1"); !errors.Is(err, inventory.ErrReservationClosed) {
+		t.Errorf("release after commit: err = %v", err)
+	}
+	if err := s.Reserve(bg(t), "r1", items("A", 4), time.Minute); err != nil {
+		t.Errorf("reserve replay after commit: err = %v", err)
+	}
+	want(t, e, "A", 6, 0)
+	if err := s.Reserve(bg(t), "r2", items("A", 2), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.Release(bg(t), "r2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, e, "A", 6, 0)
+	if err := s.Commit(bg(t), "r2"); !errors.Is(err, inventory.ErrReservationClosed) {
+		t.Errorf("commit after release: err = %v", err)
+	}
+	if err := s.Reserve(bg(t), "r2", items("A", 2), time.Minute); !errors.Is(err, inventory.ErrReservationClosed) {
+		t.Errorf("reserve again after release: err = %v", err)
+	}
+	for _, op := range []func(context.Context, string) error{s.Commit, s.Release} {
+		if err := op(bg(t), "never"); !errors.Is(err, inventory.ErrUnknownReservation) {
+			t.Errorf("unknown reservation: err = %v", err)
+		}
+	}
+	for range 3 {
+		if _, err := s.Adjust(bg(t), "A", 5, "receiving", "po-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, e, "A", 11, 0)
+}
+
+func testAdjust(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 10, 0)
+	s := e.Store
+	if err := s.Reserve(bg(t), "r1", items("A", 6), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Adjust(bg(t), "A", -5, "damage", ""); !errors.Is(err, inventory.ErrWouldGoNegative) {
+		t.Fatalf("err = %v, want ErrWouldGoNegative", err)
+	}
+	want(t, e, "A", 10, 6)
+	l, err := s.Adjust(bg(t), "A", -4, "damage", "")
+	if err != nil || l.OnHand != 6 || l.Available != 0 {
+		t.Fatalf("Adjust = %+v, %v", l, err)
+	}
+	if _, err := s.Adjust(bg(t), "NOPE", 1, "count", ""); !errors.Is(err, inventory.ErrUnknownSKU) {
+		t.Errorf("unknown sku: err = %v", err)
+	}
+	if _, err := s.Adjust(bg(t), "A", 0, "count", ""); !errors.Is(err, inventory.ErrInvalid) {
+		t.Errorf("zero delta: err = %v", err)
+	}
+}
+
+func testExpiry(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 10, 0)
+	s := e.Store
+	if err := s.Reserve(bg(t), "short", items("A", 3), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reserve(bg(t), "long", items("A", 2), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.ExpiredReservations(bg(t), time.Now().Add(time.Minute), 10)
+	if err != nil || len(ids) != 1 || ids[0] != "short" {
+		t.Fatalf("expired = %v, %v; want [short]", ids, err)
+	}
+	if err := s.Release(bg(t), "short"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", 10, 2)
+	if ids, _ := s.ExpiredReservations(bg(t), time.Now().Add(time.Minute), 10); len(ids) != 0 {
+		t.Errorf("released reservation still listed: %v", ids)
+	}
+}
+
+func testNoOversell(t *testing.T, e Env) {
+	e.CreateSKU(t, "HOT", 50, 0)
+	var ok, short atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.Store.Reserve(bg(t), fmt.Sprintf("r%d", i), items("HOT", 1), time.Minute)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, inventory.ErrInsufficientStock):
+				short.Add(1)
+			default:
+				t.Errorf("reserve: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 50 || short.Load() != 150 {
+		t.Fatalf("%d reserved, %d refused; want exactly 50 and 150", ok.Load(), short.Load())
+	}
+	want(t, e, "HOT", 50, 50)
+}
+
+func testMixed(t *testing.T, e Env) {
+	skus := []string{"A", "B", "C"}
+	for _, s := range skus {
+		e.CreateSKU(t, s, 30, 0)
+	}
+	var (
+		mu        sync.Mutex
+		succeeded = map[string][]inventory.Item{}
+		wg        sync.WaitGroup
+	)
+	for i := range 120 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			a, b := r.IntN(3), r.IntN(3)
+			its := items(skus[a], 1+r.IntN(2))
+			if b != a {
+				its = append(its, items(skus[b], 1+r.IntN(2))...)
+			}
+			id := fmt.Sprintf("m%d", i)
+			err := e.Store.Reserve(bg(t), id, its, time.Minute)
+			if err != nil && !errors.Is(err, inventory.ErrInsufficientStock) {
+				t.Errorf("reserve: %v", err)
+				return
+			}
+			if err == nil {
+				mu.Lock()
+				succeeded[id] = its
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	held := map[string]int64{}
+	for _, its := range succeeded {
+		for _, it := range its {
+			held[it.SKU] += it.Qty
+		}
+	}
+	for _, s := range skus {
+		if l := levels(t, e, s); l.Reserved != held[s] || l.Reserved > 30 {
+			t.Fatalf("%s reserved %d, successful reservations hold %d (stock 30)", s, l.Reserved, held[s])
+		}
+	}
+	// Commit half, release the rest, adjust, and check conservation:
+	// on_hand + sold == initial + adjustments.
+	sold := map[string]int64{}
+	n := 0
+	for id, its := range succeeded {
+		var err error
+		if n%2 == 0 {
+			err = e.Store.Commit(bg(t), id)
+			for _, it := range its {
+				sold[it.SKU] += it.Qty
+			}
+		} else {
+			err = e.Store.Release(bg(t), id)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if _, err := e.Store.Adjust(bg(t), "A", 7, "receiving", "po-a"); err != nil {
+		t.Fatal(err)
+	}
+	adjust := map[string]int64{"A": 7}
+	for _, s := range skus {
+		l := levels(t, e, s)
+		if l.Reserved != 0 || l.OnHand+sold[s] != 30+adjust[s] {
+			t.Errorf("%s: on_hand %d + sold %d != 30 + %d (reserved %d)", s, l.OnHand, sold[s], adjust[s], l.Reserved)
+		}
+	}
+}
+
+func alertTypes(t *testing.T, e Env, sku string) []string {
+	t.Helper()
+	as, err := e.Alerts(bg(t), sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range as {
+		if a.SKU != sku || a.ID == "" {
+			t.Fatalf("alert %+v", a)
+		}
+		out = append(out, a.Type)
+	}
+	return out
+}
+
+func testAlerts(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 20, 10) // re-arms at 11 (10 + 10 %)
+	s := e.Store
+	step := 0
+	reserve := func(q int) {
+		t.Helper()
+		step++
+		if err := s.Reserve(bg(t), fmt.Sprintf("a%d", step), items("A", q), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reserve(10) // available 10: not below threshold
+	if got := alertTypes(t, e, "A"); len(got) != 0 {
+		t.Fatalf("alerts at available 10 = %v", got)
+	}
+	reserve(1) // 9: crosses
+	reserve(1) // 8: still low, no new alert
+	if got := fmt.Sprint(alertTypes(t, e, "A")); got != "[low_stock]" {
+		t.Fatalf("alerts = %s, want one low_stock", got)
+	}
+	if err := s.Release(bg(t), "a2"); err != nil { // back to 9
+		t.Fatal(err)
+	}
+	if _, err := s.Adjust(bg(t), "A", 1, "count", ""); err != nil { // 10: at threshold, not re-armed
+		t.Fatal(err)
+	}
+	reserve(1) // 9: no alert, not re-armed yet
+	if got := fmt.Sprint(alertTypes(t, e, "A")); got != "[low_stock]" {
+		t.Fatalf("alerts = %s, want still one (hysteresis)", got)
+	}
+	if _, err := s.Adjust(bg(t), "A", 2, "receiving", ""); err != nil { // 11: re-armed
+		t.Fatal(err)
+	}
+	reserve(2) // 9: second crossing
+	if got := fmt.Sprint(alertTypes(t, e, "A")); got != "[low_stock low_stock]" {
+		t.Fatalf("alerts = %s, want two low_stock", got)
+	}
+	reserve(9) // 0: out of stock
+	if got := fmt.Sprint(alertTypes(t, e, "A")); got != "[low_stock low_stock out_of_stock]" {
+		t.Fatalf("alerts = %s", got)
+	}
+}
+
+func testConcurrentAlerts(t *testing.T, e Env) {
+	e.CreateSKU(t, "HOT", 100, 50)
+	var wg sync.WaitGroup
+	for i := range 120 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.Store.Reserve(bg(t), fmt.Sprintf("c%d", i), items("HOT", 1), time.Minute)
+			if err != nil && !errors.Is(err, inventory.ErrInsufficientStock) {
+				t.Errorf("reserve: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := fmt.Sprint(alertTypes(t, e, "HOT")); got != "[low_stock out_of_stock]" {
+		t.Fatalf("alerts = %s, want exactly one low_stock and one out_of_stock", got)
+	}
+}
+
+func testValidation(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", 10, 0)
+	bad := [][]inventory.Item{nil, items("A", 0), items("A", -1), items("A", 1, "A", 2)}
+	for _, its := range bad {
+		if err := e.Store.Reserve(bg(t), "v", its, time.Minute); !errors.Is(err, inventory.ErrInvalid) {
+			t.Errorf("Reserve(%v) err = %v, want ErrInvalid", its, err)
+		}
+	}
+	want(t, e, "A", 10, 0)
+}
