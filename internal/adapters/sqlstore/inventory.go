@@ -356,3 +356,38 @@ func (s *Store) LedgerTotals(ctx context.Context, sku string) (onHand, reserved 
 	}
 	return onHand, reserved, nil
 }
+
+// ReservationItems returns a reservation's items and state.
+func (s *Store) ReservationItems(ctx context.Context, id string) ([]inventory.Item, string, error) {
+	var state, items string
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT state, items FROM reservations WHERE id = ?`), id).Scan(&state, &items)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", fmt.Errorf("%w: %s", inventory.ErrUnknownReservation, id)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading reservation %s: %w", id, err)
+	}
+	var out []inventory.Item
+	if err := json.Unmarshal([]byte(items), &out); err != nil {
+		return nil, "", fmt.Errorf("decoding reservation %s: %w", id, err)
+	}
+	return out, state, nil
+}
+
+// InventorySKUs lists SKUs with stock records after a SKU, in order.
+func (s *Store) InventorySKUs(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT sku FROM inventory WHERE sku > ? ORDER BY sku LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing SKUs: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sku string
+		if err := rows.Scan(&sku); err != nil {
+			return nil, fmt.Errorf("listing SKUs: %w", err)
+		}
+		out = append(out, sku)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,348 @@
+package redisinv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mercato-platform/mercato/internal/inventory"
+)
+
+// Ledger is the SQL side: the system of record's inventory.
+type Ledger interface {
+	inventory.Store
+	ReservationItems(ctx context.Context, id string) ([]inventory.Item, string, error)
+	LedgerTotals(ctx context.Context, sku string) (onHand, reserved int64, err error)
+	InventorySKUs(ctx context.Context, after string, limit int) ([]string, error)
+}
+
+// Options tune the adapter.
+type Options struct {
+	Prefix string // key prefix, default "mercato:"
+	Shards int    // hash-tag shards, default 1
+	// RecordTTL is how long a reservation record is remembered in Redis after
+	// its hold's TTL, for idempotent replays; default 24h.
+	RecordTTL time.Duration
+	Logger    *slog.Logger
+}
+
+// Store is the Redis inventory adapter.
+type Store struct {
+	rdb redis.UniversalClient
+	sql Ledger
+	o   Options
+}
+
+// New builds the adapter over a Redis client and the SQL ledger.
+func New(rdb redis.UniversalClient, ledger Ledger, o Options) *Store {
+	if o.Prefix == "" {
+		o.Prefix = "mercato:"
+	}
+	if o.Shards <= 0 {
+		o.Shards = 1
+	}
+	if o.RecordTTL <= 0 {
+		o.RecordTTL = 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{rdb: rdb, sql: ledger, o: o}
+}
+
+func (s *Store) shard(sku string) int {
+	return int(crc32.ChecksumIEEE([]byte(sku)) % uint32(s.o.Shards))
+}
+
+// CounterKey is the Redis hash holding a SKU's counters.
+func (s *Store) CounterKey(sku string) string {
+	return fmt.Sprintf("%sinv:{s%d}:%s", s.o.Prefix, s.shard(sku), sku)
+}
+
+func (s *Store) recordKey(shard int, id string) string {
+	return fmt.Sprintf("%sres:{s%d}:%s", s.o.Prefix, shard, id)
+}
+
+func (s *Store) adjustKey(sku, ref string) string {
+	return fmt.Sprintf("%sadj:{s%d}:%s:%s", s.o.Prefix, s.shard(sku), sku, ref)
+}
+
+type group struct {
+	shard int
+	items []inventory.Item
+}
+
+func (s *Store) groups(items []inventory.Item) []group {
+	by := map[int][]inventory.Item{}
+	for _, it := range items {
+		sh := s.shard(it.SKU)
+		by[sh] = append(by[sh], it)
+	}
+	out := make([]group, 0, len(by))
+	for sh, its := range by {
+		out = append(out, group{shard: sh, items: its})
+	}
+	slices.SortFunc(out, func(a, b group) int { return a.shard - b.shard })
+	return out
+}
+
+func (s *Store) keysArgs(g group, id string, first any) ([]string, []any) {
+	keys := make([]string, 0, len(g.items)+1)
+	args := make([]any, 0, len(g.items)+1)
+	keys = append(keys, s.recordKey(g.shard, id))
+	args = append(args, first)
+	for _, it := range g.items {
+		keys = append(keys, s.CounterKey(it.SKU))
+		args = append(args, it.Qty)
+	}
+	return keys, args
+}
+
+func reply(res any) ([]any, string, error) {
+	parts, ok := res.([]any)
+	if !ok || len(parts) == 0 {
+		return nil, "", fmt.Errorf("unexpected script reply %v", res)
+	}
+	tag, _ := parts[0].(string)
+	return parts, tag, nil
+}
+
+func asInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// Reserve admits the reservation in Redis, then records it in SQL.
+func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
+	items, err := inventory.Normalize(items)
+	if err != nil {
+		return err
+	}
+	if id == "" || ttl <= 0 {
+		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
+	}
+	var held []group
+	for _, g := range s.groups(items) {
+		err := s.reserveGroup(ctx, id, g, ttl)
+		if errors.Is(err, errAlreadyHeld) {
+			held = append(held, g)
+			continue
+		}
+		if err != nil {
+			s.compensate(id, held)
+			return err
+		}
+		held = append(held, g)
+	}
+	if err := s.sql.Reserve(ctx, id, items, ttl); err != nil {
+		s.compensate(id, held)
+		return err
+	}
+	return nil
+}
+
+var errAlreadyHeld = errors.New("already held")
+
+func (s *Store) reserveGroup(ctx context.Context, id string, g group, ttl time.Duration) error {
+	for attempt := 0; ; attempt++ {
+		keys, args := s.keysArgs(g, id, (ttl + s.o.RecordTTL).Milliseconds())
+		res, err := reserveScript.Run(ctx, s.rdb, keys, args...).Result()
+		if err != nil {
+			return fmt.Errorf("reserving %s in Redis: %w", id, err)
+		}
+		parts, tag, err := reply(res)
+		if err != nil {
+			return err
+		}
+		switch tag {
+		case "ok":
+			return nil
+		case "dup":
+			if st, _ := parts[1].(string); st == inventory.StateReleased {
+				return fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, id)
+			}
+			return errAlreadyHeld
+		case "short":
+			it := g.items[asInt(parts[1])-1]
+			return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: asInt(parts[2])}
+		case "miss":
+			if attempt > 0 {
+				return fmt.Errorf("counters of %s missing after loading them", g.items[asInt(parts[1])-1].SKU)
+			}
+			if err := s.Load(ctx, g.items[asInt(parts[1])-1].SKU); err != nil {
+				return err
+			}
+			// Load may have found other SKUs of the group missing too; fill all.
+			for _, it := range g.items {
+				if err := s.Load(ctx, it.SKU); err != nil {
+					return err
+				}
+			}
+		default:
+			return fmt.Errorf("unexpected reserve reply %v", parts)
+		}
+	}
+}
+
+// compensate releases Redis holds of a reservation that failed; it runs
+// even when the caller's context is gone, so holds are not left behind.
+func (s *Store) compensate(id string, groups []group) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, g := range groups {
+		keys, args := s.keysArgs(g, id, inventory.StateReleased)
+		if err := closeScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+			s.o.Logger.Warn("releasing Redis hold of a failed reservation; run inventory reconcile", "reservation", id, "err", err)
+		}
+	}
+}
+
+// Load copies a SKU's counters from the ledger into Redis unless cached.
+func (s *Store) Load(ctx context.Context, sku string) error {
+	l, err := s.sql.Levels(ctx, sku)
+	if err != nil {
+		return err
+	}
+	if err := loadScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, l.OnHand, l.Reserved, l.OnOrder, l.LowStockThreshold).Err(); err != nil {
+		return fmt.Errorf("caching counters of %s: %w", sku, err)
+	}
+	return nil
+}
+
+// Commit records the sale in SQL, then in Redis.
+func (s *Store) Commit(ctx context.Context, id string) error {
+	return s.close(ctx, id, inventory.StateCommitted, s.sql.Commit)
+}
+
+// Release records the release in SQL, then returns the hold in Redis.
+func (s *Store) Release(ctx context.Context, id string) error {
+	return s.close(ctx, id, inventory.StateReleased, s.sql.Release)
+}
+
+func (s *Store) close(ctx context.Context, id, to string, record func(context.Context, string) error) error {
+	if err := record(ctx, id); err != nil {
+		return err
+	}
+	items, _, err := s.sql.ReservationItems(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, g := range s.groups(items) {
+		keys, args := s.keysArgs(g, id, to)
+		res, err := closeScript.Run(ctx, s.rdb, keys, args...).Result()
+		if err != nil {
+			return fmt.Errorf("closing %s in Redis (recorded in the ledger; reconcile repairs the cache): %w", id, err)
+		}
+		parts, tag, err := reply(res)
+		if err != nil {
+			return err
+		}
+		if tag == "missing" || tag == "closed" {
+			s.o.Logger.Warn("Redis and the ledger disagree on a reservation; run inventory reconcile", "reservation", id, "redis", parts)
+		}
+	}
+	return nil
+}
+
+// Adjust records the change in SQL, then applies it to the cached counters.
+// A ref makes it idempotent on both sides.
+func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref string) (inventory.Levels, error) {
+	l, err := s.sql.Adjust(ctx, sku, delta, reason, ref)
+	if err != nil {
+		return l, err
+	}
+	keys := []string{s.CounterKey(sku)}
+	if ref != "" {
+		keys = append(keys, s.adjustKey(sku, ref))
+	}
+	res, err := adjustScript.Run(ctx, s.rdb, keys, delta, s.o.RecordTTL.Milliseconds()).Result()
+	if err != nil {
+		return l, fmt.Errorf("adjusting %s in Redis (recorded in the ledger; reconcile repairs the cache): %w", sku, err)
+	}
+	if _, tag, _ := reply(res); tag == "neg" {
+		s.o.Logger.Warn("Redis and the ledger disagree on a SKU; run inventory reconcile", "sku", sku)
+	}
+	return l, nil
+}
+
+// Levels reads the system of record, which every change reaches.
+func (s *Store) Levels(ctx context.Context, sku string) (inventory.Levels, error) {
+	return s.sql.Levels(ctx, sku)
+}
+
+// ExpiredReservations lists held reservations past their TTL.
+func (s *Store) ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return s.sql.ExpiredReservations(ctx, now, limit)
+}
+
+// Mismatch is one field on which Redis and the ledger disagree.
+type Mismatch struct {
+	SKU    string `json:"sku"`
+	Field  string `json:"field"`
+	Redis  int64  `json:"redis"`
+	Ledger int64  `json:"ledger"`
+}
+
+// Reconcile compares every cached SKU with its ledger totals and, with fix,
+// rewrites the cache from the ledger. SKUs not cached are not mismatches:
+// they load on first use. Run it with order traffic paused, or expect the
+// operations in flight to show as transient differences.
+func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
+	var out []Mismatch
+	after := ""
+	for {
+		skus, err := s.sql.InventorySKUs(ctx, after, 500)
+		if err != nil {
+			return out, err
+		}
+		if len(skus) == 0 {
+			return out, nil
+		}
+		for _, sku := range skus {
+			vals, err := s.rdb.HMGet(ctx, s.CounterKey(sku), "on_hand", "reserved").Result()
+			if err != nil {
+				return out, fmt.Errorf("reading counters of %s: %w", sku, err)
+			}
+			if vals[0] == nil {
+				continue
+			}
+			onHand, reserved, err := s.sql.LedgerTotals(ctx, sku)
+			if err != nil {
+				return out, err
+			}
+			found := false
+			for i, f := range []struct {
+				name   string
+				ledger int64
+			}{{"on_hand", onHand}, {"reserved", reserved}} {
+				got := int64(0)
+				if vals[i] != nil {
+					got = asInt(vals[i])
+				}
+				if got != f.ledger || vals[i] == nil {
+					out = append(out, Mismatch{SKU: sku, Field: f.name, Redis: got, Ledger: f.ledger})
+					found = true
+				}
+			}
+			if found && fix {
+				if err := s.rdb.HSet(ctx, s.CounterKey(sku), "on_hand", onHand, "reserved", reserved).Err(); err != nil {
+					return out, fmt.Errorf("rewriting counters of %s: %w", sku, err)
+				}
+			}
+		}
+		after = skus[len(skus)-1]
+	}
+}

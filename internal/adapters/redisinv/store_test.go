@@ -1,0 +1,135 @@
+package redisinv_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mercato-platform/mercato/internal/adapters/redisinv"
+	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/inventorytest"
+	"github.com/mercato-platform/mercato/internal/storetest"
+	"github.com/mercato-platform/mercato/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type fixture struct {
+	sql   *sqlstore.Store
+	rdb   *redis.Client
+	store *redisinv.Store
+}
+
+func newFixture(t *testing.T, addr string, shards int) fixture {
+	t.Helper()
+	sql, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "ledger.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sql.Close)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	// Tests share one server; a prefix per test keeps their keys apart.
+	prefix := fmt.Sprintf("t%d:", time.Now().UnixNano())
+	return fixture{sql: sql, rdb: rdb, store: redisinv.New(rdb, sql, redisinv.Options{Prefix: prefix, Shards: shards})}
+}
+
+func (f fixture) env() inventorytest.Env {
+	return inventorytest.Env{
+		Store: f.store,
+		CreateSKU: func(t *testing.T, sku string, stock, threshold int64) {
+			t.Helper()
+			p := storetest.Product(sku, "test")
+			p.LowStockThreshold = threshold
+			if _, _, err := f.sql.PutProduct(context.Background(), sku, func(*catalog.Current) (catalog.Write, error) {
+				return catalog.Write{Product: p, StockDelta: stock, StockReason: "initial_stock"}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Alerts: func(ctx context.Context, sku string) ([]inventory.Alert, error) {
+			all, err := f.sql.Alerts(ctx, "", time.Time{}, 1000)
+			var out []inventory.Alert
+			for _, a := range all {
+				if a.SKU == sku {
+					out = append(out, a)
+				}
+			}
+			return out, err
+		},
+	}
+}
+
+func TestRedisInventoryContract(t *testing.T) {
+	t.Parallel()
+	addr := testenv.Redis(t)
+	for _, shards := range []int{1, 4} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			t.Parallel()
+			inventorytest.Run(t, func(t *testing.T) inventorytest.Env { return newFixture(t, addr, shards).env() })
+		})
+	}
+}
+
+func TestReconcileFindsAndFixesCorruptedCounters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testenv.Redis(t), 1)
+	e := f.env()
+	ctx := context.Background()
+	for _, sku := range []string{"A", "B", "C"} {
+		e.CreateSKU(t, sku, 10, 0)
+	}
+	if err := f.store.Reserve(ctx, "r1", []inventory.Item{{SKU: "A", Qty: 2}, {SKU: "B", Qty: 1}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Commit(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.store.Reconcile(ctx, false); err != nil || len(got) != 0 {
+		t.Fatalf("consistent cache reported %v, %v", got, err)
+	}
+	// Corrupt B's reserved counter, as a crash between the two writes would.
+	if err := f.rdb.HSet(ctx, f.store.CounterKey("B"), "reserved", 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.Reconcile(ctx, true)
+	if err != nil || len(got) != 1 || got[0] != (redisinv.Mismatch{SKU: "B", Field: "reserved", Redis: 5, Ledger: 0}) {
+		t.Fatalf("reconcile = %+v, %v; want B reserved 5 vs 0", got, err)
+	}
+	if got, err := f.store.Reconcile(ctx, false); err != nil || len(got) != 0 {
+		t.Fatalf("after --fix: %v, %v", got, err)
+	}
+	// The repaired cache sells B's full stock again.
+	if err := f.store.Reserve(ctx, "r2", []inventory.Item{{SKU: "B", Qty: 9}}, time.Minute); err != nil {
+		t.Fatalf("reserve after repair: %v", err)
+	}
+}
+
+func TestLedgerRefusalCompensatesRedisHold(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testenv.Redis(t), 1)
+	e := f.env()
+	ctx := context.Background()
+	e.CreateSKU(t, "A", 5, 0)
+	if err := f.store.Load(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	// Redis believes in more stock than the ledger holds.
+	if err := f.rdb.HSet(ctx, f.store.CounterKey("A"), "on_hand", 50).Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := f.store.Reserve(ctx, "big", []inventory.Item{{SKU: "A", Qty: 20}}, time.Minute)
+	if err == nil {
+		t.Fatal("the ledger accepted a reservation beyond its stock")
+	}
+	held, _ := f.rdb.HGet(ctx, f.store.CounterKey("A"), "reserved").Int64()
+	if held != 0 {
+		t.Fatalf("Redis kept a hold of %d after the ledger refused", held)
+	}
+}
