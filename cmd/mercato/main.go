@@ -41,6 +41,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the platform (every role by default; see --roles)", runServe},
 		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
+		{"inventory", "inventory tools: reconcile [--fix] compares the Redis counters with the ledger", runInventory},
 		{"version", "print the version", runVersion},
 		{"help", "list commands, or show a command's flags: mercato help serve", nil},
 	}
@@ -91,7 +92,7 @@ func usage(w io.Writer) {
 
 func helpFor(name string, stdout, stderr io.Writer) int {
 	switch name {
-	case "serve", "broker":
+	case "serve", "broker", "inventory":
 		var cfg config.Config
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		cfg.RegisterFlags(fs)
@@ -129,11 +130,14 @@ func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
 
 // loadConfig parses flags, environment and file, and validates. Problems are
 // printed one per line.
-func loadConfig(name string, args []string, stderr io.Writer) (config.Config, int, bool) {
+func loadConfig(name string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config.Config, int, bool) {
 	var cfg config.Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg.RegisterFlags(fs)
+	for _, e := range extra {
+		e(fs)
+	}
 	err := config.Load(fs, args, os.Environ())
 	if errors.Is(err, flag.ErrHelp) || (err != nil && strings.Contains(err.Error(), flag.ErrHelp.Error())) {
 		helpFor(name, stderr, stderr)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mercato-platform/mercato/internal/app"
+	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -203,5 +207,60 @@ func TestPortInUseExitsOne(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "cannot listen") {
 		t.Errorf("stderr = %q", errb.String())
+	}
+}
+
+func TestInventoryReconcileExitCodes(t *testing.T) {
+	t.Parallel()
+	addr := testenv.Redis(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	ctx := context.Background()
+	cfgArgs := []string{"--db", db, "--redis-addr", addr, "--data-dir", t.TempDir()}
+	{
+		var c config.Config
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		c.RegisterFlags(fs)
+		if err := fs.Parse(cfgArgs); err != nil {
+			t.Fatal(err)
+		}
+		store, err := app.OpenStore(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stock := int64(10)
+		if _, _, err := catalog.NewService(store, nil, nil).Put(ctx, "REC-1", catalog.PutRequest{
+			Name: "x", Category: "c", BasePrice: 10, PriceFloor: 10, PriceCeiling: 10, Stock: &stock}); err != nil {
+			t.Fatal(err)
+		}
+		rdb, inv, err := app.OpenRedisInventory(ctx, c, store, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := inv.Load(ctx, "REC-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.HSet(ctx, inv.CounterKey("REC-1"), "on_hand", 7).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rdb.Close()
+		store.Close()
+	}
+	reconcile := func(extra ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append(append([]string{"inventory", "reconcile"}, cfgArgs...), extra...), &out, &errb)
+		return code, out.String()
+	}
+	if code, out := reconcile(); code != 3 || out != "REC-1\ton_hand\tredis=7\tledger=10\n" {
+		t.Fatalf("reconcile = %d %q, want 3 and the on_hand line", code, out)
+	}
+	if code, _ := reconcile("--fix"); code != 3 {
+		t.Fatalf("reconcile --fix = %d, want 3 (found)", code)
+	}
+	if code, out := reconcile(); code != 0 || out != "" {
+		t.Fatalf("after fix = %d %q, want 0", code, out)
+	}
+	var errb bytes.Buffer
+	if code := run(ctx, []string{"inventory", "reconcile", "--db", db}, &bytes.Buffer{}, &errb); code != 2 || !strings.Contains(errb.String(), "--redis-addr") {
+		t.Errorf("without redis: %d %q", code, errb.String())
 	}
 }

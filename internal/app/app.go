@@ -20,12 +20,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mercato-platform/mercato/internal/adapters/redisinv"
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/httpapi"
+	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/outbox"
 )
 
@@ -37,14 +42,22 @@ type App struct {
 	adminToken string
 	reg        *prometheus.Registry
 
-	broker  *bus.EmbeddedBroker
-	bus     *bus.Client
-	store   *sqlstore.Store
-	relay   *outbox.Relay
-	relayUp atomic.Bool // true while the relay loop runs
+	broker *bus.EmbeddedBroker
+	bus    *bus.Client
+	store  *sqlstore.Store
+	redis  *redis.Client
+
+	runners []*runner
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+}
+
+// runner is one long-running loop of a role.
+type runner struct {
+	name string
+	run  func(ctx context.Context) error
+	up   atomic.Bool // true while run is running
 }
 
 // Version is the build's version, set by main.
@@ -89,33 +102,54 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, fmt.Errorf("preparing topics on %s: %w", strings.Join(brokers, ","), err)
 	}
 
-	kind, dsn, err := config.ParseDB(cfg.DBOrDefault())
-	if err != nil {
-		return nil, fmt.Errorf("%w: --db: %v", config.ErrInvalid, err)
+	if a.store, err = OpenStore(ctx, cfg); err != nil {
+		return nil, err
 	}
-	if a.store, err = sqlstore.Open(ctx, kind, dsn, sqlstore.Options{SQLiteSynchronous: cfg.SQLiteSync}); err != nil {
-		return nil, fmt.Errorf("opening system of record %s: %w", config.Redacted(cfg.DBOrDefault()), err)
+	var stock inventory.Store = a.store
+	if cfg.RedisAddr != "" {
+		var rs *redisinv.Store
+		if a.redis, rs, err = OpenRedisInventory(ctx, cfg, a.store, log); err != nil {
+			return nil, err
+		}
+		stock = rs
 	}
 
 	notify := func() {}
 	if a.has(config.RoleOutboxRelay) {
-		a.relay = outbox.NewRelay(a.store, a.bus, outbox.Options{
+		relay := outbox.NewRelay(a.store, a.bus, outbox.Options{
 			Batch: cfg.OutboxBatch, PollInterval: cfg.OutboxPollInterval, Logger: log, Registerer: a.reg,
 		})
-		notify = a.relay.Notify
+		notify = relay.Notify
+		a.runners = append(a.runners, &runner{name: "outbox-relay", run: relay.Run})
+	}
+	inv := inventory.NewService(stock, a.store, notify, log)
+
+	if a.has(config.RoleInventoryAlerts) {
+		r, err := a.alertsRunner()
+		if err != nil {
+			return nil, err
+		}
+		a.runners = append(a.runners, r)
 	}
 
 	if a.has(config.RoleAPI) {
+		a.runners = append(a.runners, &runner{name: "reservation-sweeper", run: func(ctx context.Context) error {
+			return inv.RunSweeper(ctx, cfg.SweepInterval)
+		}})
 		ready := []httpapi.ReadyCheck{
 			{Name: "broker", Check: a.bus.Ping},
 			{Name: "store", Check: a.store.Ping},
 		}
-		if a.relay != nil {
-			ready = append(ready, httpapi.RunningCheck("outbox-relay", a.relayRunning))
+		if a.redis != nil {
+			ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }})
+		}
+		for _, r := range a.runners {
+			ready = append(ready, httpapi.RunningCheck(r.name, r.up.Load))
 		}
 		api := httpapi.New(httpapi.Options{
 			AdminToken: a.adminToken,
 			Catalog:    catalog.NewService(a.store, nil, notify),
+			Inventory:  inv,
 			Ready:      ready,
 			Logger:     log,
 			Registry:   a.reg,
@@ -137,9 +171,49 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	return a, nil
 }
 
-func (a *App) has(role string) bool { return slices.Contains(a.roles, role) }
+// alertsRunner is the inventory-alerts role: it reads commerce.alerts,
+// counts alerts by type and, when a webhook is configured, delivers each.
+func (a *App) alertsRunner() (*runner, error) {
+	count := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mercato_inventory_alerts_total", Help: "Stock alerts seen on commerce.alerts, by type.",
+	}, []string{"type"})
+	a.reg.MustRegister(count)
+	var hook *inventory.Webhook
+	if a.cfg.AlertWebhookURL != "" {
+		hook = &inventory.Webhook{URL: a.cfg.AlertWebhookURL}
+	}
+	seen := newRecent(4096)
+	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
+		Group: "inventory-alerts", Topics: []string{event.TopicAlerts},
+		Handler: func(ctx context.Context, env event.Envelope, _ *kgo.Record) error {
+			if seen.has(env.ID) {
+				return nil // redelivered after a restart: delivered already
+			}
+			var al inventory.Alert
+			if err := env.DecodeData(&al); err != nil {
+				return err
+			}
+			if hook != nil {
+				if err := hook.Deliver(ctx, env); err != nil {
+					var perm *inventory.PermanentError
+					if errors.As(err, &perm) {
+						return bus.Permanent(err)
+					}
+					return err
+				}
+			}
+			seen.add(env.ID)
+			count.WithLabelValues(al.Type).Inc()
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &runner{name: "inventory-alerts", run: cons.Run}, nil
+}
 
-func (a *App) relayRunning() bool { return a.relayUp.Load() }
+func (a *App) has(role string) bool { return slices.Contains(a.roles, role) }
 
 // HTTPAddr is the API's bound address (useful with port 0).
 func (a *App) HTTPAddr() string {
@@ -176,14 +250,14 @@ func (a *App) Run(ctx context.Context) error {
 		mu.Unlock()
 		cancel()
 	}
-	if a.relay != nil {
+	for _, r := range a.runners {
 		wg.Add(1)
+		r.up.Store(true)
 		go func() {
 			defer wg.Done()
-			a.relayUp.Store(true)
-			defer a.relayUp.Store(false)
-			if err := a.relay.Run(ctx); err != nil {
-				fail(fmt.Errorf("outbox relay: %w", err))
+			defer r.up.Store(false)
+			if err := r.run(ctx); err != nil {
+				fail(fmt.Errorf("%s: %w", r.name, err))
 			}
 		}()
 	}
@@ -221,6 +295,9 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) Close() {
 	if a.httpLn != nil && a.httpSrv == nil {
 		a.httpLn.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
 	}
 	if a.store != nil {
 		a.store.Close()
@@ -288,4 +365,34 @@ func StartBroker(cfg config.Config) (*bus.EmbeddedBroker, error) {
 		return nil, fmt.Errorf("embedded Kafka broker: %w", err)
 	}
 	return b, nil
+}
+
+// OpenStore opens the system of record named by --db.
+func OpenStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
+	kind, dsn, err := config.ParseDB(cfg.DBOrDefault())
+	if err != nil {
+		return nil, fmt.Errorf("%w: --db: %v", config.ErrInvalid, err)
+	}
+	s, err := sqlstore.Open(ctx, kind, dsn, sqlstore.Options{SQLiteSynchronous: cfg.SQLiteSync, AlertHysteresis: cfg.AlertHysteresis})
+	if err != nil {
+		return nil, fmt.Errorf("opening system of record %s: %w", config.Redacted(cfg.DBOrDefault()), err)
+	}
+	return s, nil
+}
+
+// OpenRedisInventory connects to --redis-addr and builds the Redis inventory
+// over the system of record's ledger.
+func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore.Store, log *slog.Logger) (*redis.Client, *redisinv.Store, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("connecting to Redis at %s: %w", cfg.RedisAddr, err)
+	}
+	prefix := "mercato:"
+	if cfg.TopicPrefix != "" {
+		prefix = cfg.TopicPrefix + "mercato:"
+	}
+	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: prefix, Shards: cfg.RedisShards, Logger: log}), nil
 }

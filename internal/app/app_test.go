@@ -2,14 +2,18 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,22 +23,19 @@ import (
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
 func testConfig(t *testing.T) config.Config {
 	t.Helper()
 	var c config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c.RegisterFlags(fs) // the defaults users get
 	c.DataDir = t.TempDir()
 	c.HTTPAddr = "127.0.0.1:0"
 	c.KafkaListen = "127.0.0.1:0"
 	c.Partitions = 2
-	c.Profile = config.ProfileEmbedded
-	c.Roles = "all"
-	c.LogLevel = "info"
-	c.SQLiteSync = "FULL"
 	c.OutboxPollInterval = 10 * time.Millisecond
-	c.OutboxBatch = 100
-	c.ShutdownTimeout = 10 * time.Second
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,5 +179,100 @@ func TestAdminTokenIsKeptAcrossRestarts(t *testing.T) {
 	}
 	if tok, _ := app.AdminToken(dir, "configured-token-123", log); tok != "configured-token-123" {
 		t.Errorf("a configured token must win, got %q", tok)
+	}
+}
+
+func startApp(t *testing.T, cfg config.Config) *app.App {
+	t.Helper()
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		a.Close()
+	})
+	waitReady(t, "http://"+a.HTTPAddr())
+	return a
+}
+
+func call(t *testing.T, a *app.App, method, path, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestLowStockAlertReachesWebhook(t *testing.T) {
+	t.Parallel()
+	got := make(chan map[string]any, 10)
+	fails := 1 // the first delivery fails: the role must retry
+	var mu sync.Mutex
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 {
+			fails--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var env map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&env); err == nil {
+			got <- env
+		}
+	}))
+	defer hook.Close()
+	cfg := testConfig(t)
+	cfg.AlertWebhookURL = hook.URL
+	a := startApp(t, cfg)
+	if code := call(t, a, "PUT", "/v1/products/TOFU", `{"name":"두부","category":"fresh","base_price":1500,"price_floor":1200,"price_ceiling":1900,"stock":20,"low_stock_threshold":10}`); code != 201 {
+		t.Fatalf("PUT = %d", code)
+	}
+	if code := call(t, a, "POST", "/v1/inventory/TOFU/adjustments", `{"delta":-15,"reason":"spoiled"}`); code != 200 {
+		t.Fatalf("adjust = %d", code)
+	}
+	select {
+	case env := <-got:
+		data, _ := env["data"].(map[string]any)
+		if env["type"] != "inventory.alert" || data["type"] != "low_stock" || data["sku"] != "TOFU" || data["available"] != 5.0 {
+			t.Fatalf("webhook got %v", env)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no alert reached the webhook")
+	}
+}
+
+func TestServeWithRedisInventory(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.RedisAddr = testenv.Redis(t)
+	a := startApp(t, cfg)
+	if code := call(t, a, "PUT", "/v1/products/MILK", `{"name":"우유 1L","category":"fresh","base_price":2900,"price_floor":2500,"price_ceiling":3500,"stock":8}`); code != 201 {
+		t.Fatalf("PUT = %d", code)
+	}
+	if code := call(t, a, "POST", "/v1/inventory/MILK/adjustments", `{"delta":4,"reason":"receiving","ref":"dn-1"}`); code != 200 {
+		t.Fatalf("adjust = %d", code)
+	}
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct{ Checks map[string]string }
+	_ = json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if ready.Checks["redis"] != "ok" {
+		t.Errorf("readyz checks = %v, want redis ok", ready.Checks)
 	}
 }

@@ -35,11 +35,11 @@ const (
 )
 
 // Implemented lists the roles this build can run, in start order.
-var Implemented = []string{RoleAPI, RoleOutboxRelay}
+var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts}
 
 // planned are roles of the architecture that this build does not have yet;
 // asking for one is a configuration error rather than a silent no-op.
-var planned = []string{RolePricing, RoleInventoryAlerts, RoleReplenishment, RoleLakeSink, RoleReports, RoleReviews}
+var planned = []string{RolePricing, RoleReplenishment, RoleLakeSink, RoleReports, RoleReviews}
 
 // Config is the whole process configuration.
 type Config struct {
@@ -59,6 +59,13 @@ type Config struct {
 	OutboxPollInterval time.Duration
 	OutboxBatch        int
 	ShutdownTimeout    time.Duration
+
+	RedisAddr       string
+	RedisShards     int
+	AlertWebhookURL string
+	AlertHysteresis float64
+	ReservationTTL  time.Duration
+	SweepInterval   time.Duration
 }
 
 // RegisterFlags declares every setting on fs with its default.
@@ -78,6 +85,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OutboxPollInterval, "outbox-poll-interval", 20*time.Millisecond, "how often the outbox relay looks for new rows when idle")
 	fs.IntVar(&c.OutboxBatch, "outbox-batch", 500, "outbox rows published per relay batch")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
+	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis host:port for the inventory counters; empty keeps them in the system of record")
+	fs.IntVar(&c.RedisShards, "redis-shards", 1, "hash-tag shards for inventory keys (1 = every reservation is one atomic script)")
+	fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "URL the inventory-alerts role POSTs each alert to (JSON), retried with backoff")
+	fs.Float64Var(&c.AlertHysteresis, "alert-hysteresis", 0.10, "a low-stock alert re-arms at threshold x (1 + this)")
+	fs.DurationVar(&c.ReservationTTL, "reservation-ttl", 15*time.Minute, "how long an order's stock stays reserved before the sweeper releases it")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", 10*time.Second, "how often expired reservations are released")
 }
 
 // ErrInvalid wraps every validation failure: the process exits 2.
@@ -249,6 +262,28 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")
+	}
+	if c.RedisAddr != "" {
+		if err := checkHostPort(c.RedisAddr); err != nil {
+			bad("--redis-addr %q: %v", c.RedisAddr, err)
+		}
+	}
+	if c.RedisShards < 1 || c.RedisShards > 16384 {
+		bad("--redis-shards must be 1-16384, got %d", c.RedisShards)
+	}
+	if c.AlertWebhookURL != "" {
+		if u, err := url.Parse(c.AlertWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("--alert-webhook-url must be an http(s) URL")
+		}
+	}
+	if c.AlertHysteresis < 0 || c.AlertHysteresis > 10 {
+		bad("--alert-hysteresis must be 0-10, got %g", c.AlertHysteresis)
+	}
+	if c.ReservationTTL < time.Second {
+		bad("--reservation-ttl must be at least 1s")
+	}
+	if c.SweepInterval <= 0 {
+		bad("--sweep-interval must be positive")
 	}
 	return errors.Join(errs...)
 }

@@ -38,7 +38,7 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Errorf("default db = %s", c.DBOrDefault())
 	}
 	roles, _ := c.RoleList()
-	if strings.Join(roles, ",") != "api,outbox-relay" {
+	if strings.Join(roles, ",") != "api,outbox-relay,inventory-alerts" {
 		t.Errorf("roles = %v", roles)
 	}
 }
@@ -83,6 +83,9 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		{"bad broker list", []string{"--kafka-brokers", "a:1,b"}, nil, []string{"\"b\""}},
 		{"unknown flag", []string{"--nope"}, nil, []string{"nope"}},
 		{"sync", []string{"--sqlite-synchronous", "OFF"}, nil, []string{"FULL or NORMAL"}},
+		{"redis", []string{"--redis-addr", "nohost", "--redis-shards", "0"}, nil, []string{"--redis-addr", "--redis-shards"}},
+		{"webhook", []string{"--alert-webhook-url", "ftp://x"}, nil, []string{"--alert-webhook-url"}},
+		{"ttl", []string{"--reservation-ttl", "10ms"}, nil, []string{"--reservation-ttl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

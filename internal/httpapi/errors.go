@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/inventory"
 )
 
 // APIError is an error with its HTTP status and stable code.
@@ -45,8 +46,18 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusBadRequest, "invalid_request", "%s", err.Error())
 	case errors.Is(err, catalog.ErrNotFound):
 		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
-	case errors.Is(err, catalog.ErrWouldGoNegative):
+	case errors.Is(err, catalog.ErrWouldGoNegative), errors.Is(err, inventory.ErrWouldGoNegative):
 		return apiErr(http.StatusConflict, "would_go_negative", "%s", err.Error())
+	case errors.Is(err, inventory.ErrUnknownSKU):
+		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
+	case errors.Is(err, inventory.ErrInsufficientStock):
+		return apiErr(http.StatusConflict, "insufficient_stock", "%s", err.Error())
+	case errors.Is(err, inventory.ErrInvalid):
+		return apiErr(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+	case errors.Is(err, inventory.ErrUnknownReservation):
+		return apiErr(http.StatusNotFound, "unknown_reservation", "%s", err.Error())
+	case errors.Is(err, inventory.ErrReservationClosed):
+		return apiErr(http.StatusConflict, "reservation_closed", "%s", err.Error())
 	}
 	return nil
 }

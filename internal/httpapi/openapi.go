@@ -133,7 +133,15 @@ func schemas() map[string]any {
 			"name": str, "category": str, "base_price": i64, "price_floor": i64, "price_ceiling": i64,
 			"stock": i64, "low_stock_threshold": i64, "reorder": reorder,
 		}),
-		"Product":     obj(nil, product),
+		"Product": obj(nil, product),
+		"Levels": obj(nil, map[string]any{
+			"sku": str, "on_hand": i64, "reserved": i64, "available": i64, "on_order": i64, "low_stock_threshold": i64,
+		}),
+		"Adjustment": obj([]string{"delta", "reason"}, map[string]any{"delta": i64, "reason": str, "ref": str}),
+		"AlertList": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": obj(nil, map[string]any{
+			"id": str, "type": map[string]any{"type": "string", "enum": []string{"low_stock", "out_of_stock"}},
+			"sku": str, "available": i64, "threshold": i64, "at": stamp,
+		})}}),
 		"ProductView": obj(nil, view),
 		"ProductPage": obj([]string{"items"}, map[string]any{
 			"items": map[string]any{"type": "array", "items": ref("Product")}, "next_cursor": str,

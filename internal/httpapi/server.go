@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/web"
 )
 
@@ -51,6 +52,7 @@ type ReadyCheck struct {
 type Options struct {
 	AdminToken string
 	Catalog    *catalog.Service
+	Inventory  *inventory.Service
 	Ready      []ReadyCheck
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry
@@ -207,6 +209,9 @@ func (s *Server) table() []Route {
 		{Method: "PUT", Path: "/v1/products/{sku}", Summary: "Create or update a product; its stock is recorded in the inventory ledger.", Access: Admin, Body: "ProductPut", Result: "ProductView", Status: 200, handler: s.putProduct},
 		{Method: "GET", Path: "/v1/products/{sku}", Summary: "Read a product.", Result: "ProductView", Status: 200, handler: s.getProduct},
 		{Method: "GET", Path: "/v1/products", Summary: "List products by SKU, optionally of one category.", Query: []string{"category", "limit", "cursor"}, Result: "ProductPage", Status: 200, handler: s.listProducts},
+		{Method: "GET", Path: "/v1/inventory/{sku}", Summary: "A SKU's stock: on hand, reserved, available, on order, threshold.", Result: "Levels", Status: 200, handler: s.getInventory},
+		{Method: "POST", Path: "/v1/inventory/{sku}/adjustments", Summary: "Change on-hand stock (receiving, counts, damage); never below reserved.", Access: Admin, Body: "Adjustment", Result: "Levels", Status: 200, handler: s.adjustInventory},
+		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first.", Query: []string{"type", "since", "limit"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/httpapi"
+	"github.com/mercato-platform/mercato/internal/inventory"
 )
 
 const token = "test-admin-token-0123456789"
@@ -32,7 +33,8 @@ func newEnv(t *testing.T, ready ...httpapi.ReadyCheck) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	api := httpapi.New(httpapi.Options{AdminToken: token, Catalog: catalog.NewService(s, nil, nil), Ready: ready, Version: "test"})
+	api := httpapi.New(httpapi.Options{AdminToken: token, Catalog: catalog.NewService(s, nil, nil),
+		Inventory: inventory.NewService(s, s, nil, nil), Ready: ready, Version: "test"})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, api: api, store: s}
@@ -269,5 +271,60 @@ func TestDashboardIsServedWithStrictCSP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || strings.Contains(string(js), "innerHTML") {
 		t.Errorf("dashboard.js must exist and never use innerHTML (user text is set with textContent)")
+	}
+}
+
+func TestInventoryAdjustmentsAndAlerts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if status, b := e.do(t, "PUT", "/v1/products/SKU-1", earbuds, admin...); status != 201 {
+		t.Fatalf("%d %v", status, b)
+	}
+	status, body := e.do(t, "GET", "/v1/inventory/SKU-1", "")
+	if status != 200 || body["on_hand"] != 100.0 || body["available"] != 100.0 || body["low_stock_threshold"] != 10.0 {
+		t.Fatalf("levels: %d %v", status, body)
+	}
+	tests := []struct {
+		name, body string
+		headers    []string
+		status     int
+		code       string
+	}{
+		{"no token", `{"delta":-1,"reason":"damage"}`, nil, 401, "unauthorized"},
+		{"zero", `{"delta":0,"reason":"count"}`, admin, 400, "invalid_request"},
+		{"no reason", `{"delta":5}`, admin, 400, "invalid_request"},
+		{"unknown field", `{"delta":5,"reason":"x","why":"y"}`, admin, 400, "unknown_field"},
+		{"below zero", `{"delta":-101,"reason":"damage"}`, admin, 409, "would_go_negative"},
+	}
+	for _, tt := range tests {
+		if status, body := e.do(t, "POST", "/v1/inventory/SKU-1/adjustments", tt.body, tt.headers...); status != tt.status || errCode(body) != tt.code {
+			t.Errorf("%s: %d %v, want %d %s", tt.name, status, body, tt.status, tt.code)
+		}
+	}
+	if status, body := e.do(t, "POST", "/v1/inventory/NOPE/adjustments", `{"delta":1,"reason":"count"}`, admin...); status != 404 || errCode(body) != "unknown_sku" {
+		t.Errorf("unknown sku: %d %v", status, body)
+	}
+	if status, body := e.do(t, "GET", "/v1/inventory/NOPE", ""); status != 404 || errCode(body) != "unknown_sku" {
+		t.Errorf("unknown sku levels: %d %v", status, body)
+	}
+	// Damage 95 units: available 5 < threshold 10 -> one low_stock alert.
+	for range 2 {
+		status, body = e.do(t, "POST", "/v1/inventory/SKU-1/adjustments", `{"delta":-95,"reason":"water damage","ref":"incident-7"}`, admin...)
+		if status != 200 || body["on_hand"] != 5.0 {
+			t.Fatalf("adjust: %d %v", status, body)
+		}
+	}
+	status, body = e.do(t, "GET", "/v1/alerts?type=low_stock&since=2026-01-01T00:00:00Z", "")
+	items, _ := body["items"].([]any)
+	if status != 200 || len(items) != 1 || items[0].(map[string]any)["sku"] != "SKU-1" || items[0].(map[string]any)["available"] != 5.0 {
+		t.Fatalf("alerts: %d %v", status, body)
+	}
+	if _, body = e.do(t, "GET", "/v1/alerts?type=out_of_stock", ""); len(body["items"].([]any)) != 0 {
+		t.Errorf("out_of_stock alerts: %v", body)
+	}
+	for _, q := range []string{"type=nope", "since=yesterday", "limit=0", "limit=x"} {
+		if status, body := e.do(t, "GET", "/v1/alerts?"+q, ""); status != 400 {
+			t.Errorf("%s: %d %v", q, status, body)
+		}
 	}
 }
