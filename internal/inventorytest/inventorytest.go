@@ -17,7 +17,7 @@ import (
 type Env struct {
 	Store inventory.Store
 	// CreateSKU adds a SKU with on-hand stock and a low-stock threshold.
-	CreateSKU func(t *testing.T, sku string, stock, threshold int64)
+	CreateSKU func(t testing.TB, sku string, stock, threshold int64)
 	// Alerts lists the alerts stored for a SKU, oldest first.
 	Alerts func(ctx context.Context, sku string) ([]inventory.Alert, error)
 }

@@ -43,7 +43,7 @@ func newFixture(t *testing.T, addr string, shards int) fixture {
 func (f fixture) env() inventorytest.Env {
 	return inventorytest.Env{
 		Store: f.store,
-		CreateSKU: func(t *testing.T, sku string, stock, threshold int64) {
+		CreateSKU: func(t testing.TB, sku string, stock, threshold int64) {
 			t.Helper()
 			p := storetest.Product(sku, "test")
 			p.LowStockThreshold = threshold

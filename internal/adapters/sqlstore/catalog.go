@@ -107,7 +107,7 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 		out     catalog.Current
 		created bool
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var curPtr *catalog.Current
 		cur, err := s.getCurrent(ctx, tx, sku, true)
 		switch {
@@ -131,7 +131,7 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 		at := p.UpdatedAt
 		var stockMsgs []event.Message
 		if created {
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO products (sku, name, category, base_price, price_floor, price_ceiling,
+			_, err = tx.ExecContext(ctx, (`INSERT INTO products (sku, name, category, base_price, price_floor, price_ceiling,
   low_stock_threshold, reorder, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				p.SKU, p.Name, p.Category, p.BasePrice, p.PriceFloor, p.PriceCeiling, p.LowStockThreshold, string(reorder), p.Version, micros(p.CreatedAt), now)
 			if err != nil {
@@ -143,7 +143,7 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 			// A new SKU starts with its alerts in the state its stock implies:
 			// alerts fire on crossings, and creation is not one.
 			_, flags := inventory.EvaluateAlerts(inventory.AlertFlags{}, w.StockDelta, p.LowStockThreshold, s.hysteresis)
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO inventory (sku, on_hand, reserved, on_order, version, updated_at, low_stock_threshold, low_alerted, out_alerted)
+			_, err = tx.ExecContext(ctx, (`INSERT INTO inventory (sku, on_hand, reserved, on_order, version, updated_at, low_stock_threshold, low_alerted, out_alerted)
   VALUES (?, ?, 0, 0, 1, ?, ?, ?, ?)`), sku, w.StockDelta, now, p.LowStockThreshold, b2i(flags.Low), b2i(flags.Out))
 			if err != nil {
 				return fmt.Errorf("inserting inventory of %s: %w", sku, err)
@@ -159,13 +159,13 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 			stockMsgs = append(stockMsgs, m)
 			out.Stock = catalog.Stock{OnHand: w.StockDelta}
 		} else {
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE products SET name = ?, category = ?, base_price = ?, price_floor = ?, price_ceiling = ?,
+			_, err = tx.ExecContext(ctx, (`UPDATE products SET name = ?, category = ?, base_price = ?, price_floor = ?, price_ceiling = ?,
   low_stock_threshold = ?, reorder = ?, version = ?, updated_at = ? WHERE sku = ?`),
 				p.Name, p.Category, p.BasePrice, p.PriceFloor, p.PriceCeiling, p.LowStockThreshold, string(reorder), p.Version, now, sku)
 			if err != nil {
 				return fmt.Errorf("updating product %s: %w", sku, err)
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE inventory SET low_stock_threshold = ? WHERE sku = ?`), p.LowStockThreshold, sku); err != nil {
+			if _, err := tx.ExecContext(ctx, (`UPDATE inventory SET low_stock_threshold = ? WHERE sku = ?`), p.LowStockThreshold, sku); err != nil {
 				return fmt.Errorf("updating threshold of %s: %w", sku, err)
 			}
 			out.Stock = cur.Stock
@@ -198,8 +198,8 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 	return out, created, nil
 }
 
-func (s *Store) appendLedger(ctx context.Context, tx *sql.Tx, sku, kind string, onHandDelta, reservedDelta int64, reason, ref string, at int64) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+func (s *Store) appendLedger(ctx context.Context, tx *txn, sku, kind string, onHandDelta, reservedDelta int64, reason, ref string, at int64) error {
+	_, err := tx.ExecContext(ctx, (`INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		sku, kind, onHandDelta, reservedDelta, reason, ref, at)
 	if err != nil {
 		return fmt.Errorf("appending ledger entry for %s: %w", sku, err)
@@ -225,13 +225,13 @@ func (s *Store) Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry
 	return out, rows.Err()
 }
 
-func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []event.Message) error {
+func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) error {
 	for _, m := range msgs {
 		payload, err := m.Envelope.Encode()
 		if err != nil {
 			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		_, err = tx.ExecContext(ctx, (`INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 			m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time))
 		if err != nil {
 			return fmt.Errorf("enqueueing %s %s: %w", m.Envelope.Type, m.Envelope.ID, err)
@@ -243,5 +243,5 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []event.Message) e
 // EnqueueEvents writes events to the outbox in their own transaction, for
 // writers whose state lives elsewhere (and for tools and benchmarks).
 func (s *Store) EnqueueEvents(ctx context.Context, msgs []event.Message) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return s.enqueue(ctx, tx, msgs) })
+	return s.inTx(ctx, func(tx *txn) error { return s.enqueue(ctx, tx, msgs) })
 }

@@ -67,14 +67,14 @@ type change struct {
 	args  []any
 }
 
-func (s *Store) apply(ctx context.Context, tx *sql.Tx, c change, at time.Time, msgs *[]event.Message) (stockRow, bool, error) {
+func (s *Store) apply(ctx context.Context, tx *txn, c change, at time.Time, msgs *[]event.Message) (stockRow, bool, error) {
 	query := `UPDATE inventory SET on_hand = on_hand + ?, reserved = reserved + ?, version = version + 1, updated_at = ? WHERE sku = ?`
 	args := []any{c.onHand, c.reserved, micros(at), c.sku}
 	if c.guard != "" {
 		query += " AND " + c.guard
 		args = append(args, c.args...)
 	}
-	r, err := scanStock(tx.QueryRowContext(ctx, s.q(query+stockReturning), args...), c.sku)
+	r, err := scanStock(tx.QueryRowContext(ctx, (query+stockReturning), args...), c.sku)
 	if errors.Is(err, sql.ErrNoRows) {
 		return stockRow{}, false, nil
 	}
@@ -97,10 +97,10 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c change, at time.Time, m
 
 // evaluateAlerts fires edge-triggered alerts in the same transaction as the
 // change, so concurrent orders produce exactly one alert per crossing.
-func (s *Store) evaluateAlerts(ctx context.Context, tx *sql.Tx, r stockRow, at time.Time, msgs *[]event.Message) error {
+func (s *Store) evaluateAlerts(ctx context.Context, tx *txn, r stockRow, at time.Time, msgs *[]event.Message) error {
 	fired, next := inventory.EvaluateAlerts(r.flags, r.Available, r.LowStockThreshold, s.hysteresis)
 	if next != r.flags {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`), b2i(next.Low), b2i(next.Out), r.SKU); err != nil {
+		if _, err := tx.ExecContext(ctx, (`UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`), b2i(next.Low), b2i(next.Out), r.SKU); err != nil {
 			return fmt.Errorf("updating alert state of %s: %w", r.SKU, err)
 		}
 	}
@@ -109,7 +109,7 @@ func (s *Store) evaluateAlerts(ctx context.Context, tx *sql.Tx, r stockRow, at t
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`),
+		if _, err := tx.ExecContext(ctx, (`INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`),
 			a.ID, a.Type, a.SKU, a.Available, a.Threshold, micros(a.At)); err != nil {
 			return fmt.Errorf("storing %s alert for %s: %w", typ, r.SKU, err)
 		}
@@ -130,12 +130,12 @@ type reservation struct {
 	items []inventory.Item
 }
 
-func (s *Store) reservation(ctx context.Context, tx *sql.Tx, id string) (*reservation, error) {
+func (s *Store) reservation(ctx context.Context, tx *txn, id string) (*reservation, error) {
 	var (
 		r     reservation
 		items string
 	)
-	err := tx.QueryRowContext(ctx, s.q(`SELECT state, items FROM reservations WHERE id = ?`+s.forUpdate()), id).Scan(&r.state, &items)
+	err := tx.QueryRowContext(ctx, (`SELECT state, items FROM reservations WHERE id = ?`+s.forUpdate()), id).Scan(&r.state, &items)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -163,7 +163,7 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 		return fmt.Errorf("encoding reservation: %w", err)
 	}
 	return s.retryUnique(ctx, func() error {
-		return s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.inTx(ctx, func(tx *txn) error {
 			now := time.Now()
 			existing, err := s.reservation(ctx, tx, id)
 			if err != nil {
@@ -192,7 +192,7 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 					return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: cur.Available}
 				}
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`),
+			if _, err := tx.ExecContext(ctx, (`INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`),
 				id, inventory.StateHeld, string(encoded), micros(now.Add(ttl)), micros(now), micros(now)); err != nil {
 				return fmt.Errorf("storing reservation %s: %w", id, err)
 			}
@@ -223,7 +223,7 @@ func (s *Store) Release(ctx context.Context, id string) error {
 }
 
 func (s *Store) closeReservation(ctx context.Context, id, to string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		now := time.Now()
 		r, err := s.reservation(ctx, tx, id)
 		if err != nil {
@@ -249,7 +249,7 @@ func (s *Store) closeReservation(ctx context.Context, id, to string) error {
 				return fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`), to, micros(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, (`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`), to, micros(now), id); err != nil {
 			return fmt.Errorf("closing reservation %s: %w", id, err)
 		}
 		return s.enqueue(ctx, tx, msgs)
@@ -264,11 +264,11 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 	}
 	var out inventory.Levels
 	err := s.retryUnique(ctx, func() error {
-		return s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.inTx(ctx, func(tx *txn) error {
 			now := time.Now()
 			if ref != "" {
 				var n int
-				if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM inventory_ledger WHERE sku = ? AND kind = ? AND ref = ?`), sku, inventory.KindAdjust, ref).Scan(&n); err != nil {
+				if err := tx.QueryRowContext(ctx, (`SELECT COUNT(*) FROM inventory_ledger WHERE sku = ? AND kind = ? AND ref = ?`), sku, inventory.KindAdjust, ref).Scan(&n); err != nil {
 					return fmt.Errorf("checking adjustment %s: %w", ref, err)
 				}
 				if n > 0 {

@@ -18,7 +18,7 @@ import (
 func inventoryEnv(s *sqlstore.Store) inventorytest.Env {
 	return inventorytest.Env{
 		Store: s,
-		CreateSKU: func(t *testing.T, sku string, stock, threshold int64) {
+		CreateSKU: func(t testing.TB, sku string, stock, threshold int64) {
 			t.Helper()
 			p := storetest.Product(sku, "test")
 			p.LowStockThreshold = threshold

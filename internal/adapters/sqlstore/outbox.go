@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -34,7 +33,7 @@ func (s *Store) MarkOutboxSent(ctx context.Context, ids []int64) error {
 		return nil
 	}
 	now := time.Now().UnixMicro()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		// Chunks keep each statement under SQLite's bound-parameter limit.
 		for start := 0; start < len(ids); start += 500 {
 			chunk := ids[start:min(start+500, len(ids))]
@@ -44,7 +43,7 @@ func (s *Store) MarkOutboxSent(ctx context.Context, ids []int64) error {
 				args = append(args, id)
 			}
 			q := `UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL AND id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
-			if _, err := tx.ExecContext(ctx, s.q(q), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, (q), args...); err != nil {
 				return fmt.Errorf("marking outbox rows sent: %w", err)
 			}
 		}

@@ -41,11 +41,69 @@ type Store struct {
 	writes  chan *writeReq
 	stopped chan struct{}
 	closeMu sync.Once
+
+	// SQLite re-parses every unprepared statement, which costs more than
+	// executing it; the writer's statements are prepared once, between
+	// group commits, when the one writer connection is free.
+	stmtMu  sync.Mutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+// txn is a write transaction whose statements use the prepared cache.
+type txn struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, string) {
+	query = t.s.q(query)
+	if t.s.pg {
+		return nil, query // pgx caches prepared statements per connection itself
+	}
+	t.s.stmtMu.Lock()
+	defer t.s.stmtMu.Unlock()
+	if st, ok := t.s.stmts[query]; ok {
+		return t.tx.StmtContext(ctx, st), query
+	}
+	t.s.pending[query] = true
+	return nil, query
+}
+
+// ExecContext runs a statement in the transaction; ? placeholders.
+func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st, q := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	} else {
+		return t.tx.ExecContext(ctx, q, args...)
+	}
+}
+
+// QueryRowContext runs a query in the transaction; ? placeholders.
+func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, q := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	} else {
+		return t.tx.QueryRowContext(ctx, q, args...)
+	}
+}
+
+// preparePending prepares the statements first seen in the last batch. It
+// runs on the group committer between transactions.
+func (s *Store) preparePending() {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	for q := range s.pending {
+		delete(s.pending, q)
+		if st, err := s.w.Prepare(q); err == nil {
+			s.stmts[q] = st
+		}
+	}
 }
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(*txn) error
 	done chan error
 }
 
@@ -109,6 +167,10 @@ func openSQLite(path string, o Options) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", "foreign_keys(1)")
+		// Group commit runs each write in a savepoint; keep the statement
+		// journal in memory instead of a temp file.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Add("_pragma", "cache_size(-65536)")
 		for _, e := range extra {
 			k, v, _ := strings.Cut(e, "=")
 			q.Add(k, v)
@@ -135,7 +197,8 @@ func openSQLite(path string, o Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(o.MaxConns)
 	r.SetMaxIdleConns(o.MaxConns)
-	s := &Store{w: w, r: r, writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{})}
+	s := &Store{w: w, r: r, writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 	go s.groupCommitter()
 	return s, nil
 }
@@ -164,6 +227,11 @@ func (s *Store) Close() {
 			<-s.stopped
 		}
 	})
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmtMu.Unlock()
 	s.w.Close()
 	if s.r != s.w {
 		s.r.Close()
@@ -203,7 +271,7 @@ func (s *Store) forUpdate() string {
 // On SQLite it joins the group commit; it returns only once the outcome is
 // durable, even if ctx is cancelled meanwhile, so a nil error always means
 // committed.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
 	if s.writes != nil {
 		req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 		select {
@@ -216,12 +284,12 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.runTx(ctx, fn)
 }
 
-func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(&txn{tx: tx, s: s}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -266,6 +334,7 @@ func (s *Store) groupCommitter() {
 			}
 		}
 		s.commitGroup(batch)
+		s.preparePending()
 	}
 }
 
@@ -276,21 +345,22 @@ func (s *Store) commitGroup(batch []*writeReq) {
 		return
 	}
 	results := make([]error, len(batch))
-	err := s.runTx(context.Background(), func(tx *sql.Tx) error {
+	ctx := context.Background()
+	err := s.runTx(ctx, func(tx *txn) error {
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i] = err
 				continue
 			}
-			if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
 			if results[i] = req.fn(tx); results[i] != nil {
-				if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 					return fmt.Errorf("rolling back to savepoint: %w", err)
 				}
 			}
-			if _, err := tx.Exec("RELEASE w"); err != nil {
+			if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
 				return fmt.Errorf("releasing savepoint: %w", err)
 			}
 		}
