@@ -31,7 +31,9 @@ import (
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/httpapi"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/outbox"
+	"github.com/mercato-platform/mercato/internal/payments"
 )
 
 // App is one Mercato process.
@@ -133,9 +135,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 
 	if a.has(config.RoleAPI) {
-		a.runners = append(a.runners, &runner{name: "reservation-sweeper", run: func(ctx context.Context) error {
-			return inv.RunSweeper(ctx, cfg.SweepInterval)
-		}})
+		gateway := payments.NewSimulated(payments.SimulatedOptions{
+			SlowDelay: cfg.PaymentSlowDelay, Latency: cfg.PaymentLatency, DeclineRate: cfg.PaymentDeclineRate, Seed: uint64(time.Now().UnixNano()),
+		})
+		checkout := orders.NewService(a.store, basePrices{a.store}, stock, gateway, orders.Options{
+			ReservationTTL: cfg.ReservationTTL, PaymentTimeout: cfg.PaymentTimeout, RecoverAfter: cfg.OrderRecoverAfter,
+			Logger: log, Committed: notify,
+		})
+		a.runners = append(a.runners,
+			&runner{name: "reservation-sweeper", run: func(ctx context.Context) error { return inv.RunSweeper(ctx, cfg.SweepInterval) }},
+			&runner{name: "checkout-recovery", run: func(ctx context.Context) error { return checkout.RunRecovery(ctx, cfg.SweepInterval) }},
+		)
 		ready := []httpapi.ReadyCheck{
 			{Name: "broker", Check: a.bus.Ping},
 			{Name: "store", Check: a.store.Ping},
@@ -150,10 +160,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			AdminToken: a.adminToken,
 			Catalog:    catalog.NewService(a.store, nil, notify),
 			Inventory:  inv,
-			Ready:      ready,
-			Logger:     log,
-			Registry:   a.reg,
-			Version:    Version,
+			Orders:     checkout,
+			// The lease outlives any checkout (payment timeout plus the saga's
+			// writes), so only a request that died is taken over.
+			Idempotency:      a.store,
+			IdempotencyTTL:   cfg.IdempotencyTTL,
+			IdempotencyLease: cfg.PaymentTimeout + 30*time.Second,
+			Ready:            ready,
+			Logger:           log,
+			Registry:         a.reg,
+			Version:          Version,
 		})
 		if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", cfg.HTTPAddr, err)
@@ -395,4 +411,18 @@ func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore
 		prefix = cfg.TopicPrefix + "mercato:"
 	}
 	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: prefix, Shards: cfg.RedisShards, Logger: log}), nil
+}
+
+// basePrices prices order lines at the catalogue's base price.
+type basePrices struct{ store *sqlstore.Store }
+
+func (p basePrices) UnitPrice(ctx context.Context, sku string) (int64, error) {
+	cur, err := p.store.GetProduct(ctx, sku)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, fmt.Errorf("%w: %s", orders.ErrUnknownSKU, sku)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return cur.Product.BasePrice, nil
 }

@@ -66,6 +66,13 @@ type Config struct {
 	AlertHysteresis float64
 	ReservationTTL  time.Duration
 	SweepInterval   time.Duration
+
+	PaymentTimeout     time.Duration
+	PaymentSlowDelay   time.Duration
+	PaymentLatency     time.Duration
+	PaymentDeclineRate float64
+	IdempotencyTTL     time.Duration
+	OrderRecoverAfter  time.Duration
 }
 
 // RegisterFlags declares every setting on fs with its default.
@@ -90,7 +97,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "URL the inventory-alerts role POSTs each alert to (JSON), retried with backoff")
 	fs.Float64Var(&c.AlertHysteresis, "alert-hysteresis", 0.10, "a low-stock alert re-arms at threshold x (1 + this)")
 	fs.DurationVar(&c.ReservationTTL, "reservation-ttl", 15*time.Minute, "how long an order's stock stays reserved before the sweeper releases it")
-	fs.DurationVar(&c.SweepInterval, "sweep-interval", 10*time.Second, "how often expired reservations are released")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", 10*time.Second, "how often expired reservations and interrupted checkouts are cleaned up")
+	fs.DurationVar(&c.PaymentTimeout, "payment-timeout", 5*time.Second, "how long checkout waits for the payment gateway")
+	fs.DurationVar(&c.PaymentSlowDelay, "payment-slow-delay", 2*time.Second, "simulated gateway: how long tok_slow takes to approve")
+	fs.DurationVar(&c.PaymentLatency, "payment-latency", 0, "simulated gateway: latency added to every authorization")
+	fs.Float64Var(&c.PaymentDeclineRate, "payment-decline-rate", 0, "simulated gateway: share of tok_ok payments declined at random (0-1)")
+	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
+	fs.DurationVar(&c.OrderRecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
 }
 
 // ErrInvalid wraps every validation failure: the process exits 2.
@@ -284,6 +297,18 @@ func (c *Config) Validate() error {
 	}
 	if c.SweepInterval <= 0 {
 		bad("--sweep-interval must be positive")
+	}
+	if c.PaymentTimeout <= 0 || c.PaymentSlowDelay < 0 || c.PaymentLatency < 0 {
+		bad("--payment-timeout must be positive, --payment-slow-delay and --payment-latency not negative")
+	}
+	if c.PaymentDeclineRate < 0 || c.PaymentDeclineRate > 1 {
+		bad("--payment-decline-rate must be 0-1, got %g", c.PaymentDeclineRate)
+	}
+	if c.IdempotencyTTL < time.Minute {
+		bad("--idempotency-ttl must be at least 1m")
+	}
+	if c.OrderRecoverAfter <= c.PaymentTimeout {
+		bad("--order-recover-after (%s) must be longer than --payment-timeout (%s)", c.OrderRecoverAfter, c.PaymentTimeout)
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return apiErr(http.StatusBadRequest, "unreadable_body", "reading request body: %v", err)
 	}
+	return decodeBytes(body, v)
+}
+
+// decodeBytes is decodeJSON's strict decoding of a body already read.
+func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(http.StatusBadRequest, "empty_body", "request body must be a JSON object")
 	}

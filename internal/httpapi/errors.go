@@ -37,6 +37,9 @@ func toAPIError(err error) *APIError {
 		ae *APIError
 		ve *catalog.ValidationError
 	)
+	if oe := orderError(err); oe != nil {
+		return oe
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae

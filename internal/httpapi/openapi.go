@@ -48,6 +48,12 @@ func (s *Server) OpenAPI() map[string]any {
 			ok["content"] = jsonContent(ref(rt.Result))
 		}
 		responses := map[string]any{strconv.Itoa(rt.Status): ok}
+		if rt.Path == "/v1/orders" && rt.Method == "POST" {
+			params = append(params,
+				map[string]any{"name": "Idempotency-Key", "in": "header", "required": true, "schema": map[string]any{"type": "string", "maxLength": 255}},
+				map[string]any{"name": "X-Customer-ID", "in": "header", "required": true, "schema": str})
+			op["parameters"] = params
+		}
 		if rt.Method == "PUT" && rt.Path == "/v1/products/{sku}" {
 			responses["201"] = map[string]any{"description": "created", "content": jsonContent(ref(rt.Result))}
 		}
@@ -136,6 +142,17 @@ func schemas() map[string]any {
 		"Product": obj(nil, product),
 		"Levels": obj(nil, map[string]any{
 			"sku": str, "on_hand": i64, "reserved": i64, "available": i64, "on_order": i64, "low_stock_threshold": i64,
+		}),
+		"OrderRequest": obj([]string{"items", "payment"}, map[string]any{
+			"items": map[string]any{"type": "array", "minItems": 1, "maxItems": 50, "items": obj([]string{"sku", "quantity"}, map[string]any{
+				"sku": str, "quantity": map[string]any{"type": "integer", "minimum": 1, "maximum": 1000}})},
+			"payment": obj([]string{"method", "token"}, map[string]any{"method": map[string]any{"type": "string", "enum": []string{"card"}}, "token": str}),
+		}),
+		"Order": obj(nil, map[string]any{
+			"id": str, "customer_id": str,
+			"status": map[string]any{"type": "string", "enum": []string{"pending", "reserved", "paid", "payment_failed", "cancelled"}},
+			"items":  map[string]any{"type": "array", "items": obj(nil, map[string]any{"sku": str, "quantity": i64, "unit_price": i64})},
+			"total":  i64, "payment_id": str, "failure_reason": str, "created_at": stamp, "updated_at": stamp,
 		}),
 		"Adjustment": obj([]string{"delta", "reason"}, map[string]any{"delta": i64, "reason": str, "ref": str}),
 		"AlertList": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": obj(nil, map[string]any{

@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/web"
 )
 
@@ -53,10 +55,16 @@ type Options struct {
 	AdminToken string
 	Catalog    *catalog.Service
 	Inventory  *inventory.Service
-	Ready      []ReadyCheck
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry
-	Version    string
+	Orders     *orders.Service
+	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
+	// and a claim whose request died may be taken over after IdempotencyLease.
+	Idempotency      idempotency.Store
+	IdempotencyTTL   time.Duration
+	IdempotencyLease time.Duration
+	Ready            []ReadyCheck
+	Logger           *slog.Logger
+	Registry         *prometheus.Registry
+	Version          string
 }
 
 // Server is the HTTP API.
@@ -76,6 +84,12 @@ func New(o Options) *Server {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
+	}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = 24 * time.Hour
+	}
+	if o.IdempotencyLease <= 0 {
+		o.IdempotencyLease = time.Minute
 	}
 	s := &Server{
 		o: o, log: o.Logger, mux: http.NewServeMux(),
@@ -211,6 +225,9 @@ func (s *Server) table() []Route {
 		{Method: "GET", Path: "/v1/products", Summary: "List products by SKU, optionally of one category.", Query: []string{"category", "limit", "cursor"}, Result: "ProductPage", Status: 200, handler: s.listProducts},
 		{Method: "GET", Path: "/v1/inventory/{sku}", Summary: "A SKU's stock: on hand, reserved, available, on order, threshold.", Result: "Levels", Status: 200, handler: s.getInventory},
 		{Method: "POST", Path: "/v1/inventory/{sku}/adjustments", Summary: "Change on-hand stock (receiving, counts, damage); never below reserved.", Access: Admin, Body: "Adjustment", Result: "Levels", Status: 200, handler: s.adjustInventory},
+		{Method: "POST", Path: "/v1/orders", Summary: "Check out: reserve stock, authorize payment, commit. Needs Idempotency-Key and X-Customer-ID.", Access: Customer, Body: "OrderRequest", Result: "Order", Status: 201, handler: s.placeOrder},
+		{Method: "GET", Path: "/v1/orders/{id}", Summary: "An order; only its customer or an admin sees it.", Access: Customer, Result: "Order", Status: 200, handler: s.getOrder},
+		{Method: "POST", Path: "/v1/orders/{id}/cancel", Summary: "Cancel a paid order: refund and return its stock. Idempotent.", Access: Customer, Result: "Order", Status: 200, handler: s.cancelOrder},
 		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first.", Query: []string{"type", "since", "limit"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
 	}
 }

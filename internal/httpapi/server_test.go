@@ -11,33 +11,53 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/httpapi"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
+	"github.com/mercato-platform/mercato/internal/payments"
 )
 
 const token = "test-admin-token-0123456789"
 
 type env struct {
-	srv   *httptest.Server
-	api   *httpapi.Server
-	store *sqlstore.Store
+	srv     *httptest.Server
+	api     *httpapi.Server
+	store   *sqlstore.Store
+	gateway *payments.Simulated
 }
 
 func newEnv(t *testing.T, ready ...httpapi.ReadyCheck) *env {
+	return newEnvWith(t, payments.SimulatedOptions{SlowDelay: 50 * time.Millisecond}, time.Second, ready...)
+}
+
+func newEnvWith(t *testing.T, gw payments.SimulatedOptions, paymentTimeout time.Duration, ready ...httpapi.ReadyCheck) *env {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "m.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	gateway := payments.NewSimulated(gw)
+	checkout := orders.NewService(s, prices{s}, s, gateway, orders.Options{PaymentTimeout: paymentTimeout})
 	api := httpapi.New(httpapi.Options{AdminToken: token, Catalog: catalog.NewService(s, nil, nil),
-		Inventory: inventory.NewService(s, s, nil, nil), Ready: ready, Version: "test"})
+		Inventory: inventory.NewService(s, s, nil, nil), Orders: checkout, Idempotency: s, Ready: ready, Version: "test"})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, api: api, store: s}
+	return &env{srv: srv, api: api, store: s, gateway: gateway}
+}
+
+type prices struct{ s *sqlstore.Store }
+
+func (p prices) UnitPrice(ctx context.Context, sku string) (int64, error) {
+	cur, err := p.s.GetProduct(ctx, sku)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, orders.ErrUnknownSKU
+	}
+	return cur.Product.BasePrice, err
 }
 
 func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, map[string]any) {

@@ -108,6 +108,25 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_at ON alerts (at);
 `,
+	// 3: orders; idempotency keys learn who holds them and since when.
+	`
+CREATE TABLE orders (
+  id             TEXT PRIMARY KEY,
+  customer_id    TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  items          TEXT NOT NULL,
+  total          BIGINT NOT NULL,
+  payment_token  TEXT NOT NULL,
+  payment_id     TEXT NOT NULL DEFAULT '',
+  failure_reason TEXT NOT NULL DEFAULT '',
+  version        BIGINT NOT NULL,
+  created_at     BIGINT NOT NULL,
+  updated_at     BIGINT NOT NULL
+);
+CREATE INDEX orders_customer ON orders (customer_id, created_at);
+CREATE INDEX orders_status_updated ON orders (status, updated_at);
+ALTER TABLE idempotency_keys ADD COLUMN locked_at BIGINT NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) ddl(q string) string {

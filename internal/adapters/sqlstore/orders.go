@@ -1,0 +1,208 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/idempotency"
+	"github.com/mercato-platform/mercato/internal/orders"
+)
+
+const orderColumns = `id, customer_id, status, items, total, payment_token, payment_id, failure_reason, version, created_at, updated_at`
+
+func scanOrder(row interface{ Scan(...any) error }) (orders.Order, error) {
+	var (
+		o                orders.Order
+		status, items    string
+		created, updated int64
+	)
+	if err := row.Scan(&o.ID, &o.CustomerID, &status, &items, &o.Total, &o.PaymentToken, &o.PaymentID, &o.FailureReason, &o.Version, &created, &updated); err != nil {
+		return orders.Order{}, err
+	}
+	o.Status = orders.Status(status)
+	if err := json.Unmarshal([]byte(items), &o.Items); err != nil {
+		return orders.Order{}, fmt.Errorf("decoding items of %s: %w", o.ID, err)
+	}
+	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return o, nil
+}
+
+// CreateOrder stores a new order with its events and ties it to the
+// idempotency key that created it.
+func (s *Store) CreateOrder(ctx context.Context, o orders.Order, idem orders.IdemRef, events []event.Message) error {
+	items, err := json.Marshal(o.Items)
+	if err != nil {
+		return fmt.Errorf("encoding items: %w", err)
+	}
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.CustomerID, string(o.Status), string(items), o.Total, o.PaymentToken, o.PaymentID, o.FailureReason, o.Version, micros(o.CreatedAt), micros(o.UpdatedAt)); err != nil {
+			return fmt.Errorf("inserting order %s: %w", o.ID, err)
+		}
+		if idem.Key != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND key = ?`, o.ID, idem.Scope, idem.Key); err != nil {
+				return fmt.Errorf("linking order %s to its idempotency key: %w", o.ID, err)
+			}
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+}
+
+// GetOrder returns an order.
+func (s *Store) GetOrder(ctx context.Context, id string) (orders.Order, error) {
+	o, err := scanOrder(s.r.QueryRowContext(ctx, s.q(`SELECT `+orderColumns+` FROM orders WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return orders.Order{}, fmt.Errorf("%w: %s", orders.ErrNotFound, id)
+	}
+	if err != nil {
+		return orders.Order{}, fmt.Errorf("reading order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// UpdateOrder changes an order under its row lock, with its events.
+func (s *Store) UpdateOrder(ctx context.Context, id string, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
+	var out orders.Order
+	err := s.inTx(ctx, func(tx *txn) error {
+		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`+s.forUpdate(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", orders.ErrNotFound, id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading order %s: %w", id, err)
+		}
+		before := o.Version
+		events, err := fn(&o)
+		if err != nil {
+			return err
+		}
+		out = o
+		if o.Version == before {
+			return nil // nothing changed
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, payment_id = ?, failure_reason = ?, version = ?, updated_at = ? WHERE id = ?`,
+			string(o.Status), o.PaymentID, o.FailureReason, o.Version, micros(o.UpdatedAt), id); err != nil {
+			return fmt.Errorf("updating order %s: %w", id, err)
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	return out, err
+}
+
+// StaleOrders lists orders in status last updated before a time.
+func (s *Store) StaleOrders(ctx context.Context, status orders.Status, before time.Time, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id FROM orders WHERE status = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`), string(status), micros(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing stale orders: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// CountOrders counts orders by status (for tests, tools and the dashboard).
+func (s *Store) CountOrders(ctx context.Context) (map[orders.Status]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM orders GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("counting orders: %w", err)
+	}
+	defer rows.Close()
+	out := map[orders.Status]int64{}
+	for rows.Next() {
+		var (
+			st string
+			n  int64
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[orders.Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// Idempotency key states.
+const (
+	idemInFlight = "in_flight"
+	idemDone     = "done"
+)
+
+// Begin claims an idempotency key (see idempotency.Store).
+func (s *Store) Begin(ctx context.Context, scope, key, hash string, now time.Time, ttl, lease time.Duration) (idempotency.Record, error) {
+	var rec idempotency.Record
+	err := s.retryUnique(ctx, func() error {
+		return s.inTx(ctx, func(tx *txn) error {
+			var (
+				gotHash, state    string
+				status            sql.NullInt64
+				body              []byte
+				resource          sql.NullString
+				expires, lockedAt int64
+			)
+			err := tx.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, resource_id, expires_at, locked_at
+  FROM idempotency_keys WHERE scope = ? AND key = ?`+s.forUpdate(), scope, key).Scan(&gotHash, &state, &status, &body, &resource, &expires, &lockedAt)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				rec = idempotency.Record{Outcome: idempotency.Run}
+				_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, expires_at, locked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					scope, key, hash, idemInFlight, micros(now), micros(now.Add(ttl)), micros(now))
+				return err
+			case err != nil:
+				return fmt.Errorf("reading idempotency key: %w", err)
+			case expires < micros(now):
+				rec = idempotency.Record{Outcome: idempotency.Run}
+				_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET request_hash = ?, state = ?, response_status = NULL, response_body = NULL,
+  resource_id = NULL, created_at = ?, expires_at = ?, locked_at = ? WHERE scope = ? AND key = ?`,
+					hash, idemInFlight, micros(now), micros(now.Add(ttl)), micros(now), scope, key)
+				return err
+			case gotHash != hash:
+				rec = idempotency.Record{Outcome: idempotency.Conflict}
+			case state == idemDone:
+				rec = idempotency.Record{Outcome: idempotency.Replay, Status: int(status.Int64), Body: body, ResourceID: resource.String}
+			case lockedAt < micros(now.Add(-lease)):
+				rec = idempotency.Record{Outcome: idempotency.Resume, ResourceID: resource.String}
+				_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_at = ? WHERE scope = ? AND key = ?`, micros(now), scope, key)
+				return err
+			default:
+				rec = idempotency.Record{Outcome: idempotency.InProgress}
+			}
+			return nil
+		})
+	})
+	return rec, err
+}
+
+// Finish stores a key's response.
+func (s *Store) Finish(ctx context.Context, scope, key string, status int, body []byte) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ? WHERE scope = ? AND key = ?`,
+			idemDone, status, body, scope, key)
+		if err != nil {
+			return fmt.Errorf("storing idempotent response: %w", err)
+		}
+		return nil
+	})
+}
+
+// Forget drops a claim so a retry runs again.
+func (s *Store) Forget(ctx context.Context, scope, key string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = ?`, scope, key, idemInFlight)
+		if err != nil {
+			return fmt.Errorf("forgetting idempotency key: %w", err)
+		}
+		return nil
+	})
+}

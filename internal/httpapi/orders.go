@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mercato-platform/mercato/internal/idempotency"
+	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
+	"github.com/mercato-platform/mercato/internal/payments"
+)
+
+// checkoutTimeout bounds one checkout; it runs detached from the client's
+// connection so a hang-up cannot stop a saga half way.
+const checkoutTimeout = 30 * time.Second
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
+	customer := CustomerID(r)
+	if customer == "" {
+		return apiErr(http.StatusBadRequest, "missing_customer_id", "orders need an X-Customer-ID header")
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return apiErr(http.StatusBadRequest, "missing_idempotency_key", "POST /v1/orders needs an Idempotency-Key header")
+	}
+	if len(key) > 255 || !utf8.ValidString(key) {
+		return apiErr(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be at most 255 bytes of UTF-8")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return apiErr(http.StatusBadRequest, "body_too_large", "request body exceeds %d bytes", MaxBody)
+	}
+	var req orders.Request
+	if err := decodeBytes(body, &req); err != nil {
+		return err
+	}
+	// Requests that fail validation never ran: their keys are not stored.
+	if err := orders.Validate(req); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkoutTimeout)
+	defer cancel()
+	rec, err := s.o.Idempotency.Begin(ctx, customer, key, idempotency.Hash(r.Method, r.URL.Path, body), time.Now(), s.o.IdempotencyTTL, s.o.IdempotencyLease)
+	if err != nil {
+		return err
+	}
+	var (
+		o    orders.Order
+		perr error
+	)
+	switch rec.Outcome {
+	case idempotency.Conflict:
+		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+	case idempotency.InProgress:
+		return apiErr(http.StatusConflict, "request_in_progress", "a request with this Idempotency-Key is still being processed; retry later")
+	case idempotency.Replay:
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeRaw(w, rec.Status, rec.Body)
+		return nil
+	case idempotency.Resume:
+		if rec.ResourceID != "" {
+			o, perr = s.o.Orders.Resume(ctx, rec.ResourceID)
+			break
+		}
+		o, perr = s.o.Orders.Place(ctx, customer, orders.IdemRef{Scope: customer, Key: key}, req)
+	default:
+		o, perr = s.o.Orders.Place(ctx, customer, orders.IdemRef{Scope: customer, Key: key}, req)
+	}
+	status, out := s.orderOutcome(o, perr)
+	if status >= 500 {
+		// A retry may succeed: let it run again.
+		if err := s.o.Idempotency.Forget(ctx, customer, key); err != nil {
+			s.log.Warn("forgetting idempotency key", "err", err)
+		}
+		if errors.Is(perr, payments.ErrUnavailable) {
+			w.Header().Set("Retry-After", "1")
+		}
+	} else if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
+		return err
+	}
+	writeRaw(w, status, out)
+	return nil
+}
+
+// orderOutcome renders a checkout's result as the bytes a retry replays.
+func (s *Server) orderOutcome(o orders.Order, err error) (int, []byte) {
+	if err == nil {
+		return http.StatusCreated, mustJSON(o)
+	}
+	ae := toAPIError(err)
+	if ae == nil {
+		s.log.Error("checkout failed", "err", err)
+		ae = apiErr(http.StatusInternalServerError, "internal", "internal error")
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = ae.Code, ae.Message
+	return ae.Status, mustJSON(body)
+}
+
+func mustJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		return []byte(`{"error":{"code":"internal","message":"encoding response"}}` + "\n")
+	}
+	return buf.Bytes()
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ownOrder loads an order the caller may see: its customer or an admin.
+// Anyone else gets the same 404 as for an order that does not exist.
+func (s *Server) ownOrder(r *http.Request) (orders.Order, error) {
+	o, err := s.o.Orders.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return orders.Order{}, err
+	}
+	if !s.IsAdmin(r) && o.CustomerID != CustomerID(r) {
+		return orders.Order{}, orders.ErrNotFound
+	}
+	return o, nil
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.ownOrder(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, o)
+	return nil
+}
+
+func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.ownOrder(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkoutTimeout)
+	defer cancel()
+	o, err = s.o.Orders.Cancel(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, o)
+	return nil
+}
+
+// orderError maps checkout errors; called from toAPIError.
+func orderError(err error) *APIError {
+	var fe *orders.FailureError
+	if errors.As(err, &fe) {
+		switch {
+		case errors.Is(fe.Cause, payments.ErrDeclined):
+			return apiErr(http.StatusPaymentRequired, "payment_declined", "payment was declined; order %s is kept as payment_failed and its stock released", fe.Order.ID)
+		case errors.Is(fe.Cause, payments.ErrInvalidToken):
+			return apiErr(http.StatusUnprocessableEntity, "invalid_payment_token", "the payment token was refused; order %s is kept as payment_failed", fe.Order.ID)
+		case errors.Is(fe.Cause, payments.ErrUnavailable):
+			return apiErr(http.StatusServiceUnavailable, "payment_gateway_unavailable", "the payment gateway did not answer; order %s is kept as payment_failed, nothing was charged; retry", fe.Order.ID)
+		default:
+			return apiErr(http.StatusConflict, "checkout_expired", "the stock reservation of order %s expired before payment completed", fe.Order.ID)
+		}
+	}
+	var ise *inventory.InsufficientStockError
+	switch {
+	case errors.As(err, &ise):
+		return apiErr(http.StatusConflict, "insufficient_stock", "insufficient stock for %s: requested %d, available %d", ise.SKU, ise.Requested, ise.Available)
+	case errors.Is(err, payments.ErrInvalidToken):
+		return apiErr(http.StatusUnprocessableEntity, "invalid_payment_token", "%s", err.Error())
+	case errors.Is(err, orders.ErrDuplicateSKU):
+		return apiErr(http.StatusUnprocessableEntity, "duplicate_sku", "%s", err.Error())
+	case errors.Is(err, orders.ErrInvalid):
+		return apiErr(http.StatusBadRequest, "invalid_order", "%s", err.Error())
+	case errors.Is(err, orders.ErrUnknownSKU):
+		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
+	case errors.Is(err, orders.ErrNotFound):
+		return apiErr(http.StatusNotFound, "order_not_found", "order not found")
+	case errors.Is(err, orders.ErrNotCancellable):
+		return apiErr(http.StatusConflict, "not_cancellable", "%s", err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+// Package idempotency gives unsafe API calls Stripe's idempotency-key
+// semantics: the first request with a key runs; a retry with the same body
+// gets the first response byte for byte; the same key with another body is
+// refused; a duplicate while the first is running is told so.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Outcome is what Begin decided for a request.
+type Outcome int
+
+// Outcomes.
+const (
+	// Run: the key is new (or expired); this request runs.
+	Run Outcome = iota
+	// Replay: the key finished; answer with the stored status and body.
+	Replay
+	// Conflict: the key was used with another request body.
+	Conflict
+	// InProgress: the first request with this key is still running.
+	InProgress
+	// Resume: the first request died mid-way (its lease ran out); this
+	// request takes over and should finish the work for ResourceID, if any.
+	Resume
+)
+
+// Record is Begin's answer.
+type Record struct {
+	Outcome    Outcome
+	Status     int
+	Body       []byte
+	ResourceID string
+}
+
+// Store persists keys.
+type Store interface {
+	// Begin claims scope/key for a request whose body hashes to hash. A key
+	// older than ttl is forgotten; an unfinished claim older than lease may
+	// be taken over.
+	Begin(ctx context.Context, scope, key, hash string, now time.Time, ttl, lease time.Duration) (Record, error)
+	// Finish stores the response a retry will get.
+	Finish(ctx context.Context, scope, key string, status int, body []byte) error
+	// Forget drops a claim whose request failed in a way a retry may fix
+	// (a 5xx): the retry runs again.
+	Forget(ctx context.Context, scope, key string) error
+}
+
+// Hash fingerprints a request: method, path and exact body bytes.
+func Hash(method, path string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(method))
+	h.Write([]byte{0})
+	h.Write([]byte(path))
+	h.Write([]byte{0})
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,96 @@
+package orders
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is an order's state.
+type Status string
+
+// Order states.
+const (
+	StatusPending       Status = "pending"
+	StatusReserved      Status = "reserved"
+	StatusPaid          Status = "paid"
+	StatusPaymentFailed Status = "payment_failed"
+	StatusCancelled     Status = "cancelled"
+)
+
+// Statuses lists every state, for exhaustive tests.
+var Statuses = []Status{StatusPending, StatusReserved, StatusPaid, StatusPaymentFailed, StatusCancelled}
+
+// transitions are the only allowed moves.
+var transitions = map[Status][]Status{
+	StatusPending:  {StatusReserved},
+	StatusReserved: {StatusPaid, StatusPaymentFailed},
+	StatusPaid:     {StatusCancelled},
+}
+
+// ErrIllegalTransition is returned for a move the state machine forbids.
+var ErrIllegalTransition = errors.New("illegal order transition")
+
+// CanTransition reports whether from -> to is allowed.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Line is one SKU of an order at its locked-in price.
+type Line struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"`
+}
+
+// Order is a customer's order.
+type Order struct {
+	ID            string    `json:"id"`
+	CustomerID    string    `json:"customer_id"`
+	Status        Status    `json:"status"`
+	Items         []Line    `json:"items"`
+	Total         int64     `json:"total"`
+	PaymentID     string    `json:"payment_id,omitempty"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	// PaymentToken is kept to resume an interrupted checkout; never shown.
+	PaymentToken string `json:"-"`
+	Version      int64  `json:"-"`
+}
+
+// Move changes the status if the state machine allows it.
+func (o *Order) Move(to Status, at time.Time) error {
+	if !CanTransition(o.Status, to) {
+		return fmt.Errorf("%w: %s -> %s", ErrIllegalTransition, o.Status, to)
+	}
+	o.Status, o.UpdatedAt = to, at.UTC()
+	o.Version++
+	return nil
+}
+
+// Request is the body of POST /v1/orders.
+type Request struct {
+	Items   []RequestItem `json:"items"`
+	Payment struct {
+		Method string `json:"method"`
+		Token  string `json:"token"`
+	} `json:"payment"`
+}
+
+// RequestItem is one requested line.
+type RequestItem struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Limits of one order.
+const (
+	MaxLines    = 50
+	MaxQuantity = 1000
+)
