@@ -87,12 +87,18 @@ type proc struct {
 
 func start(t *testing.T, dataDir string, httpPort, kafkaPort int) *proc {
 	t.Helper()
+	return startWith(t, dataDir, httpPort, kafkaPort)
+}
+
+func startWith(t *testing.T, dataDir string, httpPort, kafkaPort int, extra ...string) *proc {
+	t.Helper()
 	p := &proc{
 		stderr: new(bytes.Buffer),
 		http:   "127.0.0.1:" + strconv.Itoa(httpPort),
 		kafka:  "127.0.0.1:" + strconv.Itoa(kafkaPort),
 	}
-	p.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--http-addr", p.http, "--kafka-listen", p.kafka, "--partitions", "2")
+	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", p.http, "--kafka-listen", p.kafka, "--partitions", "2"}, extra...)
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
 	if err := p.cmd.Start(); err != nil {
