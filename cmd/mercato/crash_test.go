@@ -209,4 +209,3 @@ func distinctPurchases(t *testing.T, seed, sku string) int {
 	}
 	return len(ids)
 }
-
