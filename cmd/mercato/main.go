@@ -42,6 +42,7 @@ func commands() []command {
 		{"serve", "run the platform (every role by default; see --roles)", runServe},
 		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
 		{"inventory", "inventory tools: reconcile [--fix] compares the Redis counters with the ledger", runInventory},
+		{"bench", "load benchmarks: bench orders drives checkout over HTTP and reports orders/s and latency", runBench},
 		{"version", "print the version", runVersion},
 		{"help", "list commands, or show a command's flags: mercato help serve", nil},
 	}
