@@ -108,6 +108,8 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 		created bool
 	)
 	err := s.inTx(ctx, func(tx *txn) error {
+		// A group commit may run this closure twice: start clean.
+		out, created = catalog.Current{}, false
 		var curPtr *catalog.Current
 		cur, err := s.getCurrent(ctx, tx, sku, true)
 		switch {
