@@ -48,9 +48,37 @@ async function refreshProducts() {
   }
 }
 
+async function refreshAlerts() {
+  const tbody = document.getElementById("alerts");
+  try {
+    const r = await fetch("/v1/alerts?limit=1000");
+    const page = await r.json();
+    const items = (page.items || []).slice(-20).reverse();
+    tbody.replaceChildren();
+    for (const a of items) {
+      const tr = document.createElement("tr");
+      tr.className = "low";
+      cell(tr, new Date(a.at).toLocaleString());
+      cell(tr, a.type);
+      cell(tr, a.sku);
+      cell(tr, String(a.available), "n");
+      cell(tr, String(a.threshold), "n");
+      tbody.appendChild(tr);
+    }
+    if (!items.length) {
+      const tr = document.createElement("tr");
+      cell(tr, "no alerts");
+      tbody.appendChild(tr);
+    }
+  } catch (e) {
+    tbody.replaceChildren();
+  }
+}
+
 function tick() {
   refreshReady();
   refreshProducts();
+  refreshAlerts();
 }
 tick();
 setInterval(tick, 2000);
