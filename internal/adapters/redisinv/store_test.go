@@ -26,7 +26,7 @@ type fixture struct {
 	store *redisinv.Store
 }
 
-func newFixture(t *testing.T, addr string, shards int) fixture {
+func newFixture(t testing.TB, addr string, shards int) fixture {
 	t.Helper()
 	sql, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "ledger.db"), sqlstore.Options{})
 	if err != nil {
