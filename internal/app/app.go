@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +35,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/payments"
+	"github.com/mercato-platform/mercato/internal/replenishment"
 )
 
 // App is one Mercato process.
@@ -126,6 +128,30 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	inv := inventory.NewService(stock, a.store, notify, log)
 
+	replen := replenishment.NewService(a.store, a.store, stock, replenishment.Options{
+		Prior:       replenishment.Prior{Daily: cfg.PriorDailyDemand, StdDev: math.Sqrt(cfg.PriorDailyDemand), MinDays: 7},
+		HoldingRate: cfg.HoldingRate, Horizon: cfg.DemandHorizon, Urgent: replenishment.UrgentRule{Limit: cfg.UrgentLimit},
+		Logger: log, Committed: notify,
+	})
+	if a.has(config.RoleReplenishment) {
+		cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
+			Group: "replenishment", Topics: []string{event.TopicPurchases, event.TopicInventory},
+			Handler: func(ctx context.Context, env event.Envelope, rec *kgo.Record) error {
+				return replen.Dispatch(ctx, strings.TrimPrefix(rec.Topic, cfg.TopicPrefix), env)
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.runners = append(a.runners, &runner{name: "replenishment", run: cons.Run})
+		if cfg.SimulatedSupplier {
+			supplier := replenishment.NewSupplier(replen, cfg.SupplierTimeScale)
+			a.runners = append(a.runners, &runner{name: "simulated-supplier", run: func(ctx context.Context) error {
+				return supplier.Run(ctx, time.Second)
+			}})
+		}
+	}
+
 	if a.has(config.RoleInventoryAlerts) {
 		r, err := a.alertsRunner()
 		if err != nil {
@@ -161,6 +187,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			Catalog:    catalog.NewService(a.store, nil, notify),
 			Inventory:  inv,
 			Orders:     checkout,
+			Purchasing: replen,
 			// The lease outlives any checkout (payment timeout plus the saga's
 			// writes), so only a request that died is taken over.
 			Idempotency:      a.store,

@@ -37,6 +37,9 @@ type ReorderPolicy struct {
 	OrderCost    int64   `json:"order_cost"`
 	UnitCost     int64   `json:"unit_cost"`
 	Supplier     string  `json:"supplier"`
+	// PackSize and MinOrderQty round order quantities up (0 = no constraint).
+	PackSize    int64 `json:"pack_size,omitempty"`
+	MinOrderQty int64 `json:"min_order_qty,omitempty"`
 }
 
 // Product is a SKU in the catalogue. Money is in integer minor units.
@@ -89,6 +92,9 @@ func (p Product) Validate() error {
 	}
 	if r.OrderCost < 0 || r.UnitCost < 0 {
 		bad("reorder", "order_cost and unit_cost must not be negative")
+	}
+	if r.PackSize < 0 || r.PackSize > 1_000_000 || r.MinOrderQty < 0 || r.MinOrderQty > 1_000_000_000 {
+		bad("reorder", "pack_size and min_order_qty must be 0 or positive")
 	}
 	if len(r.Supplier) > 200 {
 		bad("reorder.supplier", "must be at most 200 characters")

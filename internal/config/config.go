@@ -35,11 +35,11 @@ const (
 )
 
 // Implemented lists the roles this build can run, in start order.
-var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts}
+var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment}
 
 // planned are roles of the architecture that this build does not have yet;
 // asking for one is a configuration error rather than a silent no-op.
-var planned = []string{RolePricing, RoleReplenishment, RoleLakeSink, RoleReports, RoleReviews}
+var planned = []string{RolePricing, RoleLakeSink, RoleReports, RoleReviews}
 
 // Config is the whole process configuration.
 type Config struct {
@@ -73,6 +73,13 @@ type Config struct {
 	PaymentDeclineRate float64
 	IdempotencyTTL     time.Duration
 	OrderRecoverAfter  time.Duration
+
+	HoldingRate       float64
+	DemandHorizon     time.Duration
+	PriorDailyDemand  float64
+	UrgentLimit       time.Duration
+	SimulatedSupplier bool
+	SupplierTimeScale float64
 }
 
 // RegisterFlags declares every setting on fs with its default.
@@ -103,6 +110,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PaymentLatency, "payment-latency", 0, "simulated gateway: latency added to every authorization")
 	fs.Float64Var(&c.PaymentDeclineRate, "payment-decline-rate", 0, "simulated gateway: share of tok_ok payments declined at random (0-1)")
 	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
+	fs.Float64Var(&c.HoldingRate, "holding-rate", 0.25, "replenishment: yearly cost of holding a unit, as a share of its unit cost (EOQ's H)")
+	fs.DurationVar(&c.DemandHorizon, "demand-horizon", 28*24*time.Hour, "replenishment: daily demand history used for d and σ")
+	fs.Float64Var(&c.PriorDailyDemand, "prior-daily-demand", 1, "replenishment: daily demand assumed for a SKU with under a week of history")
+	fs.DurationVar(&c.UrgentLimit, "urgent-limit", 48*time.Hour, "replenishment: an out-of-stock SKU whose open order arrives later than this gets an urgent order (0 disables)")
+	fs.BoolVar(&c.SimulatedSupplier, "simulated-supplier", true, "replenishment: a simulated supplier confirms, ships and delivers purchase orders")
+	fs.Float64Var(&c.SupplierTimeScale, "supplier-time-scale", 1, "simulated supplier clock speed (1440: a day of lead time per minute)")
 	fs.DurationVar(&c.OrderRecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
 }
 
@@ -306,6 +319,15 @@ func (c *Config) Validate() error {
 	}
 	if c.IdempotencyTTL < time.Minute {
 		bad("--idempotency-ttl must be at least 1m")
+	}
+	if c.HoldingRate <= 0 || c.HoldingRate > 10 {
+		bad("--holding-rate must be in (0, 10], got %g", c.HoldingRate)
+	}
+	if c.DemandHorizon < 24*time.Hour {
+		bad("--demand-horizon must be at least 24h")
+	}
+	if c.PriorDailyDemand < 0 || c.UrgentLimit < 0 || c.SupplierTimeScale <= 0 {
+		bad("--prior-daily-demand and --urgent-limit must not be negative, --supplier-time-scale must be positive")
 	}
 	if c.OrderRecoverAfter <= c.PaymentTimeout {
 		bad("--order-recover-after (%s) must be longer than --payment-timeout (%s)", c.OrderRecoverAfter, c.PaymentTimeout)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/replenishment"
 )
 
 // APIError is an error with its HTTP status and stable code.
@@ -51,6 +52,10 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
 	case errors.Is(err, catalog.ErrWouldGoNegative), errors.Is(err, inventory.ErrWouldGoNegative):
 		return apiErr(http.StatusConflict, "would_go_negative", "%s", err.Error())
+	case errors.Is(err, replenishment.ErrNotFound):
+		return apiErr(http.StatusNotFound, "purchase_order_not_found", "%s", err.Error())
+	case errors.Is(err, replenishment.ErrIllegalTransition):
+		return apiErr(http.StatusConflict, "illegal_transition", "%s", err.Error())
 	case errors.Is(err, inventory.ErrUnknownSKU):
 		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
 	case errors.Is(err, inventory.ErrInsufficientStock):

@@ -119,6 +119,7 @@ var (
 func schemas() map[string]any {
 	reorder := obj(nil, map[string]any{
 		"lead_time_days": num, "service_level": num, "order_cost": i64, "unit_cost": i64, "supplier": str,
+		"pack_size": i64, "min_order_qty": i64,
 	})
 	product := map[string]any{
 		"sku": map[string]any{"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "name": str, "category": str,
@@ -154,7 +155,15 @@ func schemas() map[string]any {
 			"items":  map[string]any{"type": "array", "items": obj(nil, map[string]any{"sku": str, "quantity": i64, "unit_price": i64})},
 			"total":  i64, "payment_id": str, "failure_reason": str, "created_at": stamp, "updated_at": stamp,
 		}),
-		"Adjustment": obj([]string{"delta", "reason"}, map[string]any{"delta": i64, "reason": str, "ref": str}),
+		"Transition": obj([]string{"to"}, map[string]any{"to": map[string]any{"type": "string", "enum": []string{"confirmed", "shipped", "received", "cancelled"}}}),
+		"PurchaseOrder": obj(nil, map[string]any{
+			"id": str, "sku": str, "quantity": i64, "supplier": str, "urgent": map[string]any{"type": "boolean"},
+			"status":     map[string]any{"type": "string", "enum": []string{"requested", "confirmed", "shipped", "received", "cancelled"}},
+			"created_at": stamp, "expected_at": stamp, "updated_at": stamp, "trigger_event": str,
+			"justification": obj(nil, map[string]any{"d": num, "sigma": num, "lead_time_days": num, "z": num, "rop": num, "eoq": num, "position": i64, "quantity": i64}),
+		}),
+		"PurchaseOrderList": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": ref("PurchaseOrder")}}),
+		"Adjustment":        obj([]string{"delta", "reason"}, map[string]any{"delta": i64, "reason": str, "ref": str}),
 		"AlertList": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": obj(nil, map[string]any{
 			"id": str, "type": map[string]any{"type": "string", "enum": []string{"low_stock", "out_of_stock"}},
 			"sku": str, "available": i64, "threshold": i64, "at": stamp,

@@ -18,6 +18,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
+	"github.com/mercato-platform/mercato/internal/replenishment"
 	"github.com/mercato-platform/mercato/web"
 )
 
@@ -56,6 +57,7 @@ type Options struct {
 	Catalog    *catalog.Service
 	Inventory  *inventory.Service
 	Orders     *orders.Service
+	Purchasing *replenishment.Service
 	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
 	// and a claim whose request died may be taken over after IdempotencyLease.
 	Idempotency      idempotency.Store
@@ -228,6 +230,9 @@ func (s *Server) table() []Route {
 		{Method: "POST", Path: "/v1/orders", Summary: "Check out: reserve stock, authorize payment, commit. Needs Idempotency-Key and X-Customer-ID.", Access: Customer, Body: "OrderRequest", Result: "Order", Status: 201, handler: s.placeOrder},
 		{Method: "GET", Path: "/v1/orders/{id}", Summary: "An order; only its customer or an admin sees it.", Access: Customer, Result: "Order", Status: 200, handler: s.getOrder},
 		{Method: "POST", Path: "/v1/orders/{id}/cancel", Summary: "Cancel a paid order: refund and return its stock. Idempotent.", Access: Customer, Result: "Order", Status: 200, handler: s.cancelOrder},
+		{Method: "GET", Path: "/v1/purchase-orders", Summary: "Purchase orders, newest first.", Query: []string{"status", "sku", "limit"}, Result: "PurchaseOrderList", Status: 200, handler: s.listPurchaseOrders},
+		{Method: "GET", Path: "/v1/purchase-orders/{id}", Summary: "A purchase order with the numbers that justified it (d, σ, L, z, ROP, EOQ, position).", Result: "PurchaseOrder", Status: 200, handler: s.getPurchaseOrder},
+		{Method: "POST", Path: "/v1/purchase-orders/{id}/transitions", Summary: "Move a purchase order: confirmed, shipped, received (adds stock once) or cancelled.", Access: Admin, Body: "Transition", Result: "PurchaseOrder", Status: 200, handler: s.transitionPurchaseOrder},
 		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first.", Query: []string{"type", "since", "limit"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
 	}
 }

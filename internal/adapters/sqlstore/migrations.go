@@ -127,6 +127,36 @@ CREATE INDEX orders_customer ON orders (customer_id, created_at);
 CREATE INDEX orders_status_updated ON orders (status, updated_at);
 ALTER TABLE idempotency_keys ADD COLUMN locked_at BIGINT NOT NULL DEFAULT 0;
 `,
+	// 4: purchase orders and the daily demand replenishment learns from.
+	`
+CREATE TABLE purchase_orders (
+  id            TEXT PRIMARY KEY,
+  sku           TEXT NOT NULL,
+  quantity      BIGINT NOT NULL,
+  status        TEXT NOT NULL,
+  supplier      TEXT NOT NULL,
+  urgent        INTEGER NOT NULL,
+  trigger_key   TEXT NOT NULL UNIQUE,
+  justification TEXT NOT NULL,
+  created_at    BIGINT NOT NULL,
+  expected_at   BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX purchase_orders_one_open ON purchase_orders (sku, urgent) WHERE status IN ('requested', 'confirmed', 'shipped');
+CREATE INDEX purchase_orders_status ON purchase_orders (status, created_at);
+CREATE INDEX purchase_orders_sku ON purchase_orders (sku, created_at);
+
+CREATE TABLE demand_daily (
+  sku   TEXT NOT NULL,
+  day   BIGINT NOT NULL,
+  units BIGINT NOT NULL,
+  PRIMARY KEY (sku, day)
+);
+CREATE TABLE demand_events (
+  event_id TEXT PRIMARY KEY,
+  at       BIGINT NOT NULL
+);
+`,
 }
 
 func (s *Store) ddl(q string) string {

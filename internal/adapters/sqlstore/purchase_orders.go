@@ -1,0 +1,206 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/replenishment"
+)
+
+const poColumns = `id, sku, quantity, status, supplier, urgent, trigger_key, justification, created_at, expected_at, updated_at`
+
+func scanPO(row interface{ Scan(...any) error }) (replenishment.PurchaseOrder, error) {
+	var (
+		po                         replenishment.PurchaseOrder
+		status, just               string
+		urgent                     int
+		created, expected, updated int64
+	)
+	if err := row.Scan(&po.ID, &po.SKU, &po.Quantity, &status, &po.Supplier, &urgent, &po.TriggerEvent, &just, &created, &expected, &updated); err != nil {
+		return po, err
+	}
+	po.Status, po.Urgent = replenishment.Status(status), urgent == 1
+	if err := json.Unmarshal([]byte(just), &po.Reason); err != nil {
+		return po, fmt.Errorf("decoding justification of %s: %w", po.ID, err)
+	}
+	po.CreatedAt, po.ExpectedAt, po.UpdatedAt = fromMicros(created), fromMicros(expected), fromMicros(updated)
+	return po, nil
+}
+
+// CreatePurchaseOrder stores a new purchase order (see replenishment.Store).
+func (s *Store) CreatePurchaseOrder(ctx context.Context, po replenishment.PurchaseOrder, triggerKey string, events []event.Message) (bool, error) {
+	just, err := json.Marshal(po.Reason)
+	if err != nil {
+		return false, fmt.Errorf("encoding justification: %w", err)
+	}
+	var created bool
+	err = s.retryUnique(ctx, func() error {
+		return s.inTx(ctx, func(tx *txn) error {
+			created = false
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM purchase_orders WHERE trigger_key = ?`, triggerKey).Scan(&n); err != nil {
+				return fmt.Errorf("checking trigger %s: %w", triggerKey, err)
+			}
+			if n > 0 {
+				return nil
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM purchase_orders WHERE sku = ? AND urgent = ? AND status IN ('requested', 'confirmed', 'shipped')`,
+				po.SKU, b2i(po.Urgent)).Scan(&n); err != nil {
+				return fmt.Errorf("checking open orders of %s: %w", po.SKU, err)
+			}
+			if n > 0 {
+				return replenishment.ErrOpenOrderExists
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO purchase_orders (`+poColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				po.ID, po.SKU, po.Quantity, string(po.Status), po.Supplier, b2i(po.Urgent), triggerKey, string(just),
+				micros(po.CreatedAt), micros(po.ExpectedAt), micros(po.UpdatedAt)); err != nil {
+				return fmt.Errorf("inserting purchase order: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE inventory SET on_order = on_order + ? WHERE sku = ?`, po.Quantity, po.SKU); err != nil {
+				return fmt.Errorf("raising on_order of %s: %w", po.SKU, err)
+			}
+			created = true
+			return s.enqueue(ctx, tx, events)
+		})
+	})
+	return created, err
+}
+
+// GetPurchaseOrder returns one purchase order.
+func (s *Store) GetPurchaseOrder(ctx context.Context, id string) (replenishment.PurchaseOrder, error) {
+	po, err := scanPO(s.r.QueryRowContext(ctx, s.q(`SELECT `+poColumns+` FROM purchase_orders WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return po, fmt.Errorf("%w: %s", replenishment.ErrNotFound, id)
+	}
+	if err != nil {
+		return po, fmt.Errorf("reading purchase order %s: %w", id, err)
+	}
+	return po, nil
+}
+
+// ListPurchaseOrders lists orders, newest first, optionally by status and SKU.
+func (s *Store) ListPurchaseOrders(ctx context.Context, status replenishment.Status, sku string, limit int) ([]replenishment.PurchaseOrder, error) {
+	query := `SELECT ` + poColumns + ` FROM purchase_orders WHERE 1 = 1`
+	var args []any
+	if status != "" {
+		query += ` AND status = ?`
+		args = append(args, string(status))
+	}
+	if sku != "" {
+		query += ` AND sku = ?`
+		args = append(args, sku)
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing purchase orders: %w", err)
+	}
+	defer rows.Close()
+	out := []replenishment.PurchaseOrder{}
+	for rows.Next() {
+		po, err := scanPO(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing purchase orders: %w", err)
+		}
+		out = append(out, po)
+	}
+	return out, rows.Err()
+}
+
+// OpenPurchaseOrders lists a SKU's orders still on their way.
+func (s *Store) OpenPurchaseOrders(ctx context.Context, sku string) ([]replenishment.PurchaseOrder, error) {
+	var out []replenishment.PurchaseOrder
+	for _, st := range []replenishment.Status{replenishment.StatusRequested, replenishment.StatusConfirmed, replenishment.StatusShipped} {
+		pos, err := s.ListPurchaseOrders(ctx, st, sku, 100)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pos...)
+	}
+	return out, nil
+}
+
+// UpdatePurchaseOrder changes an order under its lock (see replenishment.Store).
+func (s *Store) UpdatePurchaseOrder(ctx context.Context, id string, fn func(*replenishment.PurchaseOrder) ([]event.Message, error)) (replenishment.PurchaseOrder, error) {
+	var out replenishment.PurchaseOrder
+	err := s.inTx(ctx, func(tx *txn) error {
+		po, err := scanPO(tx.QueryRowContext(ctx, `SELECT `+poColumns+` FROM purchase_orders WHERE id = ?`+s.forUpdate(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", replenishment.ErrNotFound, id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading purchase order %s: %w", id, err)
+		}
+		before := po.Status
+		events, err := fn(&po)
+		if err != nil {
+			return err
+		}
+		out = po
+		if po.Status == before {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE purchase_orders SET status = ?, updated_at = ? WHERE id = ?`, string(po.Status), micros(po.UpdatedAt), id); err != nil {
+			return fmt.Errorf("updating purchase order %s: %w", id, err)
+		}
+		if before.Open() && !po.Status.Open() {
+			if _, err := tx.ExecContext(ctx, `UPDATE inventory SET on_order = on_order - ? WHERE sku = ?`, po.Quantity, po.SKU); err != nil {
+				return fmt.Errorf("lowering on_order of %s: %w", po.SKU, err)
+			}
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	return out, err
+}
+
+func epochDay(t time.Time) int64 { return t.UTC().Unix() / 86400 }
+
+// RecordDemand adds units to a SKU's day, once per event id.
+func (s *Store) RecordDemand(ctx context.Context, eventID, sku string, day time.Time, units int64) (bool, error) {
+	var added bool
+	err := s.inTx(ctx, func(tx *txn) error {
+		added = false
+		res, err := tx.ExecContext(ctx, `INSERT INTO demand_events (event_id, at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`, eventID, micros(time.Now()))
+		if err != nil {
+			return fmt.Errorf("recording demand event: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // seen before
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO demand_daily (sku, day, units) VALUES (?, ?, ?)
+  ON CONFLICT (sku, day) DO UPDATE SET units = demand_daily.units + excluded.units`, sku, epochDay(day), units); err != nil {
+			return fmt.Errorf("recording demand of %s: %w", sku, err)
+		}
+		added = true
+		return nil
+	})
+	return added, err
+}
+
+// DailyDemand returns units per day in [from, to), zero days included.
+func (s *Store) DailyDemand(ctx context.Context, sku string, from, to time.Time) ([]float64, error) {
+	first, last := epochDay(from), epochDay(to)
+	if last <= first {
+		return nil, nil
+	}
+	out := make([]float64, last-first)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT day, units FROM demand_daily WHERE sku = ? AND day >= ? AND day < ?`), sku, first, last)
+	if err != nil {
+		return nil, fmt.Errorf("reading demand of %s: %w", sku, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var day, units int64
+		if err := rows.Scan(&day, &units); err != nil {
+			return nil, err
+		}
+		out[day-first] = float64(units)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,98 @@
+package replenishment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+)
+
+// Status is a purchase order's state.
+type Status string
+
+// Purchase order states.
+const (
+	StatusRequested Status = "requested"
+	StatusConfirmed Status = "confirmed"
+	StatusShipped   Status = "shipped"
+	StatusReceived  Status = "received"
+	StatusCancelled Status = "cancelled"
+)
+
+// Statuses lists every state, for exhaustive tests.
+var Statuses = []Status{StatusRequested, StatusConfirmed, StatusShipped, StatusReceived, StatusCancelled}
+
+var transitions = map[Status][]Status{
+	StatusRequested: {StatusConfirmed, StatusCancelled},
+	StatusConfirmed: {StatusShipped, StatusCancelled},
+	StatusShipped:   {StatusReceived, StatusCancelled},
+}
+
+// Open reports whether the order is still on its way.
+func (s Status) Open() bool {
+	return s == StatusRequested || s == StatusConfirmed || s == StatusShipped
+}
+
+// CanTransition reports whether from -> to is allowed.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Sentinel errors.
+var (
+	ErrNotFound          = errors.New("purchase order not found")
+	ErrIllegalTransition = errors.New("illegal purchase order transition")
+	ErrOpenOrderExists   = errors.New("the sku already has an open purchase order")
+)
+
+// PurchaseOrder is an order to a supplier.
+type PurchaseOrder struct {
+	ID         string        `json:"id"`
+	SKU        string        `json:"sku"`
+	Quantity   int64         `json:"quantity"`
+	Status     Status        `json:"status"`
+	Supplier   string        `json:"supplier"`
+	Urgent     bool          `json:"urgent"`
+	CreatedAt  time.Time     `json:"created_at"`
+	ExpectedAt time.Time     `json:"expected_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+	Reason     Justification `json:"justification"`
+	// TriggerEvent is the inventory event that raised it.
+	TriggerEvent string `json:"trigger_event,omitempty"`
+}
+
+// Store is the system of record as replenishment needs it.
+type Store interface {
+	// CreatePurchaseOrder stores po and its events unless its trigger key
+	// was seen before (created=false) or the SKU already has an open
+	// non-urgent order (ErrOpenOrderExists). on_order rises by its quantity.
+	CreatePurchaseOrder(ctx context.Context, po PurchaseOrder, triggerKey string, events []event.Message) (created bool, err error)
+	GetPurchaseOrder(ctx context.Context, id string) (PurchaseOrder, error)
+	ListPurchaseOrders(ctx context.Context, status Status, sku string, limit int) ([]PurchaseOrder, error)
+	OpenPurchaseOrders(ctx context.Context, sku string) ([]PurchaseOrder, error)
+	// UpdatePurchaseOrder moves an order under its lock; leaving the open
+	// states lowers on_order by its quantity.
+	UpdatePurchaseOrder(ctx context.Context, id string, fn func(po *PurchaseOrder) ([]event.Message, error)) (PurchaseOrder, error)
+	// RecordDemand adds units sold on an event-time day, once per event id.
+	RecordDemand(ctx context.Context, eventID, sku string, day time.Time, units int64) (bool, error)
+	// DailyDemand returns units per day for days [from, to), zero days included.
+	DailyDemand(ctx context.Context, sku string, from, to time.Time) ([]float64, error)
+}
+
+// Event types on commerce.purchase-orders.
+const source = "mercato/replenishment"
+
+func poEvent(po PurchaseOrder, at time.Time) (event.Message, error) {
+	env, err := event.New("purchase_order."+string(po.Status), source, po.ID, at, po)
+	if err != nil {
+		return event.Message{}, fmt.Errorf("building purchase order event: %w", err)
+	}
+	return event.Message{Topic: event.TopicPurchaseOrders, Envelope: env}, nil
+}
