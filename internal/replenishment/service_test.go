@@ -42,7 +42,7 @@ type fixture struct {
 	now   time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "r.db"), sqlstore.Options{})
 	if err != nil {
@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) product(t *testing.T, sku string, stock int64, lead float64) {
+func (f *fixture) product(t testing.TB, sku string, stock int64, lead float64) {
 	t.Helper()
 	_, _, err := catalog.NewService(f.store, func() time.Time { return f.now.Add(-30 * 24 * time.Hour) }, nil).Put(context.Background(), sku, catalog.PutRequest{
 		Name: "생수 2L", Category: "grocery", BasePrice: 1000, PriceFloor: 800, PriceCeiling: 1200, Stock: &stock,

@@ -115,15 +115,21 @@ func (s *Store) ListPurchaseOrders(ctx context.Context, status replenishment.Sta
 
 // OpenPurchaseOrders lists a SKU's orders still on their way.
 func (s *Store) OpenPurchaseOrders(ctx context.Context, sku string) ([]replenishment.PurchaseOrder, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+poColumns+` FROM purchase_orders
+  WHERE sku = ? AND status IN ('requested', 'confirmed', 'shipped') ORDER BY created_at`), sku)
+	if err != nil {
+		return nil, fmt.Errorf("listing open purchase orders of %s: %w", sku, err)
+	}
+	defer rows.Close()
 	var out []replenishment.PurchaseOrder
-	for _, st := range []replenishment.Status{replenishment.StatusRequested, replenishment.StatusConfirmed, replenishment.StatusShipped} {
-		pos, err := s.ListPurchaseOrders(ctx, st, sku, 100)
+	for rows.Next() {
+		po, err := scanPO(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, pos...)
+		out = append(out, po)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // UpdatePurchaseOrder changes an order under its lock (see replenishment.Store).
