@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mercato-platform/mercato/internal/adapters/rediscache"
 	"github.com/mercato-platform/mercato/internal/adapters/redisinv"
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/bus"
@@ -128,7 +129,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	inv := inventory.NewService(stock, a.store, notify, log)
 
+	var poCache replenishment.StatusCache
+	if a.redis != nil {
+		poCache = rediscache.NewPOStatus(a.redis, redisPrefix(cfg), 0)
+	}
 	replen := replenishment.NewService(a.store, a.store, stock, replenishment.Options{
+		StatusCache: poCache,
 		Prior:       replenishment.Prior{Daily: cfg.PriorDailyDemand, StdDev: math.Sqrt(cfg.PriorDailyDemand), MinDays: 7},
 		HoldingRate: cfg.HoldingRate, Horizon: cfg.DemandHorizon, Urgent: replenishment.UrgentRule{Limit: cfg.UrgentLimit},
 		Logger: log, Committed: notify,
@@ -433,12 +439,11 @@ func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore
 		rdb.Close()
 		return nil, nil, fmt.Errorf("connecting to Redis at %s: %w", cfg.RedisAddr, err)
 	}
-	prefix := "mercato:"
-	if cfg.TopicPrefix != "" {
-		prefix = cfg.TopicPrefix + "mercato:"
-	}
-	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: prefix, Shards: cfg.RedisShards, Logger: log}), nil
+	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: redisPrefix(cfg), Shards: cfg.RedisShards, Logger: log}), nil
 }
+
+// redisPrefix namespaces Redis keys like topics, so deployments can share a server.
+func redisPrefix(cfg config.Config) string { return cfg.TopicPrefix + "mercato:" }
 
 // basePrices prices order lines at the catalogue's base price.
 type basePrices struct{ store *sqlstore.Store }

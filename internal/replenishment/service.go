@@ -32,6 +32,23 @@ type Options struct {
 	Now         func() time.Time
 	Logger      *slog.Logger
 	Committed   func()
+	// StatusCache, when set, is told every order's new status after the
+	// system of record has it (Redis in the distributed profile).
+	StatusCache StatusCache
+}
+
+// StatusCache mirrors purchase-order statuses for fast reads.
+type StatusCache interface {
+	SetStatus(ctx context.Context, po PurchaseOrder) error
+}
+
+func (s *Service) cache(ctx context.Context, po PurchaseOrder) {
+	if s.o.StatusCache == nil {
+		return
+	}
+	if err := s.o.StatusCache.SetStatus(ctx, po); err != nil {
+		s.o.Logger.Warn("caching purchase order status", "po", po.ID, "err", err)
+	}
 }
 
 // Service decides and tracks purchase orders.
@@ -174,6 +191,7 @@ func (s *Service) Consider(ctx context.Context, sku string, onHand, reserved, on
 		return nil, err
 	}
 	s.o.Committed()
+	s.cache(ctx, po)
 	return &po, nil
 }
 
@@ -211,6 +229,7 @@ func (s *Service) Transition(ctx context.Context, id string, to Status) (Purchas
 		return PurchaseOrder{}, err
 	}
 	s.o.Committed()
+	s.cache(ctx, out)
 	return out, nil
 }
 

@@ -201,3 +201,42 @@ func TestRoleTwiceOnTheSameInput(t *testing.T) {
 		}
 	}
 }
+
+func TestSimulatedSupplierDeliversOnItsClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	f.product(t, "OIL", 5, 4) // 4-day lead time
+	f.demand(t, "OIL", 28, 3)
+	po, err := f.svc.Consider(ctx, "OIL", 5, 0, 0, "e1:OIL", f.now)
+	if err != nil || po == nil {
+		t.Fatalf("order: %v %v", po, err)
+	}
+	sup := replenishment.NewSupplier(f.svc, 1)
+	clock := f.now
+	sup.Now = func() time.Time { return clock }
+	steps := []struct {
+		after time.Duration
+		want  replenishment.Status
+	}{
+		{time.Hour, "requested"}, {10 * time.Hour, "confirmed"}, {48 * time.Hour, "shipped"}, {96 * time.Hour, "received"},
+	}
+	for _, st := range steps {
+		clock = f.now.Add(st.after)
+		if _, err := sup.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := f.svc.Get(ctx, po.ID)
+		if got.Status != st.want {
+			t.Fatalf("after %s: %s, want %s", st.after, got.Status, st.want)
+		}
+	}
+	if l, _ := f.store.Levels(ctx, "OIL"); l.OnHand != 5+po.Quantity {
+		t.Errorf("on_hand %d after delivery, want %d", l.OnHand, 5+po.Quantity)
+	}
+	// A faster clock: the same lead time passes in a 1440th of it.
+	fast := replenishment.NewSupplier(f.svc, 1440)
+	if fast.TimeScale != 1440 {
+		t.Fatal("time scale not kept")
+	}
+}
