@@ -165,12 +165,19 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 	return s.retryUnique(ctx, func() error {
 		return s.inTx(ctx, func(tx *txn) error {
 			now := time.Now()
-			existing, err := s.reservation(ctx, tx, id)
+			// Claim the id first: the common case (a new reservation) costs
+			// no lookup, and a failure below rolls the claim back.
+			res, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (id) DO NOTHING`, id, inventory.StateHeld, string(encoded), micros(now.Add(ttl)), micros(now), micros(now))
 			if err != nil {
-				return err
+				return fmt.Errorf("storing reservation %s: %w", id, err)
 			}
-			if existing != nil {
-				if existing.state == inventory.StateReleased {
+			if n, _ := res.RowsAffected(); n == 0 {
+				existing, err := s.reservation(ctx, tx, id)
+				if err != nil {
+					return err
+				}
+				if existing != nil && existing.state == inventory.StateReleased {
 					return fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, id)
 				}
 				return nil // replay of a reservation that holds or sold its stock
@@ -191,10 +198,6 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 					}
 					return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: cur.Available}
 				}
-			}
-			if _, err := tx.ExecContext(ctx, (`INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`),
-				id, inventory.StateHeld, string(encoded), micros(now.Add(ttl)), micros(now), micros(now)); err != nil {
-				return fmt.Errorf("storing reservation %s: %w", id, err)
 			}
 			return s.enqueue(ctx, tx, msgs)
 		})

@@ -157,6 +157,12 @@ CREATE TABLE demand_events (
   at       BIGINT NOT NULL
 );
 `,
+	// 5: only adjustments are looked up by ref; reservation entries need no
+	// unique index (one fewer b-tree insert per reserve, commit and release).
+	`
+DROP INDEX inventory_ledger_ref;
+CREATE UNIQUE INDEX inventory_ledger_adjust_ref ON inventory_ledger (sku, ref) WHERE kind = 'adjust' AND ref <> '';
+`,
 }
 
 func (s *Store) ddl(q string) string {
