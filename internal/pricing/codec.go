@@ -1,0 +1,271 @@
+package pricing
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// stateVersion is the changelog encoding this build writes and reads.
+const stateVersion = 1
+
+// Bounds on decoded strings: a SKU is at most 64 characters and a category
+// 100, with room for multi-byte runes.
+const (
+	maxSKULen      = 256
+	maxCategoryLen = 512
+	maxPending     = 1 << 20
+)
+
+// ErrCorruptState is wrapped by every changelog decode failure.
+var ErrCorruptState = errors.New("corrupt pricing state")
+
+// AppendBinary appends the changelog encoding of s: a version byte, then
+// varints. A typical SKU takes 40-60 bytes.
+func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
+	if len(s.SKU) == 0 || len(s.SKU) > maxSKULen || len(s.Category) > maxCategoryLen {
+		return b, fmt.Errorf("%w: SKU %q or its category too long to encode", ErrCorruptState, s.SKU)
+	}
+	b = append(b, stateVersion)
+	b = appendString(b, s.SKU)
+	b = appendString(b, s.Category)
+	b = binary.AppendVarint(b, s.Window.head)
+	b = append(b, s.Window.size)
+	for i := range int(s.Window.size) {
+		b = binary.AppendUvarint(b, uint64(s.Window.units[i]))
+	}
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Baseline.Rate))
+	b = binary.AppendVarint(b, s.Baseline.Since)
+	b = binary.AppendVarint(b, s.Baseline.Next)
+	for _, v := range [...]int64{s.Available, s.StockAt, s.Price, s.BasePrice, s.PriceFloor, s.PriceCeiling, s.LastChange} {
+		b = binary.AppendVarint(b, v)
+	}
+	return append(b, s.flags&persistedFlags), nil
+}
+
+// DecodeSKUState parses a changelog value written by AppendBinary. It never
+// panics on arbitrary bytes; what it accepts re-encodes to the same bytes.
+func DecodeSKUState(b []byte) (*SKUState, error) {
+	r := reader{b: b}
+	if v := r.byte(); v != stateVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrCorruptState, v, stateVersion)
+	}
+	s := &SKUState{}
+	s.SKU = r.string(maxSKULen)
+	s.Category = r.string(maxCategoryLen)
+	s.Window.head = r.varint()
+	size := r.byte()
+	if r.err == nil && (size < 1 || size > maxBuckets) {
+		return nil, fmt.Errorf("%w: ring size %d", ErrCorruptState, size)
+	}
+	s.Window.size = size
+	for i := range int(size) {
+		u := r.uvarint()
+		if u > math.MaxUint32 {
+			r.fail("bucket overflows")
+		}
+		s.Window.units[i] = uint32(u)
+	}
+	s.Baseline.Rate = math.Float64frombits(r.uint64())
+	s.Baseline.Since = r.varint()
+	s.Baseline.Next = r.varint()
+	for _, v := range [...]*int64{&s.Available, &s.StockAt, &s.Price, &s.BasePrice, &s.PriceFloor, &s.PriceCeiling, &s.LastChange} {
+		*v = r.varint()
+	}
+	s.flags = r.byte()
+	if r.err == nil && s.flags&^persistedFlags != 0 {
+		r.fail("unknown flags")
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("trailing bytes")
+	}
+	if r.err == nil {
+		r.err = s.check()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return s, nil
+}
+
+// check rejects states the pricer could never have produced, so a corrupt
+// changelog fails loudly at restore instead of pricing nonsense.
+func (s *SKUState) check() error {
+	bad := func(what string) error { return fmt.Errorf("%w: SKU %q: %s", ErrCorruptState, s.SKU, what) }
+	switch {
+	case s.SKU == "":
+		return bad("empty SKU")
+	case s.Window.head < 0 || s.Baseline.Since < 0 || s.Baseline.Since > s.Baseline.Next:
+		return bad("slide indices out of order")
+	case math.IsNaN(s.Baseline.Rate) || math.IsInf(s.Baseline.Rate, 0) || s.Baseline.Rate < 0:
+		return bad("baseline rate not a non-negative number")
+	case s.StockAt < 0 || s.LastChange < 0 || s.Price < 0:
+		return bad("negative time or price")
+	case s.BasePrice != 0 && (s.PriceFloor <= 0 || s.PriceFloor > s.BasePrice || s.BasePrice > s.PriceCeiling):
+		return bad("price bounds out of order")
+	case s.BasePrice == 0 && (s.PriceFloor != 0 || s.PriceCeiling != 0):
+		return bad("bounds without a base price")
+	case s.Window.head == 0 && s.Window.units != [maxBuckets]uint32{}:
+		return bad("units in an empty window")
+	}
+	return nil
+}
+
+// partitionVersion is the encoding of a partition's own state.
+const partitionVersion = 1
+
+// AppendPartitionState appends the partition-wide state the changelog needs
+// besides the SKUs: the watermark, the next boundary, the stock records
+// waiting for the watermark and the counters.
+func (p *Pricer) AppendPartitionState(b []byte) []byte {
+	b = append(b, partitionVersion)
+	started := byte(0)
+	if p.wm.started {
+		started = 1
+	}
+	b = append(b, started)
+	b = binary.AppendVarint(b, p.wm.maxEvent)
+	b = binary.AppendVarint(b, p.wm.current)
+	b = binary.AppendVarint(b, p.next)
+	b = binary.AppendUvarint(b, p.late)
+	b = binary.AppendUvarint(b, p.stale)
+	b = binary.AppendUvarint(b, uint64(len(p.pending)))
+	for _, u := range p.pending {
+		b = appendString(b, u.SKU)
+		b = binary.AppendVarint(b, u.At)
+		b = binary.AppendVarint(b, u.Available)
+		b = appendString(b, u.ID)
+	}
+	return b
+}
+
+// RestorePartitionState loads what AppendPartitionState wrote; now is the
+// wall clock, so restore time does not count as idleness.
+func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
+	r := reader{b: b}
+	if v := r.byte(); v != partitionVersion {
+		return fmt.Errorf("%w: partition state version %d, want %d", ErrCorruptState, v, partitionVersion)
+	}
+	started := r.byte()
+	maxEvent, current, next := r.varint(), r.varint(), r.varint()
+	late, stale := r.uvarint(), r.uvarint()
+	n := r.uvarint()
+	if n > maxPending {
+		r.fail("too many pending stock records")
+	}
+	var pending []stockUpdate
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		pending = append(pending, stockUpdate{SKU: r.string(maxSKULen), At: r.varint(), Available: r.varint(), ID: r.string(maxSKULen)})
+	}
+	if r.err == nil && (started > 1 || len(r.b) != 0) {
+		r.fail("bad flag or trailing bytes")
+	}
+	if r.err != nil {
+		return r.err
+	}
+	p.wm.started, p.wm.maxEvent, p.wm.current = started == 1, maxEvent, current
+	p.wm.Touch(now)
+	p.next, p.late, p.stale, p.pending = next, late, stale, pending
+	return nil
+}
+
+// Restore installs a SKU state read from the changelog. Restore the latest
+// record of each SKU, then the partition state, before feeding records.
+func (p *Pricer) Restore(s *SKUState) error {
+	if int(s.Window.size) != p.d.size {
+		return fmt.Errorf("%w: SKU %q has %d buckets, this config uses %d (window or slide changed; restore from an empty changelog)",
+			ErrCorruptState, s.SKU, s.Window.size, p.d.size)
+	}
+	if old := p.skus[s.SKU]; old != nil && old.flags&flagListed != 0 {
+		// Replacing a restored SKU (callers restore the latest record of each
+		// SKU once, so this is rare): drop the old active-list entry.
+		if i := slices.Index(p.active, old); i >= 0 {
+			p.active = slices.Delete(p.active, i, i+1)
+		}
+	}
+	s.Category = p.intern(s.Category)
+	listed := s.flags&flagListed != 0
+	s.flags &^= flagListed | flagTouched
+	p.skus[s.SKU] = s
+	if listed {
+		// The same active set as before the restore, so the same SKUs are
+		// evaluated (and folded) at the next boundaries.
+		p.list(s)
+	}
+	return nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// reader decodes varints and strings, remembering the first error so the
+// decoders read straight through and check once.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", ErrCorruptState, what)
+	}
+	r.b = nil
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) < 1 {
+		r.fail("truncated")
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uint64() uint64 {
+	if len(r.b) < 8 {
+		r.fail("truncated")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string(maxLen int) string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(maxLen) || n > uint64(len(r.b)) {
+		r.fail("string too long or truncated")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}

@@ -1,0 +1,430 @@
+package pricing
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// SKU state flags.
+const (
+	flagListed        uint8 = 1 << iota // in Pricer.active
+	flagWalking                         // last evaluation did not reach its target
+	flagHadDemand                       // last evaluation saw units in the window
+	flagDirty                           // stock or product changed since the last evaluation
+	flagBaselineMoved                   // the baseline folded at least one slide
+	flagTouched                         // changed since the last TakeTouched
+)
+
+// persistedFlags survive the changelog; flagTouched is per batch.
+const persistedFlags = flagListed | flagWalking | flagHadDemand | flagDirty | flagBaselineMoved
+
+// SKUState is everything pricing knows about one SKU. It is small and flat so
+// a partition can hold a million of them and write each to the changelog in a
+// few dozen bytes.
+type SKUState struct {
+	SKU      string
+	Category string
+	Window   DemandWindow
+	Baseline Baseline
+	// Available is the latest stock level, as of event time StockAt (Unix ms;
+	// 0 = unknown).
+	Available int64
+	StockAt   int64
+	// Price is the current price, 0 until the first change (then the base
+	// price is the price).
+	Price                               int64
+	BasePrice, PriceFloor, PriceCeiling int64 // 0 until the product is known
+	// LastChange is the event time (Unix ms) of the last emitted change.
+	LastChange int64
+	flags      uint8
+}
+
+// CurrentPrice is the price a customer pays now.
+func (s *SKUState) CurrentPrice() int64 {
+	if s.Price != 0 {
+		return s.Price
+	}
+	return s.BasePrice
+}
+
+// PriceChange is one emitted price: what commerce.prices carries.
+type PriceChange struct {
+	SKU       string
+	Price     int64
+	BasePrice int64
+	// At is the event time of the window boundary that produced the change.
+	At     time.Time
+	Reason Reason
+}
+
+// stockUpdate is an inventory record waiting for the watermark, so that each
+// boundary sees exactly the stock levels that precede it in event time.
+type stockUpdate struct {
+	SKU       string
+	At        int64
+	Available int64
+	ID        string
+}
+
+// Errors for input the pricer refuses; the processor dead-letters such records.
+var (
+	ErrInvalidInput = errors.New("invalid pricing input")
+)
+
+// Pricer prices the SKUs of one input partition. It is not safe for
+// concurrent use: one goroutine feeds it, like a Kafka partition is consumed.
+//
+// Purchases go straight into their SKU's DemandWindow bucket (sums commute,
+// so arrival order does not matter). Prices are evaluated only at slide
+// boundaries, once the watermark has passed them, for the SKUs whose window,
+// stock or walk towards a target asks for it. Stock records wait for the
+// watermark too. Hence two arrival orders of the same records within the
+// allowed out-of-orderness give every SKU the same sequence of prices. (The
+// interleaving of different SKUs within one boundary follows arrival; like
+// Kafka, only per-key order is promised.)
+type Pricer struct {
+	d     derived
+	rules *RuleBook
+	wm    Watermark
+	next  int64 // next boundary (slide index) to evaluate; 0 = not started
+
+	skus       map[string]*SKUState
+	categories map[string]string // interned category names
+	active     []*SKUState
+	pending    []stockUpdate
+	touched    []*SKUState
+	changes    []PriceChange
+
+	late, stale uint64
+}
+
+// NewPricer builds an empty pricer. rules is shared broadcast state: the
+// caller must not change it while the pricer runs.
+func NewPricer(c Config, rules *RuleBook) (*Pricer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if rules == nil {
+		return nil, fmt.Errorf("%w: a pricer needs a rule book", ErrInvalidConfig)
+	}
+	return &Pricer{
+		d:          c.derive(),
+		rules:      rules,
+		wm:         NewWatermark(c),
+		skus:       map[string]*SKUState{},
+		categories: map[string]string{},
+	}, nil
+}
+
+// Late is how many purchases were beyond the allowed lateness.
+func (p *Pricer) Late() uint64 { return p.late }
+
+// StaleStock is how many late inventory records were older than the stock
+// level already known, and so superseded.
+func (p *Pricer) StaleStock() uint64 { return p.stale }
+
+// Watermark is the partition's current watermark.
+func (p *Pricer) Watermark() (time.Time, bool) {
+	return time.UnixMilli(p.wm.Current()).UTC(), p.wm.Started()
+}
+
+// Len is the number of SKUs held.
+func (p *Pricer) Len() int { return len(p.skus) }
+
+// SKU returns a copy of a SKU's state.
+func (p *Pricer) SKU(sku string) (SKUState, bool) {
+	s, ok := p.skus[sku]
+	if !ok {
+		return SKUState{}, false
+	}
+	return *s, true
+}
+
+// Each calls f for every SKU state, in no particular order.
+func (p *Pricer) Each(f func(*SKUState)) {
+	for _, s := range p.skus {
+		f(s)
+	}
+}
+
+// Purchase records units of sku sold at event time at; now is the wall
+// clock. It reports late = true for a purchase beyond the allowed lateness:
+// it is counted and not applied, and the caller sends it to the late topic.
+func (p *Pricer) Purchase(sku string, at time.Time, units int64, now time.Time) (late bool, err error) {
+	t := at.UnixMilli()
+	if sku == "" || units <= 0 || t <= 0 {
+		return false, fmt.Errorf("%w: purchase of %q: need a SKU, positive units (got %d) and a time after 1970", ErrInvalidInput, sku, units)
+	}
+	if err := p.checkSkew(sku, at, now); err != nil {
+		return false, err
+	}
+	if p.wm.Observe(t, now.UnixMilli()) {
+		p.late++
+		return true, nil
+	}
+	p.advance()
+	slide := t / p.d.slideMs
+	s := p.skus[sku]
+	if s == nil {
+		s = p.newSKU(sku)
+	}
+	b := &s.Baseline
+	if b.Next == 0 || (s.flags&flagBaselineMoved == 0 && slide < b.Next) {
+		// The baseline starts at the SKU's earliest slide; until it has folded
+		// anything an earlier record may still move that start.
+		b.Next, b.Since = slide, slide
+	}
+	if slide < b.Next || (s.Window.head != 0 && slide <= s.Window.head-int64(s.Window.size)) {
+		// Already folded: only possible when the config's bounds were
+		// bypassed; counting it as late keeps the rule "never silently drop".
+		p.late++
+		return true, nil
+	}
+	if s.Window.head != 0 && slide > s.Window.head {
+		p.foldBaseline(s, slide-int64(s.Window.size)+1)
+	}
+	s.Window.Add(slide, uint32(min(units, 1<<31)))
+	p.list(s)
+	p.touch(s)
+	return false, nil
+}
+
+// Inventory records the available stock of sku at event time at; id (the
+// event id) orders records with the same time. Stock takes effect at the
+// next boundary the watermark passes. A late record still updates the stock
+// when it is newer than the level known; it reports late all the same.
+func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string, now time.Time) (late bool, err error) {
+	t := at.UnixMilli()
+	if sku == "" || t <= 0 {
+		return false, fmt.Errorf("%w: inventory of %q: need a SKU and a time after 1970", ErrInvalidInput, sku)
+	}
+	if err := p.checkSkew(sku, at, now); err != nil {
+		return false, err
+	}
+	if p.wm.Observe(t, now.UnixMilli()) {
+		s := p.skus[sku]
+		if s == nil {
+			s = p.newSKU(sku)
+		}
+		if t > s.StockAt {
+			p.setStock(s, available, t)
+		} else {
+			p.stale++
+		}
+		return true, nil
+	}
+	p.advance()
+	p.pending = append(p.pending, stockUpdate{SKU: sku, At: t, Available: available, ID: id})
+	return false, nil
+}
+
+// Product sets a SKU's category and price bounds. Products are configuration,
+// not demand: they apply on arrival; a current price outside the new bounds
+// moves to the bound at the next boundary.
+func (p *Pricer) Product(sku, category string, base, floor, ceiling int64) error {
+	if sku == "" || floor <= 0 || floor > base || base > ceiling {
+		return fmt.Errorf("%w: product %q: need 0 < price_floor ≤ base_price ≤ price_ceiling, got %d ≤ %d ≤ %d",
+			ErrInvalidInput, sku, floor, base, ceiling)
+	}
+	s := p.skus[sku]
+	if s == nil {
+		s = p.newSKU(sku)
+	}
+	s.Category = p.intern(category)
+	s.BasePrice, s.PriceFloor, s.PriceCeiling = base, floor, ceiling
+	if cur := s.CurrentPrice(); cur < floor || cur > ceiling {
+		// Only a price the new bounds exclude needs a boundary of its own; a
+		// new base price shows at the SKU's next demand evaluation.
+		s.flags |= flagDirty
+		p.list(s)
+	}
+	p.touch(s)
+	return nil
+}
+
+// Tick lets an idle partition's watermark follow the wall clock (see
+// Watermark.Idle) and evaluates the boundaries that passes.
+func (p *Pricer) Tick(now time.Time) {
+	if p.wm.Idle(now.UnixMilli()) {
+		p.advance()
+	}
+}
+
+// TakeChanges appends the price changes emitted since the last call to dst.
+func (p *Pricer) TakeChanges(dst []PriceChange) []PriceChange {
+	dst = append(dst, p.changes...)
+	clear(p.changes)
+	p.changes = p.changes[:0]
+	return dst
+}
+
+// TakeTouched calls f for each SKU whose state changed since the last call
+// (the changelog records of a batch) and forgets them.
+func (p *Pricer) TakeTouched(f func(*SKUState)) {
+	for _, s := range p.touched {
+		s.flags &^= flagTouched
+		f(s)
+	}
+	clear(p.touched)
+	p.touched = p.touched[:0]
+}
+
+func (p *Pricer) checkSkew(sku string, at, now time.Time) error {
+	if p.d.skewMs > 0 && at.UnixMilli() > now.UnixMilli()+p.d.skewMs {
+		return fmt.Errorf("%w: %q dated %s, more than %v ahead of the clock (%s)",
+			ErrInvalidInput, sku, at.UTC().Format(time.RFC3339), time.Duration(p.d.skewMs)*time.Millisecond, now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (p *Pricer) newSKU(sku string) *SKUState {
+	s := &SKUState{SKU: sku, Window: NewDemandWindow(p.d.size), Baseline: Baseline{Rate: p.d.prior}}
+	p.skus[sku] = s
+	return s
+}
+
+func (p *Pricer) intern(category string) string {
+	if c, ok := p.categories[category]; ok {
+		return c
+	}
+	p.categories[category] = category
+	return category
+}
+
+func (p *Pricer) list(s *SKUState) {
+	if s.flags&flagListed == 0 {
+		s.flags |= flagListed
+		p.active = append(p.active, s)
+	}
+}
+
+func (p *Pricer) touch(s *SKUState) {
+	if s.flags&flagTouched == 0 {
+		s.flags |= flagTouched
+		p.touched = append(p.touched, s)
+	}
+}
+
+func (p *Pricer) setStock(s *SKUState, available, at int64) {
+	s.Available, s.StockAt = available, at
+	s.flags |= flagDirty
+	p.list(s)
+	p.touch(s)
+}
+
+func (p *Pricer) foldBaseline(s *SKUState, upTo int64) {
+	if s.Baseline.Next == 0 {
+		return // no purchase yet: the prior stands
+	}
+	if s.Baseline.fold(&s.Window, upTo, &p.d) {
+		// Every change of state is touched, so the changelog written at the
+		// end of a batch is exactly the state in memory.
+		s.flags |= flagBaselineMoved
+		p.touch(s)
+	}
+}
+
+// advance evaluates every boundary the watermark has passed.
+func (p *Pricer) advance() {
+	wm := p.wm.Current()
+	if p.next == 0 {
+		// Boundaries at or before the first watermark can hold no record that
+		// is within the out-of-orderness, so evaluation starts after it.
+		p.next = floorDiv(wm, p.d.slideMs) + 1
+		return
+	}
+	for p.next*p.d.slideMs <= wm {
+		if len(p.active) == 0 && len(p.pending) == 0 {
+			p.next = floorDiv(wm, p.d.slideMs) + 1 // nothing to evaluate: skip ahead
+			return
+		}
+		p.evaluate(p.next)
+		p.next++
+	}
+}
+
+// evaluate prices the active SKUs at boundary k, whose window is slides
+// [k−n, k−1].
+func (p *Pricer) evaluate(k int64) {
+	at := k * p.d.slideMs
+	p.applyStock(at)
+	kept := p.active[:0]
+	for _, s := range p.active {
+		p.evaluateSKU(s, k, at)
+		if s.Window.head >= k+1-p.d.n || s.flags&(flagWalking|flagHadDemand|flagDirty) != 0 {
+			kept = append(kept, s)
+		} else {
+			s.flags &^= flagListed
+			p.touch(s)
+		}
+	}
+	clear(p.active[len(kept):])
+	p.active = kept
+}
+
+func (p *Pricer) evaluateSKU(s *SKUState, k, at int64) {
+	if s.BasePrice == 0 {
+		return // product unknown: demand accumulates, nothing to price yet
+	}
+	from := k - p.d.n
+	p.foldBaseline(s, from)
+	units := s.Window.Sum(from, k-1)
+	if units == 0 && s.flags&(flagWalking|flagHadDemand|flagDirty) == 0 {
+		return
+	}
+	rate := p.d.prior
+	if s.Baseline.Next != 0 {
+		rate = s.Baseline.rateAt(&p.d)
+	}
+	rule := p.rules.For(s.Category)
+	d := rule.Decide(
+		Quote{Price: s.CurrentPrice(), Base: s.BasePrice, Floor: s.PriceFloor, Ceiling: s.PriceCeiling, LastChange: s.LastChange},
+		Signal{At: at, Units: units, WindowHours: p.d.windowHours, BaselineRate: rate, Available: s.Available, HasStock: s.StockAt != 0},
+	)
+	s.flags &^= flagWalking | flagHadDemand | flagDirty
+	if units > 0 {
+		s.flags |= flagHadDemand
+	}
+	if !d.Settled {
+		s.flags |= flagWalking
+	}
+	p.touch(s)
+	if !d.Changed {
+		return
+	}
+	s.Price, s.LastChange = d.Price, at
+	p.changes = append(p.changes, PriceChange{
+		SKU: s.SKU, Price: d.Price, BasePrice: s.BasePrice, At: time.UnixMilli(at).UTC(), Reason: d.Reason,
+	})
+}
+
+// applyStock applies, in (time, id) order, the stock records before at.
+func (p *Pricer) applyStock(at int64) {
+	if len(p.pending) == 0 {
+		return
+	}
+	slices.SortFunc(p.pending, func(a, b stockUpdate) int {
+		if c := cmp.Compare(a.At, b.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	n := 0
+	for n < len(p.pending) && p.pending[n].At < at {
+		u := p.pending[n]
+		s := p.skus[u.SKU]
+		if s == nil {
+			s = p.newSKU(u.SKU)
+		}
+		if u.At >= s.StockAt {
+			p.setStock(s, u.Available, u.At)
+		}
+		n++
+	}
+	rest := copy(p.pending, p.pending[n:])
+	clear(p.pending[rest:])
+	p.pending = p.pending[:rest]
+}

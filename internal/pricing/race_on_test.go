@@ -1,0 +1,7 @@
+//go:build race
+
+package pricing
+
+// raceEnabled shrinks the broker tests: the race detector slows the Kafka
+// path about tenfold on this 2-core machine.
+const raceEnabled = true
