@@ -36,6 +36,8 @@ import (
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/payments"
+	"github.com/mercato-platform/mercato/internal/prices"
+	"github.com/mercato-platform/mercato/internal/pricing"
 	"github.com/mercato-platform/mercato/internal/replenishment"
 )
 
@@ -158,6 +160,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		}
 	}
 
+	if a.has(config.RolePricing) {
+		if err := a.bus.EnsureTopics(tctx, pricing.Topics(), cfg.Partitions); err != nil {
+			return nil, fmt.Errorf("preparing pricing topics: %w", err)
+		}
+		pc := pricing.DefaultConfig()
+		pc.Window, pc.Slide = cfg.PricingWindow, cfg.PricingSlide
+		proc, err := pricing.NewProcessor(pricing.ProcessorOptions{
+			Client: a.bus, Config: pc, Fallback: pricing.DefaultRule(), InstanceID: cfg.PricingInstanceID, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+		}
+		a.runners = append(a.runners, &runner{name: "pricing", run: proc.Run})
+	}
+
 	if a.has(config.RoleInventoryAlerts) {
 		r, err := a.alertsRunner()
 		if err != nil {
@@ -170,7 +187,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		gateway := payments.NewSimulated(payments.SimulatedOptions{
 			SlowDelay: cfg.PaymentSlowDelay, Latency: cfg.PaymentLatency, DeclineRate: cfg.PaymentDeclineRate, Seed: uint64(time.Now().UnixNano()),
 		})
-		checkout := orders.NewService(a.store, basePrices{a.store}, stock, gateway, orders.Options{
+		var mirror prices.Mirror
+		if a.redis != nil {
+			mirror = rediscache.NewPrices(a.redis, redisPrefix(cfg))
+		}
+		book := prices.NewBook(a.store, mirror, log)
+		a.runners = append(a.runners, &runner{name: "price-feed", run: func(ctx context.Context) error {
+			return book.Follow(ctx, brokers, a.bus.Topic(event.TopicPrices))
+		}})
+		checkout := orders.NewService(a.store, dynamicPrices{a.store, book}, stock, gateway, orders.Options{
 			ReservationTTL: cfg.ReservationTTL, PaymentTimeout: cfg.PaymentTimeout, RecoverAfter: cfg.OrderRecoverAfter,
 			Logger: log, Committed: notify,
 		})
@@ -194,6 +219,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			Inventory:  inv,
 			Orders:     checkout,
 			Purchasing: replen,
+			Prices:     book,
+			Rules:      rulePublisher{a.bus},
 			// The lease outlives any checkout (payment timeout plus the saga's
 			// writes), so only a request that died is taken over.
 			Idempotency:      a.store,
@@ -445,10 +472,14 @@ func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore
 // redisPrefix namespaces Redis keys like topics, so deployments can share a server.
 func redisPrefix(cfg config.Config) string { return cfg.TopicPrefix + "mercato:" }
 
-// basePrices prices order lines at the catalogue's base price.
-type basePrices struct{ store *sqlstore.Store }
+// dynamicPrices prices order lines at the SKU's current dynamic price, or
+// its base price until the pricing role has priced it.
+type dynamicPrices struct {
+	store *sqlstore.Store
+	book  *prices.Book
+}
 
-func (p basePrices) UnitPrice(ctx context.Context, sku string) (int64, error) {
+func (p dynamicPrices) UnitPrice(ctx context.Context, sku string) (int64, error) {
 	cur, err := p.store.GetProduct(ctx, sku)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return 0, fmt.Errorf("%w: %s", orders.ErrUnknownSKU, sku)
@@ -456,5 +487,20 @@ func (p basePrices) UnitPrice(ctx context.Context, sku string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if rec, ok := p.book.Price(sku); ok {
+		return rec.Price, nil
+	}
 	return cur.Product.BasePrice, nil
+}
+
+// rulePublisher sends pricing rules on commerce.pricing-rules, keyed by
+// category; every pricing instance reads all of them.
+type rulePublisher struct{ bus *bus.Client }
+
+func (p rulePublisher) PublishRule(ctx context.Context, rule pricing.Rule) error {
+	env, err := event.New("pricing.rule", "mercato/api", rule.Category, time.Now(), rule)
+	if err != nil {
+		return err
+	}
+	return p.bus.Publish(ctx, event.Message{Topic: event.TopicPricingRules, Envelope: env})
 }

@@ -45,7 +45,7 @@ func testConfig(t *testing.T) config.Config {
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	a, err := app.New(context.Background(), cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestAdminTokenIsKeptAcrossRestarts(t *testing.T) {
 
 func startApp(t *testing.T, cfg config.Config) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	a, err := app.New(context.Background(), cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,3 +276,15 @@ func TestServeWithRedisInventory(t *testing.T) {
 		t.Errorf("readyz checks = %v, want redis ok", ready.Checks)
 	}
 }
+
+// testLogger shows warnings and errors in the test log when MERCATO_TEST_LOG is set.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("MERCATO_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -133,7 +134,16 @@ func (t *Transactor) Run(ctx context.Context) error {
 				t.log.Warn("batch failed, aborting its transaction", "err", perr)
 			}
 		}
-		committed, err := t.s.End(ctx, try)
+		// On shutdown, abort with a live context: ending with the cancelled one
+		// would leave the transaction open, stalling read_committed readers
+		// until the transaction times out.
+		endCtx, endCancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			try = kgo.TryAbort
+			endCtx, endCancel = context.WithTimeout(context.Background(), 5*time.Second)
+		}
+		committed, err := t.s.End(endCtx, try)
+		endCancel()
 		t.s.AllowRebalance()
 		if !committed && t.o.OnAbort != nil {
 			t.o.OnAbort()

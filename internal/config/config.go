@@ -35,11 +35,11 @@ const (
 )
 
 // Implemented lists the roles this build can run, in start order.
-var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment}
+var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing}
 
 // planned are roles of the architecture that this build does not have yet;
 // asking for one is a configuration error rather than a silent no-op.
-var planned = []string{RolePricing, RoleLakeSink, RoleReports, RoleReviews}
+var planned = []string{RoleLakeSink, RoleReports, RoleReviews}
 
 // Config is the whole process configuration.
 type Config struct {
@@ -80,6 +80,10 @@ type Config struct {
 	UrgentLimit       time.Duration
 	SimulatedSupplier bool
 	SupplierTimeScale float64
+
+	PricingInstanceID string
+	PricingWindow     time.Duration
+	PricingSlide      time.Duration
 }
 
 // RegisterFlags declares every setting on fs with its default.
@@ -116,6 +120,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.UrgentLimit, "urgent-limit", 48*time.Hour, "replenishment: an out-of-stock SKU whose open order arrives later than this gets an urgent order (0 disables)")
 	fs.BoolVar(&c.SimulatedSupplier, "simulated-supplier", true, "replenishment: a simulated supplier confirms, ships and delivers purchase orders")
 	fs.Float64Var(&c.SupplierTimeScale, "supplier-time-scale", 1, "simulated supplier clock speed (1440: a day of lead time per minute)")
+	fs.StringVar(&c.PricingInstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id); unique per instance")
+	fs.DurationVar(&c.PricingWindow, "pricing-window", 5*time.Minute, "pricing: span of the short demand window (event time)")
+	fs.DurationVar(&c.PricingSlide, "pricing-slide", time.Minute, "pricing: how often the window is evaluated (event time)")
 	fs.DurationVar(&c.OrderRecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
 }
 
@@ -328,6 +335,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PriorDailyDemand < 0 || c.UrgentLimit < 0 || c.SupplierTimeScale <= 0 {
 		bad("--prior-daily-demand and --urgent-limit must not be negative, --supplier-time-scale must be positive")
+	}
+	if c.PricingInstanceID == "" || len(c.PricingInstanceID) > 100 {
+		bad("--pricing-instance-id must be 1-100 characters")
+	}
+	if c.PricingSlide <= 0 || c.PricingWindow < c.PricingSlide || c.PricingWindow%c.PricingSlide != 0 {
+		bad("--pricing-window must be a whole number of --pricing-slide")
 	}
 	if c.OrderRecoverAfter <= c.PaymentTimeout {
 		bad("--order-recover-after (%s) must be longer than --payment-timeout (%s)", c.OrderRecoverAfter, c.PaymentTimeout)

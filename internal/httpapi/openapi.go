@@ -155,6 +155,17 @@ func schemas() map[string]any {
 			"items":  map[string]any{"type": "array", "items": obj(nil, map[string]any{"sku": str, "quantity": i64, "unit_price": i64})},
 			"total":  i64, "payment_id": str, "failure_reason": str, "created_at": stamp, "updated_at": stamp,
 		}),
+		"Price": obj(nil, map[string]any{"sku": str, "price": i64, "base_price": i64, "updated_at": stamp, "reason": obj(nil, map[string]any{
+			"rule_id": str, "demand_ratio": num, "units_in_window": i64, "short_rate_per_hour": num, "baseline_rate_per_hour": num,
+			"stock_cover_hours": num, "available": i64, "target_price": i64, "previous_price": i64,
+			"clipped_by": map[string]any{"type": "string", "enum": []string{"", "floor", "ceiling", "step"}},
+		})}),
+		"PriceHistory": obj([]string{"items"}, map[string]any{"sku": str, "items": map[string]any{"type": "array", "items": ref("Price")}}),
+		"PricingRule": obj(nil, map[string]any{
+			"id": str, "category": str, "demand_weight": num, "max_demand_adjust": num, "smoothing_units": num,
+			"scarcity_weight": num, "target_cover_hours": num, "overstock_weight": num, "overstock_cover_hours": num,
+			"step_limit": num, "cooldown_seconds": i64, "price_unit": i64, "frozen": map[string]any{"type": "boolean"},
+		}),
 		"Transition": obj([]string{"to"}, map[string]any{"to": map[string]any{"type": "string", "enum": []string{"confirmed", "shipped", "received", "cancelled"}}}),
 		"PurchaseOrder": obj(nil, map[string]any{
 			"id": str, "sku": str, "quantity": i64, "supplier": str, "urgent": map[string]any{"type": "boolean"},

@@ -58,6 +58,8 @@ type Options struct {
 	Inventory  *inventory.Service
 	Orders     *orders.Service
 	Purchasing *replenishment.Service
+	Prices     PriceBook
+	Rules      RulePublisher
 	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
 	// and a claim whose request died may be taken over after IdempotencyLease.
 	Idempotency      idempotency.Store
@@ -72,6 +74,7 @@ type Options struct {
 // Server is the HTTP API.
 type Server struct {
 	o        Options
+	now      func() time.Time
 	log      *slog.Logger
 	mux      *http.ServeMux
 	routes   []Route
@@ -94,7 +97,7 @@ func New(o Options) *Server {
 		o.IdempotencyLease = time.Minute
 	}
 	s := &Server{
-		o: o, log: o.Logger, mux: http.NewServeMux(),
+		o: o, log: o.Logger, mux: http.NewServeMux(), now: time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mercato_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
@@ -225,6 +228,9 @@ func (s *Server) table() []Route {
 		{Method: "PUT", Path: "/v1/products/{sku}", Summary: "Create or update a product; its stock is recorded in the inventory ledger.", Access: Admin, Body: "ProductPut", Result: "ProductView", Status: 200, handler: s.putProduct},
 		{Method: "GET", Path: "/v1/products/{sku}", Summary: "Read a product.", Result: "ProductView", Status: 200, handler: s.getProduct},
 		{Method: "GET", Path: "/v1/products", Summary: "List products by SKU, optionally of one category.", Query: []string{"category", "limit", "cursor"}, Result: "ProductPage", Status: 200, handler: s.listProducts},
+		{Method: "GET", Path: "/v1/prices/{sku}", Summary: "A SKU's current price with the reason it moved (its base price until pricing has priced it).", Result: "Price", Status: 200, handler: s.getPrice},
+		{Method: "GET", Path: "/v1/prices/{sku}/history", Summary: "A SKU's recent price changes with reasons, newest first.", Query: []string{"limit"}, Result: "PriceHistory", Status: 200, handler: s.getPriceHistory},
+		{Method: "PUT", Path: "/v1/pricing/rules/{category}", Summary: "Set a category's pricing rule (coefficients, step limit, cooldown, target cover, kill switch); takes effect without restart.", Access: Admin, Body: "PricingRule", Result: "PricingRule", Status: 200, handler: s.putPricingRule},
 		{Method: "GET", Path: "/v1/inventory/{sku}", Summary: "A SKU's stock: on hand, reserved, available, on order, threshold.", Result: "Levels", Status: 200, handler: s.getInventory},
 		{Method: "POST", Path: "/v1/inventory/{sku}/adjustments", Summary: "Change on-hand stock (receiving, counts, damage); never below reserved.", Access: Admin, Body: "Adjustment", Result: "Levels", Status: 200, handler: s.adjustInventory},
 		{Method: "POST", Path: "/v1/orders", Summary: "Check out: reserve stock, authorize payment, commit. Needs Idempotency-Key and X-Customer-ID.", Access: Customer, Body: "OrderRequest", Result: "Order", Status: 201, handler: s.placeOrder},

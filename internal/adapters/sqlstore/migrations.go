@@ -163,6 +163,18 @@ CREATE TABLE demand_events (
 DROP INDEX inventory_ledger_ref;
 CREATE UNIQUE INDEX inventory_ledger_adjust_ref ON inventory_ledger (sku, ref) WHERE kind = 'adjust' AND ref <> '';
 `,
+	// 6: every dynamic price change, with its reason.
+	`
+CREATE TABLE price_history (
+  event_id   TEXT PRIMARY KEY,
+  sku        TEXT NOT NULL,
+  price      BIGINT NOT NULL,
+  base_price BIGINT NOT NULL,
+  at         BIGINT NOT NULL,
+  reason     TEXT NOT NULL
+);
+CREATE INDEX price_history_sku_at ON price_history (sku, at);
+`,
 }
 
 func (s *Store) ddl(q string) string {

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/mercato-platform/mercato/internal/pricing"
+)
+
+// PriceBook is the api role's view of dynamic prices.
+type PriceBook interface {
+	Price(sku string) (pricing.PriceRecord, bool)
+	History(ctx context.Context, sku string, limit int) ([]pricing.PriceRecord, error)
+}
+
+// RulePublisher sends a pricing rule to every pricing instance.
+type RulePublisher interface {
+	PublishRule(ctx context.Context, rule pricing.Rule) error
+}
+
+// currentPrice is the dynamic price, or the base price until the pricing
+// role has priced the SKU.
+func (s *Server) currentPrice(r *http.Request, sku string) (pricing.PriceRecord, error) {
+	cur, err := s.o.Catalog.Get(r.Context(), sku)
+	if err != nil {
+		return pricing.PriceRecord{}, err
+	}
+	if s.o.Prices != nil {
+		if rec, ok := s.o.Prices.Price(sku); ok {
+			return rec, nil
+		}
+	}
+	p := cur.Product
+	return pricing.PriceRecord{SKU: sku, Price: p.BasePrice, BasePrice: p.BasePrice, UpdatedAt: p.UpdatedAt,
+		Reason: pricing.Reason{RuleID: "base_price", TargetPrice: p.BasePrice, PreviousPrice: p.BasePrice}}, nil
+}
+
+func (s *Server) getPrice(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.currentPrice(r, r.PathValue("sku"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+func (s *Server) getPriceHistory(w http.ResponseWriter, r *http.Request) error {
+	sku := r.PathValue("sku")
+	if _, err := s.o.Catalog.Get(r.Context(), sku); err != nil {
+		return err
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-1000")
+		}
+		limit = n
+	}
+	items := []pricing.PriceRecord{}
+	if s.o.Prices != nil {
+		var err error
+		if items, err = s.o.Prices.History(r.Context(), sku, limit); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sku": sku, "items": items})
+	return nil
+}
+
+func (s *Server) putPricingRule(w http.ResponseWriter, r *http.Request) error {
+	category := r.PathValue("category")
+	if n := utf8.RuneCountInString(category); n < 1 || n > 100 {
+		return apiErr(http.StatusBadRequest, "invalid_category", "category must be 1-100 characters")
+	}
+	rule := pricing.DefaultRule()
+	if err := decodeJSON(w, r, &rule); err != nil {
+		return err
+	}
+	if rule.Category != "" && rule.Category != category {
+		return apiErr(http.StatusBadRequest, "invalid_category", "body category %q differs from the path's %q", rule.Category, category)
+	}
+	rule.Category = category
+	if rule.ID == "" || rule.ID == "default" {
+		rule.ID = category + "@" + strconv.FormatInt(s.now().UnixMilli(), 10)
+	}
+	if err := rule.Validate(); err != nil {
+		return apiErr(http.StatusBadRequest, "invalid_rule", "%s", err.Error())
+	}
+	if s.o.Rules == nil {
+		return apiErr(http.StatusServiceUnavailable, "pricing_unavailable", "this instance cannot publish pricing rules")
+	}
+	if err := s.o.Rules.PublishRule(r.Context(), rule); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rule)
+	return nil
+}
