@@ -42,6 +42,7 @@ func commands() []command {
 		{"serve", "run the platform (every role by default; see --roles)", runServe},
 		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
 		{"inventory", "inventory tools: reconcile [--fix] compares the Redis counters with the ledger", runInventory},
+		{"sentiment", "train, evaluate and run the review sentiment classifier", runSentiment},
 		{"bench", "load benchmarks: bench orders drives checkout over HTTP and reports orders/s and latency", runBench},
 		{"version", "print the version", runVersion},
 		{"help", "list commands, or show a command's flags: mercato help serve", nil},
@@ -102,6 +103,8 @@ func helpFor(name string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Usage: mercato %s [flags]\n\nFlags:\n", name)
 		fs.PrintDefaults()
 		return exitOK
+	case "sentiment":
+		return runSentiment(context.Background(), []string{"help"}, stdout, stderr)
 	case "version", "help":
 		fmt.Fprintf(stdout, "Usage: mercato %s\n", name)
 		return exitOK
