@@ -26,7 +26,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	var c config.Config
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -180,6 +180,48 @@ func TestAdminTokenIsKeptAcrossRestarts(t *testing.T) {
 	if tok, _ := app.AdminToken(dir, "configured-token-123", log); tok != "configured-token-123" {
 		t.Errorf("a configured token must win, got %q", tok)
 	}
+}
+
+// startAppB starts an app for a benchmark.
+func startAppB(b *testing.B, cfg config.Config) *app.App {
+	b.Helper()
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+		a.Close()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + a.HTTPAddr() + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return a
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatal("not ready")
+	return nil
+}
+
+func callB(b *testing.B, a *app.App, method, path, body string) int {
+	b.Helper()
+	req, _ := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func startApp(t *testing.T, cfg config.Config) *app.App {
