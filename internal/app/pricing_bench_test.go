@@ -3,7 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-		"net/http"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
