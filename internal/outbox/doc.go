@@ -1,6 +1,6 @@
 // Package outbox relays events that writes recorded in the system of record's
 // outbox table to the event log: in table order, so records with one key keep
-// their order, through the idempotent producer, and marked sent only after the
-// broker acknowledged them. A crash between publish and mark republishes the
+// their order, through the idempotent producer, and deleted from the table only after the
+// broker acknowledged them. A crash between publish and delete republishes the
 // same event ids; consumers deduplicate on them.
 package outbox

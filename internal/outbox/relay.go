@@ -24,12 +24,11 @@ type Row struct {
 type Store interface {
 	// PendingOutbox returns up to limit unsent rows in id order.
 	PendingOutbox(ctx context.Context, limit int) ([]Row, error)
-	// MarkOutboxSent marks rows as published.
+	// MarkOutboxSent records rows as published (the store deletes them: the
+	// event log is their record from then on).
 	MarkOutboxSent(ctx context.Context, ids []int64) error
 	// OutboxBacklog counts unsent rows.
 	OutboxBacklog(ctx context.Context) (int64, error)
-	// PruneOutbox deletes rows sent before t.
-	PruneOutbox(ctx context.Context, before time.Time) (int64, error)
 	// AcquireRelayLease blocks until this process is the one relay allowed to
 	// publish (one relay keeps per-key order); release gives it up.
 	AcquireRelayLease(ctx context.Context) (release func(), err error)
@@ -45,7 +44,6 @@ type Producer interface {
 type Options struct {
 	Batch        int
 	PollInterval time.Duration
-	Retention    time.Duration // how long sent rows are kept, for audit
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
 }
@@ -67,9 +65,6 @@ func NewRelay(store Store, producer Producer, o Options) *Relay {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 20 * time.Millisecond
-	}
-	if o.Retention <= 0 {
-		o.Retention = time.Hour
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -111,7 +106,6 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer release()
 	backoff := r.o.PollInterval
-	lastPrune := time.Now()
 	for {
 		n, err := r.RelayOnce(ctx)
 		if ctx.Err() != nil {
@@ -128,12 +122,6 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue // more rows are waiting
 		default:
 			backoff = r.o.PollInterval
-		}
-		if time.Since(lastPrune) > time.Minute {
-			lastPrune = time.Now()
-			if _, err := r.store.PruneOutbox(ctx, time.Now().Add(-r.o.Retention)); err != nil && ctx.Err() == nil {
-				r.o.Logger.Warn("pruning outbox", "err", err)
-			}
 		}
 		if b, err := r.store.OutboxBacklog(ctx); err == nil {
 			r.backlog.Set(float64(b))

@@ -175,6 +175,11 @@ CREATE TABLE price_history (
 );
 CREATE INDEX price_history_sku_at ON price_history (sku, at);
 `,
+	// 7: the relay deletes published rows instead of stamping them.
+	`
+DELETE FROM outbox WHERE sent_at IS NOT NULL;
+DROP INDEX outbox_sent;
+`,
 }
 
 func (s *Store) ddl(q string) string {

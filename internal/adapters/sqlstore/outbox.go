@@ -27,24 +27,23 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]outbox.Row, err
 	return out, rows.Err()
 }
 
-// MarkOutboxSent stamps rows as published.
+// MarkOutboxSent deletes published rows: from now on the event log is their
+// record. (Deleting once costs less than stamping and pruning later.)
 func (s *Store) MarkOutboxSent(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	now := time.Now().UnixMicro()
 	return s.inTx(ctx, func(tx *txn) error {
 		// Chunks keep each statement under SQLite's bound-parameter limit.
 		for start := 0; start < len(ids); start += 500 {
 			chunk := ids[start:min(start+500, len(ids))]
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, now)
+			args := make([]any, 0, len(chunk))
 			for _, id := range chunk {
 				args = append(args, id)
 			}
-			q := `UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL AND id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
-			if _, err := tx.ExecContext(ctx, (q), args...); err != nil {
-				return fmt.Errorf("marking outbox rows sent: %w", err)
+			q := `DELETE FROM outbox WHERE id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("deleting published outbox rows: %w", err)
 			}
 		}
 		return nil
@@ -57,16 +56,6 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int64, error) {
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting outbox backlog: %w", err)
 	}
-	return n, nil
-}
-
-// PruneOutbox deletes rows published before t.
-func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, s.q(`DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`), before.UnixMicro())
-	if err != nil {
-		return 0, fmt.Errorf("pruning outbox: %w", err)
-	}
-	n, _ := res.RowsAffected()
 	return n, nil
 }
 
