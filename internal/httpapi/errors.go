@@ -10,6 +10,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/replenishment"
+	"github.com/mercato-platform/mercato/internal/reviews"
 )
 
 // APIError is an error with its HTTP status and stable code.
@@ -52,6 +53,12 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
 	case errors.Is(err, catalog.ErrWouldGoNegative), errors.Is(err, inventory.ErrWouldGoNegative):
 		return apiErr(http.StatusConflict, "would_go_negative", "%s", err.Error())
+	case errors.Is(err, reviews.ErrInvalid):
+		return apiErr(http.StatusBadRequest, "invalid_review", "%s", err.Error())
+	case errors.Is(err, reviews.ErrUnknownSKU):
+		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
+	case errors.Is(err, reviews.ErrNotFound):
+		return apiErr(http.StatusNotFound, "review_not_found", "%s", err.Error())
 	case errors.Is(err, replenishment.ErrNotFound):
 		return apiErr(http.StatusNotFound, "purchase_order_not_found", "%s", err.Error())
 	case errors.Is(err, replenishment.ErrIllegalTransition):

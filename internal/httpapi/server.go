@@ -19,6 +19,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/replenishment"
+	"github.com/mercato-platform/mercato/internal/reviews"
 	"github.com/mercato-platform/mercato/web"
 )
 
@@ -59,6 +60,7 @@ type Options struct {
 	Orders     *orders.Service
 	Purchasing *replenishment.Service
 	Prices     PriceBook
+	Reviews    *reviews.Service
 	Rules      RulePublisher
 	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
 	// and a claim whose request died may be taken over after IdempotencyLease.
@@ -231,6 +233,10 @@ func (s *Server) table() []Route {
 		{Method: "GET", Path: "/v1/prices/{sku}", Summary: "A SKU's current price with the reason it moved (its base price until pricing has priced it).", Result: "Price", Status: 200, handler: s.getPrice},
 		{Method: "GET", Path: "/v1/prices/{sku}/history", Summary: "A SKU's recent price changes with reasons, newest first.", Query: []string{"limit"}, Result: "PriceHistory", Status: 200, handler: s.getPriceHistory},
 		{Method: "PUT", Path: "/v1/pricing/rules/{category}", Summary: "Set a category's pricing rule (coefficients, step limit, cooldown, target cover, kill switch); takes effect without restart.", Access: Admin, Body: "PricingRule", Result: "PricingRule", Status: 200, handler: s.putPricingRule},
+		{Method: "POST", Path: "/v1/reviews", Summary: "Post a review: stored, classified (language, sentiment), published on commerce.reviews for indexing.", Access: Customer, Body: "ReviewRequest", Result: "ReviewCreated", Status: 201, handler: s.createReview},
+		{Method: "GET", Path: "/v1/reviews/search", Summary: "Full-text review search with filters and aggregations (sentiment, rating, by day).", Query: []string{"q", "sku", "sentiment", "min_rating", "from", "to", "limit"}, Result: "ReviewSearch", Status: 200, handler: s.searchReviews},
+		{Method: "GET", Path: "/v1/products/{sku}/review-summary", Summary: "A product's review counts, ratio, rating, significant positive and negative terms, and daily trend.", Result: "ReviewSummary", Status: 200, handler: s.reviewSummary},
+		{Method: "GET", Path: "/v1/reviews/{id}/similar", Summary: "The k reviews nearest to a review (cosine of review vectors).", Query: []string{"k"}, Result: "SimilarReviews", Status: 200, handler: s.similarReviews},
 		{Method: "GET", Path: "/v1/inventory/{sku}", Summary: "A SKU's stock: on hand, reserved, available, on order, threshold.", Result: "Levels", Status: 200, handler: s.getInventory},
 		{Method: "POST", Path: "/v1/inventory/{sku}/adjustments", Summary: "Change on-hand stock (receiving, counts, damage); never below reserved.", Access: Admin, Body: "Adjustment", Result: "Levels", Status: 200, handler: s.adjustInventory},
 		{Method: "POST", Path: "/v1/orders", Summary: "Check out: reserve stock, authorize payment, commit. Needs Idempotency-Key and X-Customer-ID.", Access: Customer, Body: "OrderRequest", Result: "Order", Status: 201, handler: s.placeOrder},

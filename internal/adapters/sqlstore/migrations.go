@@ -180,6 +180,22 @@ CREATE INDEX price_history_sku_at ON price_history (sku, at);
 DELETE FROM outbox WHERE sent_at IS NOT NULL;
 DROP INDEX outbox_sent;
 `,
+	// 8: customer reviews (the search index is built from commerce.reviews).
+	`
+CREATE TABLE reviews (
+  id              TEXT PRIMARY KEY,
+  sku             TEXT NOT NULL,
+  rating          INTEGER NOT NULL,
+  text            TEXT NOT NULL,
+  lang            TEXT NOT NULL,
+  sentiment       TEXT NOT NULL,
+  sentiment_score DOUBLE PRECISION NOT NULL,
+  order_id        TEXT NOT NULL DEFAULT '',
+  customer_id     TEXT NOT NULL DEFAULT '',
+  created_at      BIGINT NOT NULL
+);
+CREATE INDEX reviews_sku ON reviews (sku, created_at);
+`,
 }
 
 func (s *Store) ddl(q string) string {
