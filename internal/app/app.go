@@ -184,6 +184,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 
 	if a.has(config.RoleAPI) {
+		a.runners = append(a.runners, &runner{name: "housekeeping", run: func(ctx context.Context) error {
+			return a.store.RunHousekeeping(ctx, 10*time.Minute)
+		}})
 		gateway := payments.NewSimulated(payments.SimulatedOptions{
 			SlowDelay: cfg.PaymentSlowDelay, Latency: cfg.PaymentLatency, DeclineRate: cfg.PaymentDeclineRate, Seed: uint64(time.Now().UnixNano()),
 		})
