@@ -9,13 +9,23 @@ function cell(row, text, cls) {
   row.appendChild(td);
 }
 
+function emptyRow(tbody, text) {
+  const tr = document.createElement("tr");
+  cell(tr, text);
+  tbody.appendChild(tr);
+}
+
+async function getJSON(path) {
+  const r = await fetch(path);
+  return { ok: r.ok, body: await r.json() };
+}
+
 async function refreshReady() {
   const el = document.getElementById("ready");
   try {
-    const r = await fetch("/readyz");
-    const body = await r.json();
+    const { ok, body } = await getJSON("/readyz");
     el.textContent = body.status;
-    el.className = r.ok ? "ok" : "bad";
+    el.className = ok ? "ok" : "bad";
   } catch (e) {
     el.textContent = "unreachable";
     el.className = "bad";
@@ -25,24 +35,56 @@ async function refreshReady() {
 async function refreshProducts() {
   const tbody = document.getElementById("products");
   try {
-    const r = await fetch("/v1/products?limit=100");
-    const page = await r.json();
+    const { body: page } = await getJSON("/v1/products?limit=25");
+    const rows = await Promise.all((page.items || []).map(async (p) => {
+      const [price, stock] = await Promise.all([
+        getJSON("/v1/prices/" + encodeURIComponent(p.sku)).then((r) => r.body).catch(() => null),
+        getJSON("/v1/inventory/" + encodeURIComponent(p.sku)).then((r) => r.body).catch(() => null),
+      ]);
+      return { p, price, stock };
+    }));
     tbody.replaceChildren();
-    for (const p of page.items || []) {
+    for (const { p, price, stock } of rows) {
       const tr = document.createElement("tr");
       cell(tr, p.sku);
       cell(tr, p.name);
       cell(tr, p.category);
+      const now = price ? price.price : p.base_price;
+      cell(tr, now.toLocaleString(), "n " + (now > p.base_price ? "up" : now < p.base_price ? "down" : ""));
       cell(tr, p.base_price.toLocaleString(), "n");
-      cell(tr, p.price_floor.toLocaleString(), "n");
-      cell(tr, p.price_ceiling.toLocaleString(), "n");
+      let why = "";
+      if (price && price.reason && price.reason.rule_id !== "base_price") {
+        why = "demand ×" + price.reason.demand_ratio.toFixed(2);
+        if (price.reason.clipped_by) why += ", clipped by " + price.reason.clipped_by;
+      }
+      cell(tr, why);
+      cell(tr, stock ? String(stock.available) : "", "n");
+      cell(tr, stock ? String(stock.on_order) : "", "n");
+      if (stock && stock.available < stock.low_stock_threshold) tr.className = "low";
       tbody.appendChild(tr);
     }
-    if (!tbody.children.length) {
+    if (!rows.length) emptyRow(tbody, "no products yet");
+  } catch (e) {
+    tbody.replaceChildren();
+  }
+}
+
+async function refreshPurchaseOrders() {
+  const tbody = document.getElementById("pos");
+  try {
+    const { body } = await getJSON("/v1/purchase-orders?limit=15");
+    tbody.replaceChildren();
+    for (const po of body.items || []) {
       const tr = document.createElement("tr");
-      cell(tr, "no products yet");
+      cell(tr, new Date(po.created_at).toLocaleString());
+      cell(tr, po.sku);
+      cell(tr, String(po.quantity), "n");
+      cell(tr, po.status + (po.urgent ? " (urgent)" : ""));
+      cell(tr, po.supplier);
+      cell(tr, new Date(po.expected_at).toLocaleString());
       tbody.appendChild(tr);
     }
+    if (!(body.items || []).length) emptyRow(tbody, "no purchase orders");
   } catch (e) {
     tbody.replaceChildren();
   }
@@ -51,8 +93,7 @@ async function refreshProducts() {
 async function refreshAlerts() {
   const tbody = document.getElementById("alerts");
   try {
-    const r = await fetch("/v1/alerts?limit=1000");
-    const page = await r.json();
+    const { body: page } = await getJSON("/v1/alerts?limit=1000");
     const items = (page.items || []).slice(-20).reverse();
     tbody.replaceChildren();
     for (const a of items) {
@@ -65,11 +106,7 @@ async function refreshAlerts() {
       cell(tr, String(a.threshold), "n");
       tbody.appendChild(tr);
     }
-    if (!items.length) {
-      const tr = document.createElement("tr");
-      cell(tr, "no alerts");
-      tbody.appendChild(tr);
-    }
+    if (!items.length) emptyRow(tbody, "no alerts");
   } catch (e) {
     tbody.replaceChildren();
   }
@@ -78,6 +115,7 @@ async function refreshAlerts() {
 function tick() {
   refreshReady();
   refreshProducts();
+  refreshPurchaseOrders();
   refreshAlerts();
 }
 tick();
