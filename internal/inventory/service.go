@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mercato-platform/mercato/internal/periodic"
 )
 
 // AlertLister reads stored alerts.
@@ -104,16 +106,8 @@ func isClosed(err error) bool {
 
 // RunSweeper releases expired reservations every interval until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			if _, err := s.ReleaseExpired(ctx, now); err != nil && ctx.Err() == nil {
-				s.log.Warn("releasing expired reservations", "err", err)
-			}
-		}
-	}
+	return periodic.Run(ctx, every, func(ctx context.Context, now time.Time) error {
+		_, err := s.ReleaseExpired(ctx, now)
+		return err
+	}, func(err error) { s.log.Warn("releasing expired reservations", "err", err) })
 }

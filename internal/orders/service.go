@@ -10,6 +10,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/payments"
+	"github.com/mercato-platform/mercato/internal/periodic"
 )
 
 // Sentinel errors; the HTTP layer maps them in one place.
@@ -378,16 +379,8 @@ func (s *Service) abandon(ctx context.Context, id string) error {
 
 // RunRecovery runs RecoverStale every interval until ctx ends.
 func (s *Service) RunRecovery(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if _, err := s.RecoverStale(ctx); err != nil && ctx.Err() == nil {
-				s.o.Logger.Warn("recovering interrupted checkouts", "err", err)
-			}
-		}
-	}
+	return periodic.Run(ctx, every, func(ctx context.Context, _ time.Time) error {
+		_, err := s.RecoverStale(ctx)
+		return err
+	}, func(err error) { s.o.Logger.Warn("recovering interrupted checkouts", "err", err) })
 }

@@ -3,6 +3,8 @@ package replenishment
 import (
 	"context"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/periodic"
 )
 
 // Supplier simulates the suppliers of the demo and the traffic simulator:
@@ -56,16 +58,8 @@ func (s *Supplier) Step(ctx context.Context) (int, error) {
 
 // Run steps every interval until ctx ends.
 func (s *Supplier) Run(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if _, err := s.Step(ctx); err != nil && ctx.Err() == nil {
-				s.svc.o.Logger.Warn("simulated supplier", "err", err)
-			}
-		}
-	}
+	return periodic.Run(ctx, every, func(ctx context.Context, _ time.Time) error {
+		_, err := s.Step(ctx)
+		return err
+	}, func(err error) { s.svc.o.Logger.Warn("simulated supplier", "err", err) })
 }

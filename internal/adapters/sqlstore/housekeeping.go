@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/periodic"
 )
 
 // Retention of bookkeeping rows nothing reads once they are old.
@@ -44,14 +46,8 @@ func (s *Store) Housekeep(ctx context.Context, now time.Time) (int64, error) {
 
 // RunHousekeeping calls Housekeep every interval until ctx ends.
 func (s *Store) RunHousekeeping(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			_, _ = s.Housekeep(ctx, now) // best effort; the next tick tries again
-		}
-	}
+	return periodic.Run(ctx, every, func(ctx context.Context, now time.Time) error {
+		_, err := s.Housekeep(ctx, now)
+		return err
+	}, nil) // best effort: the next tick tries again
 }
