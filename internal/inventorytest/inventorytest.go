@@ -409,3 +409,17 @@ func testValidation(t *testing.T, e Env) {
 	}
 	want(t, e, "A", 10, 0)
 }
+
+// AlertsOf adapts a store that lists all alerts to Env.Alerts.
+func AlertsOf(l inventory.AlertLister) func(ctx context.Context, sku string) ([]inventory.Alert, error) {
+	return func(ctx context.Context, sku string) ([]inventory.Alert, error) {
+		all, err := l.Alerts(ctx, "", time.Time{}, 1000)
+		var out []inventory.Alert
+		for _, a := range all {
+			if a.SKU == sku {
+				out = append(out, a)
+			}
+		}
+		return out, err
+	}
+}

@@ -53,16 +53,7 @@ func (f fixture) env() inventorytest.Env {
 				t.Fatal(err)
 			}
 		},
-		Alerts: func(ctx context.Context, sku string) ([]inventory.Alert, error) {
-			all, err := f.sql.Alerts(ctx, "", time.Time{}, 1000)
-			var out []inventory.Alert
-			for _, a := range all {
-				if a.SKU == sku {
-					out = append(out, a)
-				}
-			}
-			return out, err
-		},
+		Alerts: inventorytest.AlertsOf(f.sql),
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/catalog"
-	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/inventorytest"
 	"github.com/mercato-platform/mercato/internal/storetest"
 	"github.com/mercato-platform/mercato/internal/testenv"
@@ -29,16 +27,7 @@ func inventoryEnv(s *sqlstore.Store) inventorytest.Env {
 				t.Fatal(err)
 			}
 		},
-		Alerts: func(ctx context.Context, sku string) ([]inventory.Alert, error) {
-			all, err := s.Alerts(ctx, "", time.Time{}, 1000)
-			var out []inventory.Alert
-			for _, a := range all {
-				if a.SKU == sku {
-					out = append(out, a)
-				}
-			}
-			return out, err
-		},
+		Alerts: inventorytest.AlertsOf(s),
 	}
 }
 
