@@ -84,6 +84,10 @@ type Config struct {
 	PricingInstanceID string
 	PricingWindow     time.Duration
 	PricingSlide      time.Duration
+
+	ElasticsearchURL    string
+	ElasticsearchIndex  string
+	ElasticsearchAPIKey string
 }
 
 // RegisterFlags declares every setting on fs with its default.
@@ -123,6 +127,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PricingInstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id); unique per instance")
 	fs.DurationVar(&c.PricingWindow, "pricing-window", 5*time.Minute, "pricing: span of the short demand window (event time)")
 	fs.DurationVar(&c.PricingSlide, "pricing-slide", time.Minute, "pricing: how often the window is evaluated (event time)")
+	fs.StringVar(&c.ElasticsearchURL, "elasticsearch-url", "", "Elasticsearch 8 for review search (comma-separated URLs); empty keeps a Bleve index in <data-dir>/reviews.bleve")
+	fs.StringVar(&c.ElasticsearchIndex, "elasticsearch-index", "mercato-reviews", "Elasticsearch index (and template) name")
+	fs.StringVar(&c.ElasticsearchAPIKey, "elasticsearch-api-key", "", "Elasticsearch API key (prefer MERCATO_ELASTICSEARCH_API_KEY; never logged)")
 	fs.DurationVar(&c.OrderRecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
 }
 
@@ -341,6 +348,17 @@ func (c *Config) Validate() error {
 	}
 	if c.PricingSlide <= 0 || c.PricingWindow < c.PricingSlide || c.PricingWindow%c.PricingSlide != 0 {
 		bad("--pricing-window must be a whole number of --pricing-slide")
+	}
+	if c.ElasticsearchURL != "" {
+		for _, raw := range strings.Split(c.ElasticsearchURL, ",") {
+			if u, err := url.Parse(strings.TrimSpace(raw)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("--elasticsearch-url entries must be http(s) URLs")
+				break
+			}
+		}
+	}
+	if c.ElasticsearchIndex == "" || strings.ToLower(c.ElasticsearchIndex) != c.ElasticsearchIndex || strings.ContainsAny(c.ElasticsearchIndex, ` ,/*?"<>|#\`) {
+		bad("--elasticsearch-index must be a lowercase Elasticsearch index name")
 	}
 	if c.OrderRecoverAfter <= c.PaymentTimeout {
 		bad("--order-recover-after (%s) must be longer than --payment-timeout (%s)", c.OrderRecoverAfter, c.PaymentTimeout)
