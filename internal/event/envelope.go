@@ -116,11 +116,12 @@ func Decode(b []byte) (Envelope, error) {
 	return e, nil
 }
 
-// DecodeData unmarshals the envelope's data into v, strictly.
+// DecodeData unmarshals the envelope's data into v. Unlike the envelope,
+// data is read leniently: fields v does not know are ignored, so producers
+// can add fields (a schema_version-compatible change) without breaking
+// consumers. Wrong types are still errors.
 func (e Envelope) DecodeData(v any) error {
-	dec := json.NewDecoder(bytes.NewReader(e.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("%w: %s data: %v", ErrMalformed, e.Type, err)
 	}
 	return nil

@@ -111,3 +111,16 @@ func TestTopicsHaveDLQs(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeDataIgnoresNewFields(t *testing.T) {
+	t.Parallel()
+	e, _ := event.New("purchase", "s", "SKU-1", time.Now(), map[string]any{"qty": 2, "added_later": "x"})
+	var d struct{ Qty int }
+	if err := e.DecodeData(&d); err != nil || d.Qty != 2 {
+		t.Fatalf("DecodeData = %+v, %v", d, err)
+	}
+	var wrong struct{ Qty string }
+	if err := e.DecodeData(&wrong); !errors.Is(err, event.ErrMalformed) {
+		t.Fatalf("wrong type: %v", err)
+	}
+}

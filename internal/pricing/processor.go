@@ -461,6 +461,8 @@ type purchaseRecord struct {
 func (p *Processor) purchase(pr *Pricer, r *kgo.Record, now time.Time) (bool, error) {
 	if len(r.Value) <= event.MaxSize {
 		var pe purchaseRecord
+		// The fast path decodes envelope and data in one pass; anything it
+		// does not fully understand takes the general path below.
 		dec := json.NewDecoder(bytes.NewReader(r.Value))
 		dec.DisallowUnknownFields()
 		if dec.Decode(&pe) == nil && !dec.More() && pe.Type == TypePurchase && pe.Data.Quantity > 0 {
