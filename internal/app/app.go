@@ -24,6 +24,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mercato-platform/mercato/internal/adapters/bleveindex"
+	"github.com/mercato-platform/mercato/internal/adapters/esindex"
 	"github.com/mercato-platform/mercato/internal/adapters/rediscache"
 	"github.com/mercato-platform/mercato/internal/adapters/redisinv"
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
@@ -39,6 +41,8 @@ import (
 	"github.com/mercato-platform/mercato/internal/prices"
 	"github.com/mercato-platform/mercato/internal/pricing"
 	"github.com/mercato-platform/mercato/internal/replenishment"
+	"github.com/mercato-platform/mercato/internal/reviews"
+	"github.com/mercato-platform/mercato/internal/sentiment"
 )
 
 // App is one Mercato process.
@@ -53,6 +57,7 @@ type App struct {
 	bus    *bus.Client
 	store  *sqlstore.Store
 	redis  *redis.Client
+	search reviews.Index
 
 	runners []*runner
 
@@ -183,6 +188,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		a.runners = append(a.runners, r)
 	}
 
+	var revs *reviews.Service
+	if a.has(config.RoleAPI) || a.has(config.RoleReviews) {
+		if a.search, err = OpenReviewIndex(ctx, cfg); err != nil {
+			return nil, err
+		}
+		classifier := sync.OnceValues(func() (reviews.Classifier, error) { return sentiment.Default() })
+		revs = reviews.NewService(a.store, a.store, classifier, a.search, reviews.Options{Committed: notify, Logger: log})
+		// Load the model and the Korean dictionary now, not on the first review.
+		go func() {
+			if _, err := classifier(); err != nil {
+				log.Error("loading the sentiment model", "err", err)
+			}
+		}()
+	}
+	if a.has(config.RoleReviews) {
+		cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
+			Group: "reviews", Topics: []string{event.TopicReviews},
+			Handler: func(ctx context.Context, env event.Envelope, _ *kgo.Record) error {
+				return revs.IndexEvents(ctx, []event.Envelope{env})
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.runners = append(a.runners, &runner{name: "reviews", run: cons.Run})
+	}
+
 	if a.has(config.RoleAPI) {
 		a.runners = append(a.runners, &runner{name: "housekeeping", run: func(ctx context.Context) error {
 			return a.store.RunHousekeeping(ctx, 10*time.Minute)
@@ -224,6 +256,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			Purchasing: replen,
 			Prices:     book,
 			Rules:      rulePublisher{a.bus},
+			Reviews:    revs,
 			// The lease outlives any checkout (payment timeout plus the saga's
 			// writes), so only a request that died is taken over.
 			Idempotency:      a.store,
@@ -378,6 +411,9 @@ func (a *App) Close() {
 	if a.redis != nil {
 		a.redis.Close()
 	}
+	if a.search != nil {
+		_ = a.search.Close()
+	}
 	if a.store != nil {
 		a.store.Close()
 	}
@@ -506,4 +542,33 @@ func (p rulePublisher) PublishRule(ctx context.Context, rule pricing.Rule) error
 		return err
 	}
 	return p.bus.Publish(ctx, event.Message{Topic: event.TopicPricingRules, Envelope: env})
+}
+
+// OpenReviewIndex opens review search: Elasticsearch when --elasticsearch-url
+// is set (installing its index template), else a Bleve index in
+// <data-dir>/reviews.bleve. A Bleve index belongs to one process, so with
+// Bleve the api and reviews roles must run together.
+func OpenReviewIndex(ctx context.Context, cfg config.Config) (reviews.Index, error) {
+	if cfg.ElasticsearchURL == "" {
+		idx, err := bleveindex.Open(filepath.Join(cfg.DataDir, "reviews.bleve"), bleveindex.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("opening the review index: %w", err)
+		}
+		return idx, nil
+	}
+	var addrs []string
+	for _, u := range strings.Split(cfg.ElasticsearchURL, ",") {
+		addrs = append(addrs, strings.TrimSpace(u))
+	}
+	es, err := esindex.New(esindex.Config{Addresses: addrs, Index: cfg.ElasticsearchIndex, APIKey: cfg.ElasticsearchAPIKey})
+	if err != nil {
+		return nil, fmt.Errorf("%w: elasticsearch: %v", config.ErrInvalid, err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := es.EnsureTemplate(tctx); err != nil {
+		_ = es.Close()
+		return nil, fmt.Errorf("preparing the Elasticsearch index: %w", err)
+	}
+	return es, nil
 }

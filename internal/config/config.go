@@ -35,11 +35,11 @@ const (
 )
 
 // Implemented lists the roles this build can run, in start order.
-var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing}
+var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing, RoleReviews}
 
 // planned are roles of the architecture that this build does not have yet;
 // asking for one is a configuration error rather than a silent no-op.
-var planned = []string{RoleLakeSink, RoleReports, RoleReviews}
+var planned = []string{RoleLakeSink, RoleReports}
 
 // Config is the whole process configuration.
 type Config struct {

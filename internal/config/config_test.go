@@ -38,7 +38,7 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Errorf("default db = %s", c.DBOrDefault())
 	}
 	roles, _ := c.RoleList()
-	if strings.Join(roles, ",") != "api,outbox-relay,inventory-alerts,replenishment,pricing" {
+	if strings.Join(roles, ",") != "api,outbox-relay,inventory-alerts,replenishment,pricing,reviews" {
 		t.Errorf("roles = %v", roles)
 	}
 }

@@ -39,12 +39,14 @@ type Review struct {
 
 // Query selects reviews. Empty fields do not filter.
 type Query struct {
-	Text      string // full text, matched against the review text and its terms
+	// Text is analysed with sentiment.SearchTerms; a review matches when it
+	// holds every query term (AND). Text of stopwords only matches nothing.
+	Text      string
 	SKU       string
 	Sentiment string // positive | negative
 	MinRating int
-	From, To  time.Time // created_at in [From, To)
-	Limit     int       // hits to return (aggregations cover every match)
+	From, To  time.Time // created_at in [From, To): To is exclusive
+	Limit     int       // hits to return; <= 0 returns aggregations only (they cover every match)
 }
 
 // Hit is one matching review.
