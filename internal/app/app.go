@@ -560,7 +560,7 @@ func OpenReviewIndex(ctx context.Context, cfg config.Config) (reviews.Index, err
 	for _, u := range strings.Split(cfg.ElasticsearchURL, ",") {
 		addrs = append(addrs, strings.TrimSpace(u))
 	}
-	es, err := esindex.New(esindex.Config{Addresses: addrs, Index: cfg.ElasticsearchIndex, APIKey: cfg.ElasticsearchAPIKey})
+	es, err := esindex.New(esindex.Config{Addresses: addrs, Index: cfg.ElasticsearchIndex, APIKey: cfg.ElasticsearchAPIKey, Dims: reviews.Dims})
 	if err != nil {
 		return nil, fmt.Errorf("%w: elasticsearch: %v", config.ErrInvalid, err)
 	}
