@@ -19,7 +19,7 @@ const Dims = 256
 // languages (the terms come from the same analysis as search), and costs
 // microseconds per review. What it gives up is synonymy ("빠르다" and
 // "신속하다" do not meet); docs/search.md measures how often a review's
-// nearest neighbours share its product and sentiment.
+// nearest neighbour shares its sentiment (76.8 % Korean, 68.1 % English).
 func Embed(terms []string) []float32 {
 	v := make([]float32, Dims)
 	if len(terms) == 0 {
