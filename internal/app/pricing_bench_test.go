@@ -27,12 +27,12 @@ func BenchmarkPriceLatency(b *testing.B) {
 	if code := callB(b, a, "PUT", "/v1/products/LAT-1", `{"name":"latency","category":"lat","base_price":100000,"price_floor":10000,"price_ceiling":1000000,"stock":100000000}`); code != 201 {
 		b.Fatalf("PUT = %d", code)
 	}
-	time.Sleep(500 * time.Millisecond) // let the product and stock events reach the pricing role first
 	c, err := bus.NewClient(bus.Options{Brokers: []string{a.KafkaAddr()}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
+	waitGroupConsumed(b, c, "pricing", event.TopicProducts, event.TopicInventory)
 	purchase := func(at time.Time, qty int64) event.Message {
 		env, _ := event.New(pricing.TypePurchase, "bench", "LAT-1", at, pricing.PurchaseData{SKU: "LAT-1", Quantity: qty, UnitPrice: 100000, OrderID: "b"})
 		return event.Message{Topic: event.TopicPurchases, Envelope: env}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/pricing"
@@ -33,6 +35,10 @@ func TestDynamicPriceIsServedAndCharged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The pricing role reads products and purchases from different topics,
+	// with no order between them: wait until it has committed the product
+	// (and its stock), so the burst is priced against known bounds.
+	waitGroupConsumed(t, c, "pricing", event.TopicProducts, event.TopicInventory)
 	// Event time starts after the product and stock events, which moved the
 	// watermark to now: older purchases would be late.
 	t0 := time.Now().Add(2 * time.Second)
@@ -107,4 +113,35 @@ func TestDynamicPriceIsServedAndCharged(t *testing.T) {
 	if code := call(t, a, "PUT", "/v1/pricing/rules/tea", `{"frozen":true}`); code != 200 {
 		t.Errorf("kill switch = %d", code)
 	}
+}
+
+// waitGroupConsumed waits until group has committed offsets covering every
+// record of the topics.
+func waitGroupConsumed(t testing.TB, c *bus.Client, group string, topics ...string) {
+	t.Helper()
+	adm := kadm.NewClient(c.Kgo())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ends, err1 := adm.ListEndOffsets(ctx, topics...)
+		committed, err2 := adm.FetchOffsets(ctx, group)
+		cancel()
+		if err1 == nil && err2 == nil {
+			done := true
+			ends.Each(func(o kadm.ListedOffset) {
+				if o.Offset == 0 {
+					return
+				}
+				got, ok := committed.Lookup(o.Topic, o.Partition)
+				if !ok || got.At < o.Offset {
+					done = false
+				}
+			})
+			if done {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("group %s did not consume %v within 60s", group, topics)
 }
