@@ -119,7 +119,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second) // the order recovery runs after --order-recover-after
+	time.Sleep(5 * time.Second) // the order recovery runs after --order-recover-after (2s), every 200ms
 
 	// Every acknowledged order is paid.
 	for _, id := range paidIDs {
