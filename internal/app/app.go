@@ -173,6 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		pc.Window, pc.Slide = cfg.PricingWindow, cfg.PricingSlide
 		proc, err := pricing.NewProcessor(pricing.ProcessorOptions{
 			Client: a.bus, Config: pc, Fallback: pricing.DefaultRule(), InstanceID: cfg.PricingInstanceID, Logger: log,
+			IdleTick: pc.IdleTimeout / 2,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)

@@ -33,6 +33,11 @@ type TransactOptions struct {
 	OnRevoked func(ctx context.Context, revoked map[string][]int32)
 	FromStart bool
 	MaxPoll   int
+	// IdleTick, when positive, calls Process with no records (in its own
+	// transaction) whenever no record arrived for that long, so a processor
+	// can advance wall-clock-driven state such as idle watermarks even when
+	// every input partition is silent.
+	IdleTick time.Duration
 }
 
 // Transactor runs a TransactOptions loop on a franz-go GroupTransactSession:
@@ -107,16 +112,23 @@ func (t *Transactor) Run(ctx context.Context) error {
 	defer t.running.Store(false)
 	defer t.s.Close()
 	for {
-		fetches := t.s.PollRecords(ctx, t.o.MaxPoll)
+		pollCtx, pollCancel := ctx, context.CancelFunc(func() {})
+		if t.o.IdleTick > 0 {
+			pollCtx, pollCancel = context.WithTimeout(ctx, t.o.IdleTick)
+		}
+		fetches := t.s.PollRecords(pollCtx, t.o.MaxPoll)
+		pollCancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			t.s.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+			}
 		})
 		recs := fetches.Records()
-		if len(recs) == 0 {
+		if len(recs) == 0 && t.o.IdleTick <= 0 {
 			t.s.AllowRebalance()
 			continue
 		}

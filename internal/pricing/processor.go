@@ -72,6 +72,10 @@ type ProcessorOptions struct {
 	// Now is the wall clock for idle partitions (time.Now when nil).
 	Now     func() time.Time
 	MaxPoll int
+	// IdleTick, when positive, runs the processor with no records after that
+	// long without any, so idle partitions' watermarks advance (and their
+	// windows close) even when every input is silent. 0 disables it.
+	IdleTick time.Duration
 }
 
 // Processor is the pricing role: purchases, inventory and products in,
@@ -167,6 +171,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		OnRevoked:       p.onRevoked,
 		FromStart:       true,
 		MaxPoll:         p.o.MaxPoll,
+		// A silent instance still closes its windows once the idle timeout
+		// lets its watermarks follow the wall clock.
+		IdleTick: p.o.IdleTick,
 	})
 	if err != nil {
 		return fmt.Errorf("pricing processor: %w", err)
