@@ -69,7 +69,7 @@ func (o *Order) Move(to Status, at time.Time) error {
 	if !CanTransition(o.Status, to) {
 		return fmt.Errorf("%w: %s -> %s", ErrIllegalTransition, o.Status, to)
 	}
-	o.Status, o.UpdatedAt = to, at.UTC()
+	o.Status, o.UpdatedAt = to, at.UTC().Truncate(time.Microsecond) // the precision the store keeps
 	o.Version++
 	return nil
 }
