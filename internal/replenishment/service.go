@@ -221,7 +221,7 @@ func (s *Service) Transition(ctx context.Context, id string, to Status) (Purchas
 		if !CanTransition(cur.Status, to) {
 			return nil, fmt.Errorf("%w: %s -> %s", ErrIllegalTransition, cur.Status, to)
 		}
-		cur.Status, cur.UpdatedAt = to, s.o.Now().UTC()
+		cur.Status, cur.UpdatedAt = to, s.o.Now().UTC().Truncate(time.Microsecond)
 		m, err := poEvent(*cur, cur.UpdatedAt)
 		return []event.Message{m}, err
 	})
