@@ -76,30 +76,7 @@ func TestNoOversellEndToEnd(t *testing.T) {
 	if code := call(t, a, "PUT", "/v1/products/FLASH-1", `{"name":"한정판 운동화","category":"shoes","base_price":159000,"price_floor":129000,"price_ceiling":199000,"stock":100,"low_stock_threshold":10}`); code != 201 {
 		t.Fatalf("PUT = %d", code)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		status = map[int]int{}
-	)
-	sem := make(chan struct{}, 64)
-	for i := range 500 {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			code, err := postOrder(client, base, fmt.Sprintf("cust-%d", i%37), fmt.Sprintf("flash-%d", i), "FLASH-1")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			status[code]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	status := placeConcurrently(t, []string{base}, 500, 64, "FLASH-1")
 	if status[201] != 100 || status[409] != 400 {
 		t.Fatalf("statuses = %v, want exactly 100 x 201 and 400 x 409", status)
 	}
@@ -115,4 +92,35 @@ func TestNoOversellEndToEnd(t *testing.T) {
 	if n := countPurchases(t, a.KafkaAddr(), "FLASH-1", 100); n != 100 {
 		t.Errorf("distinct purchase events = %d, want 100", n)
 	}
+}
+
+// placeConcurrently posts n one-unit orders of sku, conc at a time, spread
+// round-robin over the instances' base URLs, and counts the statuses.
+func placeConcurrently(t *testing.T, bases []string, n, conc int, sku string) map[int]int {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}, Timeout: 60 * time.Second}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		status = map[int]int{}
+	)
+	sem := make(chan struct{}, conc)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			code, err := postOrder(client, bases[i%len(bases)], fmt.Sprintf("cust-%d", i%37), fmt.Sprintf("%s-%d", sku, i), sku)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			status[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return status
 }

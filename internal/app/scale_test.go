@@ -1,14 +1,11 @@
 package app_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/config"
@@ -50,30 +47,7 @@ func TestTwoAPIInstancesShareOneBackend(t *testing.T) {
 			}
 		}
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 60 * time.Second}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		status = map[int]int{}
-	)
-	sem := make(chan struct{}, 48)
-	for i := range 300 {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			code, err := postOrder(client, apps[i%2], fmt.Sprintf("c%d", i), fmt.Sprintf("k%d", i), "SHARED-1")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			status[code]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	status := placeConcurrently(t, apps[:], 300, 48, "SHARED-1")
 	if status[201] != 100 || status[409] != 200 {
 		t.Fatalf("statuses = %v, want exactly 100 x 201 and 200 x 409", status)
 	}
