@@ -142,11 +142,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	dir := t.TempDir()
 	httpPort, kafkaPort := testenv.FreePort(t), testenv.FreePort(t)
 	p := start(t, dir, httpPort, kafkaPort)
-	raw, err := os.ReadFile(filepath.Join(dir, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(raw))
+	token := readToken(t, dir)
 	var acked []string
 	for i := range 30 {
 		sku := fmt.Sprintf("K-%02d", i)

@@ -94,7 +94,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -182,49 +182,7 @@ func TestAdminTokenIsKeptAcrossRestarts(t *testing.T) {
 	}
 }
 
-// startAppB starts an app for a benchmark.
-func startAppB(b *testing.B, cfg config.Config) *app.App {
-	b.Helper()
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + a.HTTPAddr() + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return a
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b.Fatal("not ready")
-	return nil
-}
-
-func callB(b *testing.B, a *app.App, method, path, body string) int {
-	b.Helper()
-	req, _ := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+a.AdminToken())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func startApp(t *testing.T, cfg config.Config) *app.App {
+func startApp(t testing.TB, cfg config.Config) *app.App {
 	t.Helper()
 	a, err := app.New(context.Background(), cfg, testLogger(t))
 	if err != nil {
@@ -244,7 +202,7 @@ func startApp(t *testing.T, cfg config.Config) *app.App {
 	return a
 }
 
-func call(t *testing.T, a *app.App, method, path, body string) int {
+func call(t testing.TB, a *app.App, method, path, body string) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+a.HTTPAddr()+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+a.AdminToken())
@@ -320,14 +278,14 @@ func TestServeWithRedisInventory(t *testing.T) {
 }
 
 // testLogger shows warnings and errors in the test log when MERCATO_TEST_LOG is set.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("MERCATO_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -22,9 +22,9 @@ import (
 func BenchmarkPriceLatency(b *testing.B) {
 	cfg := testConfig(b)
 	cfg.PricingWindow, cfg.PricingSlide = 2*time.Minute, time.Minute
-	a := startAppB(b, cfg)
+	a := startApp(b, cfg)
 	base := "http://" + a.HTTPAddr()
-	if code := callB(b, a, "PUT", "/v1/products/LAT-1", `{"name":"latency","category":"lat","base_price":100000,"price_floor":10000,"price_ceiling":1000000,"stock":100000000}`); code != 201 {
+	if code := call(b, a, "PUT", "/v1/products/LAT-1", `{"name":"latency","category":"lat","base_price":100000,"price_floor":10000,"price_ceiling":1000000,"stock":100000000}`); code != 201 {
 		b.Fatalf("PUT = %d", code)
 	}
 	c, err := bus.NewClient(bus.Options{Brokers: []string{a.KafkaAddr()}})

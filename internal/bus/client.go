@@ -18,6 +18,7 @@ import (
 // Header keys Mercato sets on records.
 const (
 	HeaderEventType       = "mercato-event-type"
+	HeaderEventID         = "mercato-event-id"
 	HeaderError           = "mercato-error"
 	HeaderSourceTopic     = "mercato-source-topic"
 	HeaderSourcePartition = "mercato-source-partition"

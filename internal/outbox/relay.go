@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mercato-platform/mercato/internal/bus"
 )
 
 // Row is one pending outbox entry. Payload is the encoded envelope.
@@ -152,8 +154,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 			Key:   []byte(row.Key),
 			Value: row.Payload,
 			Headers: []kgo.RecordHeader{
-				{Key: "mercato-event-type", Value: []byte(row.Type)},
-				{Key: "mercato-event-id", Value: []byte(row.EventID)},
+				{Key: bus.HeaderEventType, Value: []byte(row.Type)},
+				{Key: bus.HeaderEventID, Value: []byte(row.EventID)},
 			},
 		}
 		ids[i] = row.ID

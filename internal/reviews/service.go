@@ -183,9 +183,6 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 		if len(res.Hits[i].Highlights) == 0 {
 			res.Hits[i].Highlights = []string{html.EscapeString(snippet(res.Hits[i].Text, 160))}
 		}
-		if res.Hits[i].Highlights == nil {
-			res.Hits[i].Highlights = []string{}
-		}
 	}
 	return res, nil
 }

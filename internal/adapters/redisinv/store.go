@@ -182,10 +182,8 @@ func (s *Store) reserveGroup(ctx context.Context, id string, g group, ttl time.D
 			if attempt > 0 {
 				return fmt.Errorf("counters of %s missing after loading them", g.items[asInt(parts[1])-1].SKU)
 			}
-			if err := s.Load(ctx, g.items[asInt(parts[1])-1].SKU); err != nil {
-				return err
-			}
-			// Load may have found other SKUs of the group missing too; fill all.
+			// Other SKUs of the group may be missing too: fill them all
+			// (Load leaves cached counters alone).
 			for _, it := range g.items {
 				if err := s.Load(ctx, it.SKU); err != nil {
 					return err
