@@ -50,6 +50,18 @@ type ConsumerOptions struct {
 	FromStart bool
 	// SessionTimeout is the group session timeout; 0 keeps the client default.
 	SessionTimeout time.Duration
+
+	// Flush, when set, makes the consumer batch: Handler only adds a record
+	// to the caller's batch, and no offset is committed until Flush made the
+	// whole batch durable. Flush runs when FlushRecords records are pending,
+	// FlushEvery after the oldest pending one arrived, before partitions are
+	// revoked, and on stop. A failed Flush is retried with backoff; its
+	// records stay pending (Flush must be safe to repeat).
+	Flush        func(ctx context.Context) error
+	FlushRecords int
+	FlushEvery   time.Duration
+	// OnAssigned runs when partitions (logical topic names) are assigned.
+	OnAssigned func(ctx context.Context, assigned map[string][]int32)
 }
 
 // Consumer runs a handler over a consumer group's share of partitions.
@@ -62,6 +74,11 @@ type Consumer struct {
 
 	lagMu sync.Mutex
 	lag   map[string]map[int32]int64
+
+	// batch mode: records handled but not yet flushed, and when the oldest came.
+	batchMu sync.Mutex
+	pending []*kgo.Record
+	oldest  time.Time
 }
 
 // NewConsumer joins o.Group when Run is called.
@@ -74,6 +91,12 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
+	}
+	if o.FlushRecords <= 0 {
+		o.FlushRecords = 50_000
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 10 * time.Second
 	}
 	topics := make([]string, len(o.Topics))
 	for i, t := range o.Topics {
@@ -99,6 +122,21 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	if o.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(o.SessionTimeout))
 	}
+	if o.OnAssigned != nil {
+		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+			o.OnAssigned(ctx, cons.logical(m))
+		}))
+	}
+	if o.Flush != nil {
+		// Pending records of a revoked partition must reach the lake (and
+		// their offsets the group) before another member takes over.
+		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+			cons.flushPending(ctx)
+			if err := cl.CommitMarkedOffsets(ctx); err != nil {
+				cons.log.Warn("committing offsets on revoke", "err", err)
+			}
+		}))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating consumer %s: %w", o.Group, err)
@@ -117,13 +155,15 @@ func (cons *Consumer) Run(ctx context.Context) error {
 	defer cons.running.Store(false)
 	defer cons.close()
 	for {
-		fetches := cons.cl.PollRecords(ctx, 1000)
+		pollCtx, pollCancel := cons.pollContext(ctx)
+		fetches := cons.cl.PollRecords(pollCtx, 1000)
+		pollCancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			cons.cl.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				cons.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -137,12 +177,15 @@ func (cons *Consumer) Run(ctx context.Context) error {
 					stopped = true
 					return
 				}
-				cons.cl.MarkCommitRecords(rec)
+				cons.done(rec)
 			}
 			if n := len(fp.Records); n > 0 {
 				cons.setLag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
 			}
 		})
+		if !stopped {
+			cons.flushIfDue(ctx)
+		}
 		cons.cl.AllowRebalance()
 		if stopped {
 			return nil
@@ -150,9 +193,95 @@ func (cons *Consumer) Run(ctx context.Context) error {
 	}
 }
 
+func (cons *Consumer) logical(m map[string][]int32) map[string][]int32 {
+	out := make(map[string][]int32, len(m))
+	for topic, parts := range m {
+		out[topic[len(cons.c.opts.Prefix):]] = parts
+	}
+	return out
+}
+
+// pollContext bounds a batching consumer's poll by the time its oldest
+// pending record may wait.
+func (cons *Consumer) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if cons.o.Flush == nil {
+		return ctx, func() {}
+	}
+	cons.batchMu.Lock()
+	wait := cons.o.FlushEvery
+	if len(cons.pending) > 0 {
+		wait = max(time.Until(cons.oldest.Add(cons.o.FlushEvery)), time.Millisecond)
+	}
+	cons.batchMu.Unlock()
+	return context.WithTimeout(ctx, wait)
+}
+
+// done marks a handled record for commit, or, when batching, holds it until
+// the next flush.
+func (cons *Consumer) done(rec *kgo.Record) {
+	if cons.o.Flush == nil {
+		cons.cl.MarkCommitRecords(rec)
+		return
+	}
+	cons.batchMu.Lock()
+	defer cons.batchMu.Unlock()
+	if len(cons.pending) == 0 {
+		cons.oldest = time.Now()
+	}
+	cons.pending = append(cons.pending, rec)
+}
+
+func (cons *Consumer) flushIfDue(ctx context.Context) {
+	if cons.o.Flush == nil {
+		return
+	}
+	cons.batchMu.Lock()
+	due := len(cons.pending) >= cons.o.FlushRecords ||
+		(len(cons.pending) > 0 && !time.Now().Before(cons.oldest.Add(cons.o.FlushEvery)))
+	cons.batchMu.Unlock()
+	if due {
+		cons.flushPending(ctx)
+	}
+}
+
+// flushPending runs Flush until it succeeds (or ctx ends, leaving the batch
+// pending and uncommitted), then marks the batch's records for commit.
+func (cons *Consumer) flushPending(ctx context.Context) {
+	if cons.o.Flush == nil {
+		return
+	}
+	cons.batchMu.Lock()
+	defer cons.batchMu.Unlock()
+	if len(cons.pending) == 0 {
+		return
+	}
+	backoff := cons.o.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := cons.o.Flush(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			cons.log.Warn("flushing batch failed, retrying", "records", len(cons.pending), "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, cons.o.MaxBackoff)
+	}
+	cons.cl.MarkCommitRecords(cons.pending...)
+	cons.pending = cons.pending[:0]
+}
+
 func (cons *Consumer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	cons.flushPending(ctx)
 	if err := cons.cl.CommitMarkedOffsets(ctx); err != nil {
 		cons.log.Warn("committing offsets on stop", "err", err)
 	}
