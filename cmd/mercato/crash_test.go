@@ -20,6 +20,7 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/lake"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -27,12 +28,14 @@ import (
 // TestCheckoutSurvivesKill9 drives orders at full speed and kill -9s the
 // real binary five times mid-load, restarting it each time. At the end:
 // every order that got a 201 is paid, commerce.purchases holds exactly one
-// distinct event per paid order line, and stock is conserved.
+// distinct event per paid order line, stock is conserved, and the sales lake
+// holds each purchase exactly once (the lake-sink writes a file every 300ms,
+// so kills land between a file write and its offset commit).
 func TestCheckoutSurvivesKill9(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	httpPort, kafkaPort := testenv.FreePort(t), testenv.FreePort(t)
-	flags := []string{"--reservation-ttl", "2s", "--sweep-interval", "200ms", "--payment-timeout", "1s", "--order-recover-after", "2s"}
+	flags := []string{"--reservation-ttl", "2s", "--sweep-interval", "200ms", "--payment-timeout", "1s", "--order-recover-after", "2s", "--lake-flush-interval", "300ms"}
 	p := startWith(t, dir, httpPort, kafkaPort, flags...)
 	token := readToken(t, dir)
 	const initial = 1_000_000
@@ -139,6 +142,17 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	// Wait for the relay to drain, then stop cleanly and read the books.
 	time.Sleep(time.Second)
 	purchases := distinctPurchases(t, p.kafka, "CRASH-1")
+	lakeDeadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, ids := lakeSales(t, filepath.Join(dir, "lake"))
+		if ids == purchases || time.Now().After(lakeDeadline) {
+			if rows != ids || ids != purchases {
+				t.Errorf("sales lake: %d rows, %d distinct events, want %d purchases once each", rows, ids, purchases)
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +185,33 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		t.Errorf("ledger totals %d/%d disagree with stock %d/%d", onHand, reserved, l.OnHand, l.Reserved)
 	}
 	t.Logf("%d acknowledged, %d paid (%v), %d purchase events", len(paidIDs), paid, counts, purchases)
+}
+
+// lakeSales counts the sales lake's rows and distinct event ids.
+func lakeSales(t *testing.T, root string) (rows, distinct int) {
+	t.Helper()
+	days, err := lake.Dates(root, lake.TableSales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, d := range days {
+		files, err := lake.Files(root, lake.TableSales, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			sales, err := lake.ReadFile[lake.Sale](f.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range sales {
+				rows++
+				ids[s.EventID] = true
+			}
+		}
+	}
+	return rows, len(ids)
 }
 
 func readToken(t *testing.T, dir string) string {

@@ -43,6 +43,8 @@ func commands() []command {
 		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
 		{"inventory", "inventory tools: reconcile [--fix] compares the Redis counters with the ledger", runInventory},
 		{"sentiment", "train, evaluate and run the review sentiment classifier", runSentiment},
+		{"report", "batch sales reports: run, backfill, list, airflow-dag", runReport},
+		{"lake", "sales lake tools: generate writes a synthetic lake for benchmarks and demos", runLake},
 		{"bench", "load benchmarks: bench orders drives checkout over HTTP and reports orders/s and latency", runBench},
 		{"version", "print the version", runVersion},
 		{"help", "list commands, or show a command's flags: mercato help serve", nil},
@@ -105,6 +107,10 @@ func helpFor(name string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "sentiment":
 		return runSentiment(context.Background(), []string{"help"}, stdout, stderr)
+	case "report":
+		return runReport(context.Background(), []string{"help"}, stdout, stderr)
+	case "lake":
+		return runLake(context.Background(), []string{"generate", "-h"}, stdout, stdout)
 	case "version", "help":
 		fmt.Fprintf(stdout, "Usage: mercato %s\n", name)
 		return exitOK

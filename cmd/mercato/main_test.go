@@ -266,3 +266,46 @@ func TestInventoryReconcileExitCodes(t *testing.T) {
 		t.Errorf("without redis: %d %q", code, errb.String())
 	}
 }
+
+func TestLakeGenerateReportRunListAndAirflowDAG(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"lake", "generate", "--data-dir", dir, "--rows", "20000", "--days", "2", "--end", "2026-11-24", "--skus", "500"}, &out, &errb); code != 0 {
+		t.Fatalf("lake generate exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "wrote 20000 sales") {
+		t.Errorf("generate said %q", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"report", "backfill", "--data-dir", dir, "--from", "2026-11-23", "--to", "2026-11-24"}, &out, &errb); code != 0 {
+		t.Fatalf("report backfill exit %d: %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), `"status":"succeeded"`); n != 2 {
+		t.Fatalf("backfill printed %d succeeded runs:\n%s", n, out.String())
+	}
+	for _, ext := range []string{".json", ".csv", ".html"} {
+		if _, err := os.Stat(filepath.Join(dir, "reports", "sales", "2026-11-24"+ext)); err != nil {
+			t.Error(err)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"report", "run", "--data-dir", dir, "--date", "2026-11-23", "--to", "2026-11-24"}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), `"to":"2026-11-24"`) {
+		t.Fatalf("report run over a range: %d %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"report", "list", "--data-dir", dir}, &out, &errb); code != 0 || strings.Count(out.String(), "succeeded") != 3 {
+		t.Fatalf("report list: %d\n%s", code, out.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"report", "run", "--data-dir", dir, "--date", "2026-02-30"}, &out, &errb); code != 2 ||
+		strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
+		t.Fatalf("bad date: exit %d, stderr %q", code, errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"report", "airflow-dag", "--start-date", "2026-11-01"}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "catchup=True") || !strings.Contains(out.String(), "mercato report run --date") {
+		t.Fatalf("airflow-dag: %d\n%s", code, out.String())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -35,12 +36,14 @@ import (
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/httpapi"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/lake"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/payments"
 	"github.com/mercato-platform/mercato/internal/prices"
 	"github.com/mercato-platform/mercato/internal/pricing"
 	"github.com/mercato-platform/mercato/internal/replenishment"
+	"github.com/mercato-platform/mercato/internal/reports"
 	"github.com/mercato-platform/mercato/internal/reviews"
 	"github.com/mercato-platform/mercato/internal/sentiment"
 )
@@ -58,6 +61,7 @@ type App struct {
 	store  *sqlstore.Store
 	redis  *redis.Client
 	search reviews.Index
+	engine io.Closer // report engine
 
 	runners []*runner
 
@@ -216,6 +220,31 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		a.runners = append(a.runners, &runner{name: "reviews", run: cons.Run})
 	}
 
+	if a.has(config.RoleLakeSink) {
+		r, err := a.lakeSinkRunner()
+		if err != nil {
+			return nil, err
+		}
+		a.runners = append(a.runners, r)
+	}
+
+	var reportRunner *reports.Runner
+	if a.has(config.RoleAPI) || a.has(config.RoleReports) {
+		engine, err := OpenReportEngine(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.engine = engine
+		reportRunner = NewReportRunner(cfg, engine, a.store, log)
+	}
+	if a.has(config.RoleReports) {
+		sched, err := NewReportScheduler(cfg, reportRunner, log)
+		if err != nil {
+			return nil, err
+		}
+		a.runners = append(a.runners, &runner{name: "reports", run: sched.Run})
+	}
+
 	if a.has(config.RoleAPI) {
 		a.runners = append(a.runners, &runner{name: "housekeeping", run: func(ctx context.Context) error {
 			return a.store.RunHousekeeping(ctx, 10*time.Minute)
@@ -258,6 +287,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			Prices:     book,
 			Rules:      rulePublisher{a.bus},
 			Reviews:    revs,
+			Reports:    reportRunner,
 			// The lease outlives any checkout (payment timeout plus the saga's
 			// writes), so only a request that died is taken over.
 			Idempotency:      a.store,
@@ -324,6 +354,43 @@ func (a *App) alertsRunner() (*runner, error) {
 		return nil, err
 	}
 	return &runner{name: "inventory-alerts", run: cons.Run}, nil
+}
+
+// lakeSinkRunner is the lake-sink role: orders, purchases and payments into
+// the Parquet lake, offsets committed only after the files are durable.
+func (a *App) lakeSinkRunner() (*runner, error) {
+	sink := lake.NewSink(lake.SinkOptions{Root: a.cfg.Lake(), Location: a.cfg.LakeLocation(), Logger: a.log})
+	if err := sink.Init(); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	for name, help := range map[string]string{
+		"rows": "Rows written to the sales lake.", "files": "Parquet files written to the sales lake.",
+		"covered": "Replayed records the lake already held (skipped).", "duplicates": "Records with an event id seen before (skipped).",
+		"late": "Rows written into a day before the current one.",
+	} {
+		a.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mercato_lake_" + name + "_total", Help: help}, func() float64 {
+			st := sink.Stats()
+			return float64(map[string]int64{"rows": st.Rows, "files": st.Files, "covered": st.Covered, "duplicates": st.Duplicates, "late": st.Late}[name])
+		}))
+	}
+	prefix := a.cfg.TopicPrefix
+	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
+		Group: "lake-sink", Topics: []string{event.TopicPurchases, event.TopicOrders, event.TopicPayments},
+		FromStart: true,
+		Handler: func(_ context.Context, env event.Envelope, rec *kgo.Record) error {
+			err := sink.Add(strings.TrimPrefix(rec.Topic, prefix), rec.Partition, rec.Offset, env)
+			if errors.Is(err, lake.ErrBadEvent) {
+				return bus.Permanent(err)
+			}
+			return err
+		},
+		Flush: sink.Flush, FlushRecords: a.cfg.LakeFlushRecords, FlushEvery: a.cfg.LakeFlushInterval,
+		OnAssigned: func(context.Context, map[string][]int32) { sink.Assigned() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &runner{name: "lake-sink", run: cons.Run}, nil
 }
 
 func (a *App) has(role string) bool { return slices.Contains(a.roles, role) }
@@ -414,6 +481,9 @@ func (a *App) Close() {
 	}
 	if a.search != nil {
 		_ = a.search.Close()
+	}
+	if a.engine != nil {
+		_ = a.engine.Close()
 	}
 	if a.store != nil {
 		a.store.Close()
@@ -519,18 +589,19 @@ type dynamicPrices struct {
 	book  *prices.Book
 }
 
-func (p dynamicPrices) UnitPrice(ctx context.Context, sku string) (int64, error) {
+func (p dynamicPrices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
 	cur, err := p.store.GetProduct(ctx, sku)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return 0, fmt.Errorf("%w: %s", orders.ErrUnknownSKU, sku)
+		return orders.Quote{}, fmt.Errorf("%w: %s", orders.ErrUnknownSKU, sku)
 	}
 	if err != nil {
-		return 0, err
+		return orders.Quote{}, err
 	}
+	q := orders.Quote{Price: cur.Product.BasePrice, BasePrice: cur.Product.BasePrice, Category: cur.Product.Category}
 	if rec, ok := p.book.Price(sku); ok {
-		return rec.Price, nil
+		q.Price = rec.Price
 	}
-	return cur.Product.BasePrice, nil
+	return q, nil
 }
 
 // rulePublisher sends pricing rules on commerce.pricing-rules, keyed by

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -35,11 +37,7 @@ const (
 )
 
 // Implemented lists the roles this build can run, in start order.
-var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing, RoleReviews}
-
-// planned are roles of the architecture that this build does not have yet;
-// asking for one is a configuration error rather than a silent no-op.
-var planned = []string{RoleLakeSink, RoleReports}
+var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing, RoleReviews, RoleLakeSink, RoleReports}
 
 // Config is the whole process configuration.
 type Config struct {
@@ -88,6 +86,23 @@ type Config struct {
 	ElasticsearchURL    string
 	ElasticsearchIndex  string
 	ElasticsearchAPIKey string
+
+	LakeDir           string
+	LakeTimezone      string
+	LakeFlushInterval time.Duration
+	LakeFlushRecords  int
+
+	ReportEngine       string
+	ReportSchedule     string
+	ReportTimezone     string
+	ReportCatchUpDays  int
+	ReportRetries      int
+	ReportRetryBackoff time.Duration
+	ReportStaleCheck   time.Duration
+	ReportThreads      int
+	ReportMemoryLimit  string
+	SparkRemote        string
+	SparkLakeURI       string
 }
 
 // RegisterFlags declares every setting on fs with its default.
@@ -131,6 +146,21 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ElasticsearchIndex, "elasticsearch-index", "mercato-reviews", "Elasticsearch index (and template) name")
 	fs.StringVar(&c.ElasticsearchAPIKey, "elasticsearch-api-key", "", "Elasticsearch API key (prefer MERCATO_ELASTICSEARCH_API_KEY; never logged)")
 	fs.DurationVar(&c.OrderRecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
+	fs.StringVar(&c.LakeDir, "lake-dir", "", "root of the Parquet sales lake (default <data-dir>/lake)")
+	fs.StringVar(&c.LakeTimezone, "lake-timezone", "Asia/Seoul", "time zone the lake's date partitions and report days are cut in")
+	fs.DurationVar(&c.LakeFlushInterval, "lake-flush-interval", 10*time.Second, "lake-sink: longest a consumed event waits before its Parquet file is written")
+	fs.IntVar(&c.LakeFlushRecords, "lake-flush-records", 100_000, "lake-sink: events per Parquet write at most")
+	fs.StringVar(&c.ReportEngine, "report-engine", "duckdb", "batch report engine: duckdb (embedded) or spark (Spark Connect)")
+	fs.StringVar(&c.ReportSchedule, "report-schedule", "10 0 * * *", "reports: cron expression (5 fields) of the daily sales report run, in --report-timezone")
+	fs.StringVar(&c.ReportTimezone, "report-timezone", "Asia/Seoul", "reports: time zone of --report-schedule")
+	fs.IntVar(&c.ReportCatchUpDays, "report-catchup-days", 7, "reports: how many past days a restarted scheduler checks for missed runs")
+	fs.IntVar(&c.ReportRetries, "report-retries", 3, "reports: attempts after a failed run before giving up until the next schedule")
+	fs.DurationVar(&c.ReportRetryBackoff, "report-retry-backoff", time.Minute, "reports: wait before the first retry, doubled after each")
+	fs.DurationVar(&c.ReportStaleCheck, "report-stale-check", 5*time.Minute, "reports: how often days whose lake data changed after their report are re-run")
+	fs.IntVar(&c.ReportThreads, "report-threads", 0, "duckdb: worker threads (0: one per core)")
+	fs.StringVar(&c.ReportMemoryLimit, "report-memory-limit", "", "duckdb: memory limit such as 4GB (empty: DuckDB's default)")
+	fs.StringVar(&c.SparkRemote, "spark-remote", "", "spark: Spark Connect address, sc://host:15002")
+	fs.StringVar(&c.SparkLakeURI, "spark-lake-uri", "", "spark: the lake root as Spark sees it (default: --lake-dir as an absolute path)")
 }
 
 // ErrInvalid wraps every validation failure: the process exits 2.
@@ -284,6 +314,33 @@ func (c *Config) Validate() error {
 	if _, err := c.RoleList(); err != nil {
 		bad("--roles: %v", err)
 	}
+	if _, err := time.LoadLocation(c.LakeTimezone); err != nil {
+		bad("--lake-timezone %q: unknown time zone", c.LakeTimezone)
+	}
+	if _, err := time.LoadLocation(c.ReportTimezone); err != nil {
+		bad("--report-timezone %q: unknown time zone", c.ReportTimezone)
+	}
+	if _, err := cron.ParseStandard(c.ReportSchedule); err != nil || strings.HasPrefix(strings.TrimSpace(c.ReportSchedule), "@") {
+		bad("--report-schedule %q: want a 5-field cron expression such as \"10 0 * * *\"", c.ReportSchedule)
+	}
+	switch c.ReportEngine {
+	case "duckdb":
+	case "spark":
+		if !strings.HasPrefix(c.SparkRemote, "sc://") {
+			bad("--report-engine spark needs --spark-remote sc://host:port")
+		}
+	default:
+		bad("--report-engine must be duckdb or spark, got %q", c.ReportEngine)
+	}
+	if c.LakeFlushInterval <= 0 || c.LakeFlushRecords < 1 {
+		bad("--lake-flush-interval and --lake-flush-records must be positive")
+	}
+	if c.ReportCatchUpDays < 0 || c.ReportCatchUpDays > 366 {
+		bad("--report-catchup-days must be 0-366")
+	}
+	if c.ReportRetries < 0 || c.ReportRetryBackoff <= 0 || c.ReportStaleCheck <= 0 {
+		bad("--report-retries must be >= 0, --report-retry-backoff and --report-stale-check positive")
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -401,8 +458,6 @@ func (c *Config) RoleList() ([]string, error) {
 			want = append(want, Implemented...)
 		case slices.Contains(Implemented, r):
 			want = append(want, r)
-		case slices.Contains(planned, r):
-			return nil, fmt.Errorf("role %q is not available in this build (available: %s)", r, strings.Join(Implemented, ", "))
 		default:
 			return nil, fmt.Errorf("unknown role %q (available: %s)", r, strings.Join(Implemented, ", "))
 		}
@@ -450,6 +505,23 @@ func (c *Config) DBOrDefault() string {
 		return c.DB
 	}
 	return "sqlite:" + c.DataDir + "/mercato.db"
+}
+
+// Lake returns the lake root: --lake-dir, or lake/ in the data dir.
+func (c *Config) Lake() string {
+	if c.LakeDir != "" {
+		return c.LakeDir
+	}
+	return filepath.Join(c.DataDir, "lake")
+}
+
+// LakeLocation is the zone lake days are cut in (validated by Validate).
+func (c *Config) LakeLocation() *time.Location {
+	loc, err := time.LoadLocation(c.LakeTimezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // redactURL hides a password so it never reaches a log line.

@@ -38,7 +38,7 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Errorf("default db = %s", c.DBOrDefault())
 	}
 	roles, _ := c.RoleList()
-	if strings.Join(roles, ",") != "api,outbox-relay,inventory-alerts,replenishment,pricing,reviews" {
+	if strings.Join(roles, ",") != "api,outbox-relay,inventory-alerts,replenishment,pricing,reviews,lake-sink,reports" {
 		t.Errorf("roles = %v", roles)
 	}
 }
@@ -75,7 +75,9 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		{"bad addr", []string{"--http-addr", "nope"}, nil, []string{"--http-addr"}},
 		{"many", []string{"--partitions", "0", "--profile", "cloud", "--roles", "api,bogus", "--log-level", "loud"}, nil,
 			[]string{"--partitions", "--profile", "unknown role \"bogus\"", "--log-level"}},
-		{"planned role", []string{"--roles", "reports"}, nil, []string{"not available in this build"}},
+		{"report engine", []string{"--report-engine", "spark"}, nil, []string{"--spark-remote sc://"}},
+		{"report schedule", []string{"--report-schedule", "every day"}, nil, []string{"5-field cron"}},
+		{"report timezone", []string{"--report-timezone", "Mars/Olympus"}, nil, []string{"unknown time zone"}},
 		{"short token", []string{"--admin-token", "abc"}, nil, []string{"at least 16"}},
 		{"db", []string{"--db", "mysql://x"}, nil, []string{"--db"}},
 		{"distributed needs engines", []string{"--profile", "distributed"}, nil, []string{"--kafka-brokers", "postgres"}},

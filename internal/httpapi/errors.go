@@ -42,6 +42,9 @@ func toAPIError(err error) *APIError {
 	if oe := orderError(err); oe != nil {
 		return oe
 	}
+	if re := reportError(err); re != nil {
+		return re
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae

@@ -62,6 +62,7 @@ type Options struct {
 	Prices     PriceBook
 	Reviews    *reviews.Service
 	Rules      RulePublisher
+	Reports    Reports
 	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
 	// and a claim whose request died may be taken over after IdempotencyLease.
 	Idempotency      idempotency.Store
@@ -246,6 +247,9 @@ func (s *Server) table() []Route {
 		{Method: "GET", Path: "/v1/purchase-orders/{id}", Summary: "A purchase order with the numbers that justified it (d, σ, L, z, ROP, EOQ, position).", Result: "PurchaseOrder", Status: 200, handler: s.getPurchaseOrder},
 		{Method: "POST", Path: "/v1/purchase-orders/{id}/transitions", Summary: "Move a purchase order: confirmed, shipped, received (adds stock once) or cancelled.", Access: Admin, Body: "Transition", Result: "PurchaseOrder", Status: 200, handler: s.transitionPurchaseOrder},
 		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first.", Query: []string{"type", "since", "limit"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
+		{Method: "POST", Path: "/v1/reports/sales/runs", Summary: "Run the daily sales report for a date (or from..to) now; replaces that date's report. Returns the run record.", Access: Admin, Body: "ReportRunRequest", Result: "ReportRun", Status: 201, handler: s.runReport},
+		{Method: "GET", Path: "/v1/reports/sales/runs", Summary: "Report run history, newest first, each marked stale when its lake data changed since.", Query: []string{"limit"}, Result: "ReportRunList", Status: 200, handler: s.listReportRuns},
+		{Method: "GET", Path: "/v1/reports/sales/{date}", Summary: "The sales report of a day (YYYY-MM-DD, or FROM_TO for a range) as JSON; add .csv or .html for a spreadsheet or a page with charts.", Result: "SalesReport", Status: 200, handler: s.getReport},
 	}
 }
 

@@ -52,12 +52,12 @@ func newEnvWith(t *testing.T, gw payments.SimulatedOptions, paymentTimeout time.
 
 type prices struct{ s *sqlstore.Store }
 
-func (p prices) UnitPrice(ctx context.Context, sku string) (int64, error) {
+func (p prices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
 	cur, err := p.s.GetProduct(ctx, sku)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return 0, orders.ErrUnknownSKU
+		return orders.Quote{}, orders.ErrUnknownSKU
 	}
-	return cur.Product.BasePrice, err
+	return orders.Quote{Price: cur.Product.BasePrice, BasePrice: cur.Product.BasePrice, Category: cur.Product.Category}, err
 }
 
 func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, map[string]any) {

@@ -10,12 +10,15 @@ import (
 const source = "mercato/orders"
 
 // Purchase is the data of a purchase record on commerce.purchases: one per
-// order line, emitted when the order is paid, keyed by SKU.
+// order line, emitted when the order is paid, keyed by SKU. Category and
+// base price travel with it so the sales lake needs no catalog lookup.
 type Purchase struct {
 	SKU       string `json:"sku"`
 	Quantity  int64  `json:"quantity"`
 	UnitPrice int64  `json:"unit_price"`
 	OrderID   string `json:"order_id"`
+	Category  string `json:"category,omitempty"`
+	BasePrice int64  `json:"base_price,omitempty"`
 }
 
 // Payment is the data of payment events on commerce.payments.
@@ -56,7 +59,7 @@ func paidEvents(o Order, auth payments.Authorization, at time.Time) ([]event.Mes
 	}
 	for _, l := range o.Items {
 		bs = append(bs, func() (event.Message, error) {
-			return msg(event.TopicPurchases, "purchase", l.SKU, at, Purchase{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, OrderID: o.ID})
+			return msg(event.TopicPurchases, "purchase", l.SKU, at, Purchase{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, OrderID: o.ID, Category: l.Category, BasePrice: l.BasePrice})
 		})
 	}
 	return collect(bs...)

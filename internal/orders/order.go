@@ -41,11 +41,14 @@ func CanTransition(from, to Status) bool {
 	return false
 }
 
-// Line is one SKU of an order at its locked-in price.
+// Line is one SKU of an order at its locked-in price, with the SKU's base
+// price and category at that moment (what sales reports group and compare by).
 type Line struct {
 	SKU       string `json:"sku"`
 	Quantity  int64  `json:"quantity"`
 	UnitPrice int64  `json:"unit_price"`
+	BasePrice int64  `json:"base_price,omitempty"`
+	Category  string `json:"category,omitempty"`
 }
 
 // Order is a customer's order.

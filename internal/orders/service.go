@@ -54,10 +54,18 @@ type Store interface {
 	StaleOrders(ctx context.Context, status Status, before time.Time, limit int) ([]string, error)
 }
 
-// Prices gives the price an order locks in for a SKU (the dynamic price once
-// pricing runs, the base price until then).
+// Quote is what an order line locks in for a SKU: the price it sells at
+// (the dynamic price once pricing runs, the base price until then), and the
+// base price and category the sales reports compare and group by.
+type Quote struct {
+	Price     int64
+	BasePrice int64
+	Category  string
+}
+
+// Prices quotes SKUs for new orders.
 type Prices interface {
-	UnitPrice(ctx context.Context, sku string) (int64, error)
+	Quote(ctx context.Context, sku string) (Quote, error)
 }
 
 // Stock is the inventory port as checkout uses it.
@@ -154,12 +162,12 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 		PaymentToken: req.Payment.Token, CreatedAt: now, UpdatedAt: now}
 	items := make([]inventory.Item, len(req.Items))
 	for i, it := range req.Items {
-		price, err := s.prices.UnitPrice(ctx, it.SKU)
+		q, err := s.prices.Quote(ctx, it.SKU)
 		if err != nil {
 			return Order{}, err
 		}
-		o.Items = append(o.Items, Line{SKU: it.SKU, Quantity: it.Quantity, UnitPrice: price})
-		o.Total += price * it.Quantity
+		o.Items = append(o.Items, Line{SKU: it.SKU, Quantity: it.Quantity, UnitPrice: q.Price, BasePrice: q.BasePrice, Category: q.Category})
+		o.Total += q.Price * it.Quantity
 		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
 	}
 	// The reservation's id is the order's: a crash before the order is

@@ -16,7 +16,9 @@ import (
 
 type prices struct{}
 
-func (prices) UnitPrice(context.Context, string) (int64, error) { return 1000, nil }
+func (prices) Quote(context.Context, string) (orders.Quote, error) {
+	return orders.Quote{Price: 1000, BasePrice: 1000, Category: "test"}, nil
+}
 
 func setup(t *testing.T) (*sqlstore.Store, *payments.Simulated) {
 	t.Helper()

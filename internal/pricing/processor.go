@@ -143,10 +143,16 @@ func NewProcessor(o ProcessorOptions) (*Processor, error) {
 // no price is computed under a stale rule at start.
 func (p *Processor) Run(ctx context.Context) error {
 	if err := p.discover(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	rules, err := p.readRules(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	defer rules.Close()

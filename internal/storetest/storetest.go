@@ -12,12 +12,14 @@ import (
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/outbox"
+	"github.com/mercato-platform/mercato/internal/reports"
 )
 
 // Store is everything the contract covers.
 type Store interface {
 	catalog.Repository
 	outbox.Store
+	reports.RunStore
 	Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error)
 }
 
@@ -37,6 +39,7 @@ func Run(t *testing.T, f Features, newStore func(t *testing.T) Store) {
 	t.Run("ConcurrentPutsOfOneSKU", func(t *testing.T) { t.Parallel(); testConcurrentPuts(t, newStore(t)) })
 	t.Run("OutboxOrderAndMark", func(t *testing.T) { t.Parallel(); testOutbox(t, newStore(t)) })
 	t.Run("RelayLease", func(t *testing.T) { t.Parallel(); testLease(t, newStore(t), f) })
+	t.Run("ReportRuns", func(t *testing.T) { t.Parallel(); testReportRuns(t, newStore(t)) })
 }
 
 func ctx(t *testing.T) context.Context {
@@ -358,4 +361,47 @@ func testLease(t *testing.T, s Store, f Features) {
 		t.Fatalf("lease after release: %v", err)
 	}
 	release2()
+}
+
+func testReportRuns(t *testing.T, s Store) {
+	if _, _, err := s.LastGoodRun(ctx(t), "sales", "2026-11-24", "2026-11-24"); !errors.Is(err, reports.ErrNoReport) {
+		t.Fatalf("no run yet: err = %v, want ErrNoReport", err)
+	}
+	t0 := time.Date(2026, 11, 25, 0, 10, 0, 0, time.UTC)
+	runs := []reports.Run{
+		{ID: "rpt_1", Report: "sales", From: "2026-11-24", To: "2026-11-24", Engine: "duckdb", Trigger: "schedule", Attempt: 1, Status: reports.RunRunning, StartedAt: t0, Fingerprint: "a"},
+		{ID: "rpt_2", Report: "sales", From: "2026-11-24", To: "2026-11-24", Engine: "duckdb", Trigger: "schedule", Attempt: 2, Status: reports.RunRunning, StartedAt: t0.Add(time.Minute), Fingerprint: "a"},
+		{ID: "rpt_3", Report: "sales", From: "2026-11-24", To: "2026-11-24", Engine: "duckdb", Trigger: "stale", Attempt: 1, Status: reports.RunRunning, StartedAt: t0.Add(time.Hour), Fingerprint: "b"},
+	}
+	for _, r := range runs {
+		if err := s.StartRun(ctx(t), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish := func(r reports.Run, status reports.RunStatus, result []byte, errText string) {
+		r.Status, r.FinishedAt, r.Error = status, r.StartedAt.Add(2*time.Second), errText
+		r.Inputs = []reports.Input{{Table: "sales", Date: r.From, Rows: 42}}
+		if err := s.FinishRun(ctx(t), r, result); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish(runs[0], reports.RunFailed, nil, "engine down")
+	finish(runs[1], reports.RunSucceeded, []byte(`{"v":2}`), "")
+	got, res, err := s.LastGoodRun(ctx(t), "sales", "2026-11-24", "2026-11-24")
+	if err != nil || got.ID != "rpt_2" || string(res) != `{"v":2}` || got.Attempt != 2 || got.DurationMS != 2000 ||
+		len(got.Inputs) != 1 || got.Inputs[0].Rows != 42 || got.Fingerprint != "a" || !got.StartedAt.Equal(runs[1].StartedAt) {
+		t.Fatalf("last good run = %+v %s %v", got, res, err)
+	}
+	finish(runs[2], reports.RunSucceeded, []byte(`{"v":3}`), "")
+	if got, res, _ := s.LastGoodRun(ctx(t), "sales", "2026-11-24", "2026-11-24"); got.ID != "rpt_3" || string(res) != `{"v":3}` {
+		t.Fatalf("a newer good run replaces the result: %+v %s", got, res)
+	}
+	list, err := s.Runs(ctx(t), "sales", 2)
+	if err != nil || len(list) != 2 || list[0].ID != "rpt_3" || list[1].ID != "rpt_2" {
+		t.Fatalf("runs = %+v, %v", list, err)
+	}
+	all, _ := s.Runs(ctx(t), "sales", 10)
+	if len(all) != 3 || all[2].Status != reports.RunFailed || all[2].Error != "engine down" {
+		t.Fatalf("history keeps failures: %+v", all)
+	}
 }

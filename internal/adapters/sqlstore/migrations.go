@@ -196,6 +196,27 @@ CREATE TABLE reviews (
 );
 CREATE INDEX reviews_sku ON reviews (sku, created_at);
 `,
+	// 9: batch report runs, each good one with its result.
+	`
+CREATE TABLE report_runs (
+  id          TEXT PRIMARY KEY,
+  report      TEXT NOT NULL,
+  date_from   TEXT NOT NULL,
+  date_to     TEXT NOT NULL,
+  engine      TEXT NOT NULL,
+  run_trigger TEXT NOT NULL,
+  attempt     INTEGER NOT NULL,
+  status      TEXT NOT NULL,
+  started_at  BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL DEFAULT 0,
+  inputs      TEXT NOT NULL DEFAULT '[]',
+  fingerprint TEXT NOT NULL DEFAULT '',
+  error       TEXT NOT NULL DEFAULT '',
+  result      TEXT
+);
+CREATE INDEX report_runs_range ON report_runs (report, date_from, date_to, status, finished_at);
+CREATE INDEX report_runs_started ON report_runs (report, started_at);
+`,
 }
 
 func (s *Store) ddl(q string) string {

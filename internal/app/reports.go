@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/adapters/duckreport"
+	"github.com/mercato-platform/mercato/internal/adapters/sparkreport"
+	"github.com/mercato-platform/mercato/internal/config"
+	"github.com/mercato-platform/mercato/internal/reports"
+)
+
+// ReportEngine is a report engine that holds resources.
+type ReportEngine interface {
+	reports.Engine
+	io.Closer
+}
+
+// OpenReportEngine opens the configured batch report engine: DuckDB in
+// process over the local lake, or Spark through Spark Connect.
+func OpenReportEngine(ctx context.Context, cfg config.Config) (ReportEngine, error) {
+	switch cfg.ReportEngine {
+	case "spark":
+		uri := cfg.SparkLakeURI
+		if uri == "" {
+			abs, err := filepath.Abs(cfg.Lake())
+			if err != nil {
+				return nil, fmt.Errorf("%w: lake dir: %v", config.ErrInvalid, err)
+			}
+			uri = abs
+		}
+		e, err := sparkreport.Open(ctx, sparkreport.Options{Remote: cfg.SparkRemote, LakeURI: uri})
+		if err != nil {
+			return nil, fmt.Errorf("opening Spark report engine: %w", err)
+		}
+		return e, nil
+	default:
+		e, err := duckreport.Open(cfg.Lake(), duckreport.Options{Threads: cfg.ReportThreads, MemoryLimit: cfg.ReportMemoryLimit})
+		if err != nil {
+			return nil, fmt.Errorf("opening DuckDB report engine: %w", err)
+		}
+		return e, nil
+	}
+}
+
+// NewReportRunner builds the runner that records runs in the system of
+// record and writes files under <data-dir>/reports.
+func NewReportRunner(cfg config.Config, engine reports.Engine, store reports.RunStore, log *slog.Logger) *reports.Runner {
+	return reports.NewRunner(engine, store, reports.RunnerOptions{
+		LakeRoot: cfg.Lake(), OutputDir: filepath.Join(cfg.DataDir, "reports"), Logger: log,
+	})
+}
+
+// NewReportScheduler builds the reports role's scheduler.
+func NewReportScheduler(cfg config.Config, runner *reports.Runner, log *slog.Logger) (*reports.Scheduler, error) {
+	loc, err := time.LoadLocation(cfg.ReportTimezone)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --report-timezone: %v", config.ErrInvalid, err)
+	}
+	s, err := reports.NewScheduler(runner, reports.SchedulerOptions{
+		Cron: cfg.ReportSchedule, Location: loc, CatchUpDays: cfg.ReportCatchUpDays,
+		Retries: cfg.ReportRetries, Backoff: cfg.ReportRetryBackoff, StaleEvery: cfg.ReportStaleCheck, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,259 @@
+package reports
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/lake"
+)
+
+// RunStatus is where a run is.
+type RunStatus string
+
+// Run states.
+const (
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+)
+
+// Triggers say why a run happened.
+const (
+	TriggerSchedule = "schedule"
+	TriggerCatchUp  = "catchup"
+	TriggerStale    = "stale"
+	TriggerManual   = "manual" // CLI
+	TriggerAPI      = "api"
+)
+
+// Run is the record of one report run.
+type Run struct {
+	ID         string    `json:"id"`
+	Report     string    `json:"report"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Engine     string    `json:"engine"`
+	Trigger    string    `json:"trigger"`
+	Attempt    int       `json:"attempt"`
+	Status     RunStatus `json:"status"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	DurationMS int64     `json:"duration_ms"`
+	Inputs     []Input   `json:"inputs"`
+	// Fingerprint identifies the lake files the run read; a day whose
+	// files changed since its last good run is stale.
+	Fingerprint string `json:"fingerprint"`
+	Error       string `json:"error,omitempty"`
+	Stale       bool   `json:"stale,omitempty"` // filled when listing
+}
+
+// RunStore keeps run records and the result of each good run.
+type RunStore interface {
+	StartRun(ctx context.Context, r Run) error
+	FinishRun(ctx context.Context, r Run, result []byte) error
+	// LastGoodRun returns the newest succeeded run of the range and its
+	// result (the report as JSON); ErrNoReport when there is none.
+	LastGoodRun(ctx context.Context, report, from, to string) (Run, []byte, error)
+	// Runs lists the newest runs first.
+	Runs(ctx context.Context, report string, limit int) ([]Run, error)
+}
+
+// Sentinels.
+var (
+	ErrNoReport      = errors.New("no report for that date")
+	ErrRunInProgress = errors.New("a run for that date is in progress")
+)
+
+// Runner runs reports and keeps their records and files.
+type Runner struct {
+	engine  Engine
+	store   RunStore
+	lake    string // lake root, for fingerprints ("" when the lake is not local)
+	out     string // output directory (<data-dir>/reports)
+	now     func() time.Time
+	log     *slog.Logger
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	LakeRoot  string
+	OutputDir string
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// NewRunner builds a runner on engine and store.
+func NewRunner(engine Engine, store RunStore, o RunnerOptions) *Runner {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{engine: engine, store: store, lake: o.LakeRoot, out: o.OutputDir, now: o.Now, log: o.Logger, running: map[string]bool{}}
+}
+
+// Engine returns the runner's engine name.
+func (r *Runner) Engine() string { return r.engine.Name() }
+
+// Run builds the sales report for from..to, stores the run and its result,
+// and replaces the report files atomically. A failed run keeps the previous
+// good result in place.
+func (r *Runner) Run(ctx context.Context, from, to, trigger string, attempt int) (Run, error) {
+	if err := CheckRange(from, to); err != nil {
+		return Run{}, err
+	}
+	key := from + ".." + to
+	r.mu.Lock()
+	if r.running[key] {
+		r.mu.Unlock()
+		return Run{}, fmt.Errorf("%w: %s", ErrRunInProgress, key)
+	}
+	r.running[key] = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.running, key)
+		r.mu.Unlock()
+	}()
+
+	fp, err := Fingerprint(r.lake, from, to)
+	if err != nil {
+		return Run{}, err
+	}
+	start := r.now().UTC().Truncate(time.Microsecond)
+	run := Run{ID: "rpt_" + event.NewID(), Report: SalesReportName, From: from, To: to, Engine: r.engine.Name(),
+		Trigger: trigger, Attempt: max(attempt, 1), Status: RunRunning, StartedAt: start, Fingerprint: fp, Inputs: []Input{}}
+	if err := r.store.StartRun(ctx, run); err != nil {
+		return run, fmt.Errorf("recording run: %w", err)
+	}
+	rep, err := Build(ctx, r.engine, from, to, start)
+	var result []byte
+	if err == nil {
+		run.Inputs = rep.Inputs
+		if run.Inputs == nil {
+			run.Inputs = []Input{}
+		}
+		result, err = json.Marshal(rep)
+	}
+	if err == nil && r.out != "" {
+		err = r.writeFiles(rep)
+	}
+	run.FinishedAt = r.now().UTC().Truncate(time.Microsecond)
+	run.DurationMS = run.FinishedAt.Sub(start).Milliseconds()
+	run.Status = RunSucceeded
+	if err != nil {
+		run.Status, run.Error, result = RunFailed, err.Error(), nil
+	}
+	// The record is finished with a fresh context: a cancelled run must not
+	// stay "running" forever.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if ferr := r.store.FinishRun(fctx, run, result); ferr != nil {
+		return run, errors.Join(err, fmt.Errorf("recording run result: %w", ferr))
+	}
+	if err != nil {
+		r.log.Warn("report run failed", "from", from, "to", to, "engine", run.Engine, "attempt", run.Attempt, "err", err)
+		return run, err
+	}
+	r.log.Info("report run finished", "from", from, "to", to, "engine", run.Engine, "ms", run.DurationMS, "trigger", trigger)
+	return run, nil
+}
+
+// Name of a report's files: the day, or from_to for a range.
+func fileStem(from, to string) string {
+	if from == to {
+		return from
+	}
+	return from + "_" + to
+}
+
+// writeFiles replaces <out>/sales/<day>.{json,csv,html}, each atomically.
+func (r *Runner) writeFiles(rep SalesReport) error {
+	dir := filepath.Join(r.out, SalesReportName)
+	stem := fileStem(rep.From, rep.To)
+	for ext, write := range map[string]func(io.Writer, SalesReport) error{".json": WriteJSON, ".csv": WriteCSV, ".html": WriteHTML} {
+		if err := lake.AtomicWrite(filepath.Join(dir, stem+ext), func(w io.Writer) error { return write(w, rep) }); err != nil {
+			return fmt.Errorf("writing %s report: %w", ext, err)
+		}
+	}
+	return nil
+}
+
+// Fingerprint hashes the names, sizes and modification times of the lake
+// files a report of from..to reads. "" when the lake is not local.
+func Fingerprint(root, from, to string) (string, error) {
+	if root == "" {
+		return "", nil
+	}
+	days, err := lake.DaysBetween(from, to)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, t := range lake.Tables {
+		for _, d := range days {
+			files, err := lake.Files(root, t, d)
+			if err != nil {
+				return "", err
+			}
+			for _, f := range files {
+				fmt.Fprintf(h, "%s\x00%d\x00%d\n", f.Path, f.Size, f.ModTime.UnixNano())
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12]), nil
+}
+
+// Stale reports whether the lake changed since run read it.
+func (r *Runner) Stale(run Run) (bool, error) {
+	if r.lake == "" || run.Status != RunSucceeded {
+		return false, nil
+	}
+	fp, err := Fingerprint(r.lake, run.From, run.To)
+	if err != nil {
+		return false, err
+	}
+	return fp != run.Fingerprint, nil
+}
+
+// Latest returns the newest good report of from..to, with its run.
+func (r *Runner) Latest(ctx context.Context, from, to string) (SalesReport, Run, error) {
+	if err := CheckRange(from, to); err != nil {
+		return SalesReport{}, Run{}, err
+	}
+	run, raw, err := r.store.LastGoodRun(ctx, SalesReportName, from, to)
+	if err != nil {
+		return SalesReport{}, Run{}, err
+	}
+	var rep SalesReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return SalesReport{}, Run{}, fmt.Errorf("decoding stored report %s: %w", run.ID, err)
+	}
+	run.Stale, _ = r.Stale(run)
+	return rep, run, nil
+}
+
+// Runs lists the newest runs, each marked stale when its lake data changed.
+func (r *Runner) Runs(ctx context.Context, limit int) ([]Run, error) {
+	runs, err := r.store.Runs(ctx, SalesReportName, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		runs[i].Stale, _ = r.Stale(runs[i])
+	}
+	return runs, nil
+}

@@ -1,0 +1,254 @@
+package reporttest
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/lake"
+	"github.com/mercato-platform/mercato/internal/reports"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden report files")
+
+// Days of the committed lake (testdata/lake, written by
+// `mercato lake generate --dir internal/reporttest/testdata/lake --rows 3000
+// --days 2 --end 2026-11-24 --skus 300 --seed 7 --file-rows 1000`).
+const (
+	Day1 = "2026-11-23"
+	Day2 = "2026-11-24"
+)
+
+// Lake is the committed lake's absolute path.
+func Lake(t testing.TB) string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate reporttest")
+	}
+	return filepath.Join(filepath.Dir(file), "testdata", "lake")
+}
+
+// Run runs the suite. newEngine opens the engine over the committed lake
+// (whose local path it is given).
+func Run(t *testing.T, newEngine func(t *testing.T, lakeRoot string) reports.Engine) {
+	root := Lake(t)
+	e := newEngine(t, root)
+	now := time.Date(2026, 11, 25, 0, 10, 0, 0, time.UTC)
+	build := func(t *testing.T, from, to string) reports.SalesReport {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		r, err := reports.Build(ctx, e, from, to, now)
+		if err != nil {
+			t.Fatalf("build %s..%s: %v", from, to, err)
+		}
+		return r
+	}
+	for _, rng := range [][2]string{{Day1, Day1}, {Day2, Day2}, {Day1, Day2}} {
+		t.Run("MatchesGoComputation/"+rng[0]+".."+rng[1], func(t *testing.T) {
+			got := build(t, rng[0], rng[1])
+			want := Expected(t, root, rng[0], rng[1])
+			want.Engine, want.GeneratedAt = got.Engine, got.GeneratedAt
+			compare(t, got, want)
+		})
+	}
+	t.Run("Golden", func(t *testing.T) {
+		got := build(t, Day2, Day2)
+		got.Engine = "any"
+		b, err := json.MarshalIndent(got, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join(filepath.Dir(root), "golden", "sales-"+Day2+".json")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if string(want) != string(b)+"\n" {
+			t.Errorf("report differs from %s (rerun with -update if intended):\n%s", golden, b)
+		}
+	})
+	t.Run("DayWithoutData", func(t *testing.T) {
+		got := build(t, "2026-01-01", "2026-01-01")
+		if got.Summary != (reports.Summary{}) || len(got.TopSKUs) != 0 || len(got.ByCategory) != 0 || len(got.Hourly) != 24 || len(got.Inputs) != 0 {
+			t.Fatalf("empty day = %+v", got)
+		}
+	})
+	t.Run("BadRange", func(t *testing.T) {
+		for _, r := range [][2]string{{"2026-13-01", "2026-13-01"}, {Day2, Day1}, {"x", "y"}} {
+			if _, err := reports.Build(context.Background(), e, r[0], r[1], now); !errors.Is(err, reports.ErrBadRange) {
+				t.Errorf("%v: err = %v, want ErrBadRange", r, err)
+			}
+		}
+	})
+}
+
+// Expected computes the sales report of from..to in plain Go from the lake
+// files, independently of any SQL engine.
+func Expected(t testing.TB, root, from, to string) reports.SalesReport {
+	t.Helper()
+	days, err := lake.DaysBetween(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reports.SalesReport{Report: reports.SalesReportName, From: from, To: to, Currency: "KRW",
+		ByCategory: []reports.CategorySales{}, TopSKUs: []reports.SKUSales{}, Hourly: make([]reports.HourSales, 24)}
+	for h := range r.Hourly {
+		r.Hourly[h].Hour = h
+	}
+	type agg struct {
+		units, revenue, base int64
+		category             string
+	}
+	cats, skus := map[string]*agg{}, map[string]*agg{}
+	for _, d := range days {
+		sales := readDay[lake.Sale](t, root, lake.TableSales, d)
+		if len(sales) > 0 {
+			r.Inputs = append(r.Inputs, reports.Input{Table: lake.TableSales, Date: d, Rows: int64(len(sales))})
+		}
+		for _, s := range sales {
+			rev := s.Quantity * s.UnitPrice
+			r.Summary.Lines++
+			r.Summary.Units += s.Quantity
+			r.Summary.GrossRevenue += rev
+			r.Hourly[s.EventHour].Units += s.Quantity
+			r.Hourly[s.EventHour].Revenue += rev
+			for _, mk := range []struct {
+				m map[string]*agg
+				k string
+			}{{cats, s.Category}, {skus, s.SKU}} {
+				m, k := mk.m, mk.k
+				a := m[k]
+				if a == nil {
+					a = &agg{category: s.Category}
+					m[k] = a
+				}
+				a.units += s.Quantity
+				a.revenue += rev
+				a.base += s.Quantity * s.BasePrice
+				a.category = min(a.category, s.Category)
+			}
+		}
+		orders := readDay[lake.Order](t, root, lake.TableOrders, d)
+		if len(orders) > 0 {
+			r.Inputs = append(r.Inputs, reports.Input{Table: lake.TableOrders, Date: d, Rows: int64(len(orders))})
+		}
+		for _, o := range orders {
+			switch o.EventType {
+			case "order.paid":
+				r.Summary.Orders++
+			case "order.cancelled":
+				r.Summary.Cancellations++
+				r.Summary.CancelledAmount += o.Total
+			}
+		}
+		pays := readDay[lake.Payment](t, root, lake.TablePayments, d)
+		if len(pays) > 0 {
+			r.Inputs = append(r.Inputs, reports.Input{Table: lake.TablePayments, Date: d, Rows: int64(len(pays))})
+		}
+		for _, p := range pays {
+			switch p.EventType {
+			case "payment.authorized":
+				r.Summary.PaymentsAuthorized++
+			case "payment.declined":
+				r.Summary.PaymentsDeclined++
+			case "payment.refunded":
+				r.Summary.Refunds++
+				r.Summary.RefundedAmount += p.Amount
+			}
+		}
+	}
+	s := &r.Summary
+	s.NetRevenue = s.GrossRevenue - s.RefundedAmount
+	if s.Orders > 0 {
+		s.AverageOrderValue = round(float64(s.GrossRevenue)/float64(s.Orders), 2)
+	}
+	if n := s.PaymentsAuthorized + s.PaymentsDeclined; n > 0 {
+		s.PaymentFailureRate = round(float64(s.PaymentsDeclined)/float64(n), 4)
+	}
+	for c, a := range cats {
+		r.ByCategory = append(r.ByCategory, reports.CategorySales{Category: c, Units: a.units, Revenue: a.revenue,
+			RevenueShare: round(float64(a.revenue)/float64(s.GrossRevenue), 4)})
+	}
+	slices.SortFunc(r.ByCategory, func(a, b reports.CategorySales) int {
+		return cmp.Or(cmp.Compare(b.Revenue, a.Revenue), cmp.Compare(a.Category, b.Category))
+	})
+	var all []reports.SKUSales
+	for k, a := range skus {
+		all = append(all, reports.SKUSales{SKU: k, Category: a.category, Units: a.units, Revenue: a.revenue,
+			AvgPrice: round(float64(a.revenue)/float64(a.units), 2), AvgBasePrice: round(float64(a.base)/float64(a.units), 2),
+			PriceIndex: round(float64(a.revenue)/float64(a.base), 4)})
+	}
+	slices.SortFunc(all, func(a, b reports.SKUSales) int {
+		return cmp.Or(cmp.Compare(b.Revenue, a.Revenue), cmp.Compare(a.SKU, b.SKU))
+	})
+	for i := range min(len(all), reports.TopSKUs) {
+		all[i].Rank = i + 1
+		r.TopSKUs = append(r.TopSKUs, all[i])
+	}
+	slices.SortFunc(r.Inputs, func(a, b reports.Input) int {
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Date, b.Date))
+	})
+	return r
+}
+
+func readDay[T any](t testing.TB, root, table, day string) []T {
+	files, err := lake.Files(root, table, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []T
+	for _, f := range files {
+		rows, err := lake.ReadFile[T](f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rows...)
+	}
+	return out
+}
+
+func round(v float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(v*p) / p
+}
+
+func compare(t *testing.T, got, want reports.SalesReport) {
+	t.Helper()
+	if got.Summary != want.Summary {
+		t.Errorf("summary:\n got %+v\nwant %+v", got.Summary, want.Summary)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want any
+	}{{"by_category", got.ByCategory, want.ByCategory}, {"top_skus", got.TopSKUs, want.TopSKUs},
+		{"hourly", got.Hourly, want.Hourly}, {"inputs", got.Inputs, want.Inputs}} {
+		if !reflect.DeepEqual(f.got, f.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", f.name, f.got, f.want)
+		}
+	}
+	got.Summary, want.Summary = reports.Summary{}, reports.Summary{}
+	got.ByCategory, got.TopSKUs, got.Hourly, got.Inputs = nil, nil, nil, nil
+	want.ByCategory, want.TopSKUs, want.Hourly, want.Inputs = nil, nil, nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("header:\n got %+v\nwant %+v", got, want)
+	}
+}
