@@ -16,10 +16,11 @@ func defaultModel(t testing.TB) *Model {
 }
 
 // The goal of the classifier is at least 90 % accuracy on held-out shop
-// reviews in each language; the committed model reaches 91.2 % (Korean) and 89.7 % (English; see
-// docs/sentiment.md), so this guards that level against regressions until
-// the goal is met. The test splits are frozen and never trained on.
-const shopAccuracyFloor = 0.85
+// reviews in each language; the committed model reaches 91.2 % (Korean) and
+// 90.5 % (English; see docs/sentiment.md). The test splits are frozen and
+// never trained on, so the committed model's score on them is fixed: a
+// retrained model must keep the goal.
+const shopAccuracyFloor = 0.90
 
 func TestEmbeddedModelShopAccuracy(t *testing.T) {
 	t.Parallel()
