@@ -44,6 +44,11 @@ func AtomicWrite(path string, write func(io.Writer) error) error {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	// Lake files and reports are read by other users (Spark, a web server).
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("setting the mode of %s: %w", path, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("syncing %s: %w", path, err)
@@ -76,4 +81,22 @@ func ReadFile[T any](path string) ([]T, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return rows, nil
+}
+
+// RowCount reads a lake file's row count from its footer.
+func RowCount(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return pf.NumRows(), nil
 }
