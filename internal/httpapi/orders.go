@@ -54,6 +54,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		o    orders.Order
 		perr error
 	)
+	// A paid checkout's response is stored with the order in one
+	// transaction where the store can; Finish below then writes nothing.
+	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) { return s.orderOutcome(o, nil) }}
 	switch rec.Outcome {
 	case idempotency.Conflict:
 		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
@@ -68,9 +71,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 			o, perr = s.o.Orders.Resume(ctx, rec.ResourceID)
 			break
 		}
-		o, perr = s.o.Orders.Place(ctx, customer, orders.IdemRef{Scope: customer, Key: key}, req)
+		o, perr = s.o.Orders.Place(ctx, customer, idem, req)
 	default:
-		o, perr = s.o.Orders.Place(ctx, customer, orders.IdemRef{Scope: customer, Key: key}, req)
+		o, perr = s.o.Orders.Place(ctx, customer, idem, req)
 	}
 	status, out := s.orderOutcome(o, perr)
 	if status >= 500 {

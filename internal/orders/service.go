@@ -39,6 +39,10 @@ func (e *FailureError) Unwrap() error { return e.Cause }
 // IdemRef ties an order to the idempotency key that created it.
 type IdemRef struct {
 	Scope, Key string
+	// Respond, when set, renders the response a retry of a paid checkout
+	// replays; a StockStore stores it in the same transaction that marks the
+	// order paid, so the key needs no write of its own afterwards.
+	Respond func(Order) (status int, body []byte)
 }
 
 // Store is the system of record as orders need it.
@@ -52,6 +56,17 @@ type Store interface {
 	UpdateOrder(ctx context.Context, id string, fn func(o *Order) ([]event.Message, error)) (Order, error)
 	// StaleOrders lists orders in a status not updated since before.
 	StaleOrders(ctx context.Context, status Status, before time.Time, limit int) ([]string, error)
+}
+
+// StockStore is an optional capability of a Store that also keeps the
+// stock (the embedded profile: one database). Checkout then takes two
+// transactions instead of four: reserving and creating the order together,
+// and selling the stock together with marking the order paid.
+type StockStore interface {
+	CreateReservedOrder(ctx context.Context, o Order, idem IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error
+	// CommitAndUpdateOrder also stores idem's response (when Respond is set
+	// and the order ends paid) in the same transaction.
+	CommitAndUpdateOrder(ctx context.Context, id string, idem IdemRef, fn func(o *Order) ([]event.Message, error)) (Order, error)
 }
 
 // Quote is what an order line locks in for a SKU: the price it sells at
@@ -91,6 +106,7 @@ type Options struct {
 // Service runs checkout.
 type Service struct {
 	store   Store
+	joint   StockStore // set when store is also the stock
 	prices  Prices
 	stock   Stock
 	gateway payments.Gateway
@@ -117,7 +133,11 @@ func NewService(store Store, prices Prices, stock Stock, gateway payments.Gatewa
 	if o.Committed == nil {
 		o.Committed = func() {}
 	}
-	return &Service{store: store, prices: prices, stock: stock, gateway: gateway, o: o}
+	svc := &Service{store: store, prices: prices, stock: stock, gateway: gateway, o: o}
+	if js, ok := store.(StockStore); ok && any(stock) == any(store) {
+		svc.joint = js
+	}
+	return svc
 }
 
 // Validate checks a request's shape; it touches nothing.
@@ -170,6 +190,9 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 		o.Total += q.Price * it.Quantity
 		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
 	}
+	if s.joint != nil {
+		return s.placeJoint(ctx, o, idem, items, now)
+	}
 	// The reservation's id is the order's: a crash before the order is
 	// stored leaves a hold the expiry sweeper returns.
 	if err := s.stock.Reserve(ctx, o.ID, items, s.o.ReservationTTL); err != nil {
@@ -190,7 +213,31 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 		return Order{}, fmt.Errorf("storing order: %w", err)
 	}
 	s.o.Committed()
-	return s.pay(ctx, o)
+	return s.pay(ctx, o, idem)
+}
+
+// placeJoint reserves and creates the order in one transaction: either both
+// happened or neither.
+func (s *Service) placeJoint(ctx context.Context, o Order, idem IdemRef, items []inventory.Item, now time.Time) (Order, error) {
+	if err := o.Move(StatusReserved, now); err != nil {
+		return Order{}, err
+	}
+	created, err := orderEvent("order.created", o, now)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.joint.CreateReservedOrder(ctx, o, idem, items, s.o.ReservationTTL, []event.Message{created}); err != nil {
+		if errors.Is(err, inventory.ErrUnknownSKU) {
+			return Order{}, fmt.Errorf("%w: %v", ErrUnknownSKU, err)
+		}
+		var insufficient *inventory.InsufficientStockError
+		if errors.As(err, &insufficient) || errors.Is(err, inventory.ErrInvalid) {
+			return Order{}, err
+		}
+		return Order{}, fmt.Errorf("storing order: %w", err)
+	}
+	s.o.Committed()
+	return s.pay(ctx, o, idem)
 }
 
 // Resume finishes an interrupted checkout (a retry of the same idempotency
@@ -202,7 +249,7 @@ func (s *Service) Resume(ctx context.Context, id string) (Order, error) {
 	}
 	switch o.Status {
 	case StatusReserved:
-		return s.pay(ctx, o)
+		return s.pay(ctx, o, IdemRef{})
 	case StatusPaymentFailed:
 		return o, &FailureError{Order: o, Cause: failureCause(o.FailureReason)}
 	}
@@ -219,7 +266,7 @@ func failureCause(reason string) error {
 	return payments.ErrDeclined
 }
 
-func (s *Service) pay(ctx context.Context, o Order) (Order, error) {
+func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error) {
 	actx, cancel := context.WithTimeout(ctx, s.o.PaymentTimeout)
 	auth, err := s.gateway.Authorize(actx, o.ID, o.Total, o.PaymentToken)
 	cancel()
@@ -234,14 +281,7 @@ func (s *Service) pay(ctx context.Context, o Order) (Order, error) {
 		s.voidQuietly(o.ID)
 		return s.fail(ctx, o, "gateway_unavailable", payments.ErrUnavailable)
 	}
-	if err := s.stock.Commit(ctx, o.ID); err != nil {
-		if errors.Is(err, inventory.ErrReservationClosed) {
-			s.voidQuietly(o.ID)
-			return s.fail(ctx, o, "reservation_expired", ErrCheckoutExpired)
-		}
-		return Order{}, fmt.Errorf("committing stock of %s: %w", o.ID, err)
-	}
-	paid, err := s.store.UpdateOrder(ctx, o.ID, func(cur *Order) ([]event.Message, error) {
+	markPaid := func(cur *Order) ([]event.Message, error) {
 		if cur.Status == StatusPaid {
 			return nil, nil
 		}
@@ -251,7 +291,17 @@ func (s *Service) pay(ctx context.Context, o Order) (Order, error) {
 		}
 		cur.PaymentID = auth.ID
 		return paidEvents(*cur, auth, now)
-	})
+	}
+	var paid Order
+	if s.joint != nil {
+		paid, err = s.joint.CommitAndUpdateOrder(ctx, o.ID, idem, markPaid)
+	} else if err = s.stock.Commit(ctx, o.ID); err == nil {
+		paid, err = s.store.UpdateOrder(ctx, o.ID, markPaid)
+	}
+	if errors.Is(err, inventory.ErrReservationClosed) {
+		s.voidQuietly(o.ID)
+		return s.fail(ctx, o, "reservation_expired", ErrCheckoutExpired)
+	}
 	if err != nil {
 		return Order{}, fmt.Errorf("recording payment of %s: %w", o.ID, err)
 	}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/reports"
 )
@@ -20,6 +22,10 @@ type Store interface {
 	catalog.Repository
 	outbox.Store
 	reports.RunStore
+	orders.StockStore
+	idempotency.Store
+	GetOrder(ctx context.Context, id string) (orders.Order, error)
+	Levels(ctx context.Context, sku string) (inventory.Levels, error)
 	Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error)
 }
 
@@ -40,6 +46,7 @@ func Run(t *testing.T, f Features, newStore func(t *testing.T) Store) {
 	t.Run("OutboxOrderAndMark", func(t *testing.T) { t.Parallel(); testOutbox(t, newStore(t)) })
 	t.Run("RelayLease", func(t *testing.T) { t.Parallel(); testLease(t, newStore(t), f) })
 	t.Run("ReportRuns", func(t *testing.T) { t.Parallel(); testReportRuns(t, newStore(t)) })
+	t.Run("JointCheckoutIsAtomic", func(t *testing.T) { t.Parallel(); testJointCheckout(t, newStore(t)) })
 }
 
 func ctx(t *testing.T) context.Context {
@@ -403,5 +410,61 @@ func testReportRuns(t *testing.T, s Store) {
 	all, _ := s.Runs(ctx(t), "sales", 10)
 	if len(all) != 3 || all[2].Status != reports.RunFailed || all[2].Error != "engine down" {
 		t.Fatalf("history keeps failures: %+v", all)
+	}
+}
+
+// testJointCheckout: reserving and creating an order is one transaction, and
+// so is selling the stock, marking the order paid and storing the
+// idempotent response.
+func testJointCheckout(t *testing.T, s Store) {
+	put(t, s, Product("J-1", "audio"), 3)
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	order := func(id string, qty int64) orders.Order {
+		return orders.Order{ID: id, CustomerID: "c1", Status: orders.StatusReserved, Total: qty * 100,
+			Items: []orders.Line{{SKU: "J-1", Quantity: qty, UnitPrice: 100}}, CreatedAt: now, UpdatedAt: now, Version: 1}
+	}
+	// Not enough stock: neither the hold nor the order exists afterwards.
+	err := s.CreateReservedOrder(ctx(t), order("ord_big", 5), orders.IdemRef{}, []inventory.Item{{SKU: "J-1", Qty: 5}}, time.Minute, nil)
+	if !errors.Is(err, inventory.ErrInsufficientStock) {
+		t.Fatalf("over-reserve: err = %v", err)
+	}
+	if _, err := s.GetOrder(ctx(t), "ord_big"); !errors.Is(err, orders.ErrNotFound) {
+		t.Fatalf("order of a failed reservation exists: %v", err)
+	}
+	// A duplicate order id rolls the second reservation back.
+	if err := s.CreateReservedOrder(ctx(t), order("ord_1", 2), orders.IdemRef{}, []inventory.Item{{SKU: "J-1", Qty: 2}}, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 2 || l.OnHand != 3 {
+		t.Fatalf("after reserve: %+v", l)
+	}
+	// Paid: stock sold, order paid and the idempotent response stored, together.
+	if _, err := s.Begin(ctx(t), "c1", "k1", "h", now, time.Hour, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	idem := orders.IdemRef{Scope: "c1", Key: "k1", Respond: func(o orders.Order) (int, []byte) { return 201, []byte(`{"id":"` + o.ID + `"}`) }}
+	paid, err := s.CommitAndUpdateOrder(ctx(t), "ord_1", idem, func(o *orders.Order) ([]event.Message, error) {
+		return nil, o.Move(orders.StatusPaid, now)
+	})
+	if err != nil || paid.Status != orders.StatusPaid {
+		t.Fatalf("pay: %+v %v", paid, err)
+	}
+	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 0 || l.OnHand != 1 {
+		t.Fatalf("after pay: %+v", l)
+	}
+	rec, err := s.Begin(ctx(t), "c1", "k1", "h", now, time.Hour, time.Minute)
+	if err != nil || rec.Outcome != idempotency.Replay || rec.Status != 201 || string(rec.Body) != `{"id":"ord_1"}` {
+		t.Fatalf("replay after the joint pay: %+v %v", rec, err)
+	}
+	// A failing update rolls the sale back.
+	if err := s.CreateReservedOrder(ctx(t), order("ord_2", 1), orders.IdemRef{}, []inventory.Item{{SKU: "J-1", Qty: 1}}, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.CommitAndUpdateOrder(ctx(t), "ord_2", orders.IdemRef{}, func(*orders.Order) ([]event.Message, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 1 || l.OnHand != 1 {
+		t.Fatalf("a failed pay sold stock: %+v", l)
 	}
 }

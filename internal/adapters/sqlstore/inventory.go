@@ -163,45 +163,49 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 		return fmt.Errorf("encoding reservation: %w", err)
 	}
 	return s.retryUnique(ctx, func() error {
-		return s.inTx(ctx, func(tx *txn) error {
-			now := time.Now()
-			// Claim the id first: the common case (a new reservation) costs
-			// no lookup, and a failure below rolls the claim back.
-			res, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-  ON CONFLICT (id) DO NOTHING`, id, inventory.StateHeld, string(encoded), micros(now.Add(ttl)), micros(now), micros(now))
-			if err != nil {
-				return fmt.Errorf("storing reservation %s: %w", id, err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				existing, err := s.reservation(ctx, tx, id)
-				if err != nil {
-					return err
-				}
-				if existing != nil && existing.state == inventory.StateReleased {
-					return fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, id)
-				}
-				return nil // replay of a reservation that holds or sold its stock
-			}
-			var msgs []event.Message
-			for _, it := range items {
-				_, ok, err := s.apply(ctx, tx, change{
-					kind: kindReserve, eventType: inventory.TypeReserved, reason: "reserve", ref: id,
-					sku: it.SKU, reserved: it.Qty, guard: "on_hand - reserved >= ?", args: []any{it.Qty},
-				}, now, &msgs)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					cur, err := s.readStock(ctx, tx, it.SKU)
-					if err != nil {
-						return err
-					}
-					return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: cur.Available}
-				}
-			}
-			return s.enqueue(ctx, tx, msgs)
-		})
+		return s.inTx(ctx, func(tx *txn) error { return s.reserveTx(ctx, tx, id, items, string(encoded), ttl) })
 	})
+}
+
+// reserveTx is Reserve inside a transaction; items are normalised and
+// encoded is their JSON.
+func (s *Store) reserveTx(ctx context.Context, tx *txn, id string, items []inventory.Item, encoded string, ttl time.Duration) error {
+	now := time.Now()
+	// Claim the id first: the common case (a new reservation) costs no
+	// lookup, and a failure below rolls the claim back.
+	res, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (id) DO NOTHING`, id, inventory.StateHeld, encoded, micros(now.Add(ttl)), micros(now), micros(now))
+	if err != nil {
+		return fmt.Errorf("storing reservation %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		existing, err := s.reservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if existing != nil && existing.state == inventory.StateReleased {
+			return fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, id)
+		}
+		return nil // replay of a reservation that holds or sold its stock
+	}
+	var msgs []event.Message
+	for _, it := range items {
+		_, ok, err := s.apply(ctx, tx, change{
+			kind: kindReserve, eventType: inventory.TypeReserved, reason: "reserve", ref: id,
+			sku: it.SKU, reserved: it.Qty, guard: "on_hand - reserved >= ?", args: []any{it.Qty},
+		}, now, &msgs)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			cur, err := s.readStock(ctx, tx, it.SKU)
+			if err != nil {
+				return err
+			}
+			return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: cur.Available}
+		}
+	}
+	return s.enqueue(ctx, tx, msgs)
 }
 
 // retryUnique retries fn when a concurrent writer inserted the same row
@@ -226,37 +230,39 @@ func (s *Store) Release(ctx context.Context, id string) error {
 }
 
 func (s *Store) closeReservation(ctx context.Context, id, to string) error {
-	return s.inTx(ctx, func(tx *txn) error {
-		now := time.Now()
-		r, err := s.reservation(ctx, tx, id)
-		if err != nil {
+	return s.inTx(ctx, func(tx *txn) error { return s.closeReservationTx(ctx, tx, id, to) })
+}
+
+func (s *Store) closeReservationTx(ctx context.Context, tx *txn, id, to string) error {
+	now := time.Now()
+	r, err := s.reservation(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r == nil:
+		return fmt.Errorf("%w: %s", inventory.ErrUnknownReservation, id)
+	case r.state == to:
+		return nil // idempotent replay
+	case r.state != inventory.StateHeld:
+		return fmt.Errorf("%w: %s is %s", inventory.ErrReservationClosed, id, r.state)
+	}
+	var msgs []event.Message
+	for _, it := range r.items {
+		c := change{kind: kindRelease, eventType: inventory.TypeReleased, reason: "release", ref: id, sku: it.SKU, reserved: -it.Qty}
+		if to == inventory.StateCommitted {
+			c = change{kind: kindCommit, eventType: inventory.TypeCommitted, reason: "sale", ref: id, sku: it.SKU, onHand: -it.Qty, reserved: -it.Qty}
+		}
+		if _, ok, err := s.apply(ctx, tx, c, now, &msgs); err != nil {
 			return err
+		} else if !ok {
+			return fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
 		}
-		switch {
-		case r == nil:
-			return fmt.Errorf("%w: %s", inventory.ErrUnknownReservation, id)
-		case r.state == to:
-			return nil // idempotent replay
-		case r.state != inventory.StateHeld:
-			return fmt.Errorf("%w: %s is %s", inventory.ErrReservationClosed, id, r.state)
-		}
-		var msgs []event.Message
-		for _, it := range r.items {
-			c := change{kind: kindRelease, eventType: inventory.TypeReleased, reason: "release", ref: id, sku: it.SKU, reserved: -it.Qty}
-			if to == inventory.StateCommitted {
-				c = change{kind: kindCommit, eventType: inventory.TypeCommitted, reason: "sale", ref: id, sku: it.SKU, onHand: -it.Qty, reserved: -it.Qty}
-			}
-			if _, ok, err := s.apply(ctx, tx, c, now, &msgs); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, (`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`), to, micros(now), id); err != nil {
-			return fmt.Errorf("closing reservation %s: %w", id, err)
-		}
-		return s.enqueue(ctx, tx, msgs)
-	})
+	}
+	if _, err := tx.ExecContext(ctx, (`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`), to, micros(now), id); err != nil {
+		return fmt.Errorf("closing reservation %s: %w", id, err)
+	}
+	return s.enqueue(ctx, tx, msgs)
 }
 
 // Adjust changes on_hand. With a ref (a PO id, a count id) it is idempotent:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/idempotency"
+	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
 )
 
@@ -39,18 +40,70 @@ func (s *Store) CreateOrder(ctx context.Context, o orders.Order, idem orders.Ide
 	if err != nil {
 		return fmt.Errorf("encoding items: %w", err)
 	}
-	return s.inTx(ctx, func(tx *txn) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.CustomerID, string(o.Status), string(items), o.Total, o.PaymentToken, o.PaymentID, o.FailureReason, o.Version, micros(o.CreatedAt), micros(o.UpdatedAt)); err != nil {
-			return fmt.Errorf("inserting order %s: %w", o.ID, err)
+	return s.inTx(ctx, func(tx *txn) error { return s.createOrderTx(ctx, tx, o, string(items), idem, events) })
+}
+
+func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, items string, idem orders.IdemRef, events []event.Message) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.CustomerID, string(o.Status), items, o.Total, o.PaymentToken, o.PaymentID, o.FailureReason, o.Version, micros(o.CreatedAt), micros(o.UpdatedAt)); err != nil {
+		return fmt.Errorf("inserting order %s: %w", o.ID, err)
+	}
+	if idem.Key != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND key = ?`, o.ID, idem.Scope, idem.Key); err != nil {
+			return fmt.Errorf("linking order %s to its idempotency key: %w", o.ID, err)
 		}
-		if idem.Key != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND key = ?`, o.ID, idem.Scope, idem.Key); err != nil {
-				return fmt.Errorf("linking order %s to its idempotency key: %w", o.ID, err)
+	}
+	return s.enqueue(ctx, tx, events)
+}
+
+// CreateReservedOrder reserves an order's stock and stores the order, its
+// events and its idempotency link in one transaction (orders.StockStore):
+// checkout's first durable step when the stock lives in this database.
+func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem orders.IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error {
+	stock, err := inventory.Normalize(stock)
+	if err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("%w: a reservation needs a positive ttl", inventory.ErrInvalid)
+	}
+	reserved, err := json.Marshal(stock)
+	if err != nil {
+		return fmt.Errorf("encoding reservation: %w", err)
+	}
+	items, err := json.Marshal(o.Items)
+	if err != nil {
+		return fmt.Errorf("encoding items: %w", err)
+	}
+	return s.retryUnique(ctx, func() error {
+		return s.inTx(ctx, func(tx *txn) error {
+			if err := s.reserveTx(ctx, tx, o.ID, stock, string(reserved), ttl); err != nil {
+				return err
 			}
-		}
-		return s.enqueue(ctx, tx, events)
+			return s.createOrderTx(ctx, tx, o, string(items), idem, events)
+		})
 	})
+}
+
+// CommitAndUpdateOrder sells an order's reservation and changes the order
+// with fn, in one transaction (orders.StockStore).
+func (s *Store) CommitAndUpdateOrder(ctx context.Context, id string, idem orders.IdemRef, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
+	var out orders.Order
+	err := s.inTx(ctx, func(tx *txn) error {
+		if err := s.closeReservationTx(ctx, tx, id, inventory.StateCommitted); err != nil {
+			return err
+		}
+		var err error
+		if out, err = s.updateOrderTx(ctx, tx, id, fn); err != nil {
+			return err
+		}
+		if idem.Key == "" || idem.Respond == nil || out.Status != orders.StatusPaid {
+			return nil
+		}
+		status, body := idem.Respond(out)
+		return s.finishTx(ctx, tx, idem.Scope, idem.Key, status, body)
+	})
+	return out, err
 }
 
 // GetOrder returns an order.
@@ -69,29 +122,34 @@ func (s *Store) GetOrder(ctx context.Context, id string) (orders.Order, error) {
 func (s *Store) UpdateOrder(ctx context.Context, id string, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
 	var out orders.Order
 	err := s.inTx(ctx, func(tx *txn) error {
-		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`+s.forUpdate(), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %s", orders.ErrNotFound, id)
-		}
-		if err != nil {
-			return fmt.Errorf("reading order %s: %w", id, err)
-		}
-		before := o.Version
-		events, err := fn(&o)
-		if err != nil {
-			return err
-		}
-		out = o
-		if o.Version == before {
-			return nil // nothing changed
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, payment_id = ?, failure_reason = ?, version = ?, updated_at = ? WHERE id = ?`,
-			string(o.Status), o.PaymentID, o.FailureReason, o.Version, micros(o.UpdatedAt), id); err != nil {
-			return fmt.Errorf("updating order %s: %w", id, err)
-		}
-		return s.enqueue(ctx, tx, events)
+		var err error
+		out, err = s.updateOrderTx(ctx, tx, id, fn)
+		return err
 	})
 	return out, err
+}
+
+func (s *Store) updateOrderTx(ctx context.Context, tx *txn, id string, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
+	o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`+s.forUpdate(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return orders.Order{}, fmt.Errorf("%w: %s", orders.ErrNotFound, id)
+	}
+	if err != nil {
+		return orders.Order{}, fmt.Errorf("reading order %s: %w", id, err)
+	}
+	before := o.Version
+	events, err := fn(&o)
+	if err != nil {
+		return orders.Order{}, err
+	}
+	if o.Version == before {
+		return o, nil // nothing changed
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, payment_id = ?, failure_reason = ?, version = ?, updated_at = ? WHERE id = ?`,
+		string(o.Status), o.PaymentID, o.FailureReason, o.Version, micros(o.UpdatedAt), id); err != nil {
+		return orders.Order{}, fmt.Errorf("updating order %s: %w", id, err)
+	}
+	return o, s.enqueue(ctx, tx, events)
 }
 
 // StaleOrders lists orders in status last updated before a time.
@@ -184,16 +242,25 @@ func (s *Store) Begin(ctx context.Context, scope, key, hash string, now time.Tim
 	return rec, err
 }
 
-// Finish stores a key's response.
+// Finish stores a key's response. A key whose response is stored already
+// (by the transaction that finished the work, see CommitAndUpdateOrder) is
+// left as it is, without a write.
 func (s *Store) Finish(ctx context.Context, scope, key string, status int, body []byte) error {
-	return s.inTx(ctx, func(tx *txn) error {
-		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ? WHERE scope = ? AND key = ?`,
-			idemDone, status, body, scope, key)
-		if err != nil {
-			return fmt.Errorf("storing idempotent response: %w", err)
-		}
+	var state string
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT state FROM idempotency_keys WHERE scope = ? AND key = ?`), scope, key).Scan(&state)
+	if err == nil && state == idemDone {
 		return nil
-	})
+	}
+	return s.inTx(ctx, func(tx *txn) error { return s.finishTx(ctx, tx, scope, key, status, body) })
+}
+
+func (s *Store) finishTx(ctx context.Context, tx *txn, scope, key string, status int, body []byte) error {
+	_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ? WHERE scope = ? AND key = ?`,
+		idemDone, status, body, scope, key)
+	if err != nil {
+		return fmt.Errorf("storing idempotent response: %w", err)
+	}
+	return nil
 }
 
 // Forget drops a claim so a retry runs again.
