@@ -283,6 +283,9 @@ func TestDashboardIsServedWithStrictCSP(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(raw), "<title>Mercato</title>") || resp.Header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("dashboard: %d %s", resp.StatusCode, resp.Header)
 	}
+	if !strings.Contains(string(raw), `id="reports"`) {
+		t.Error("dashboard has no sales reports panel")
+	}
 	resp, err = http.Get(e.srv.URL + "/static/dashboard.js")
 	if err != nil {
 		t.Fatal(err)

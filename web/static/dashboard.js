@@ -112,6 +112,45 @@ async function refreshAlerts() {
   }
 }
 
+function link(row, href, text) {
+  const td = document.createElement("td");
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = text;
+  td.appendChild(a);
+  row.appendChild(td);
+}
+
+async function refreshReports() {
+  const tbody = document.getElementById("reports");
+  try {
+    const { ok, body: page } = await getJSON("/v1/reports/sales/runs?limit=10");
+    tbody.replaceChildren();
+    const items = ok ? page.items || [] : [];
+    for (const r of items) {
+      const tr = document.createElement("tr");
+      const day = r.from === r.to ? r.from : r.from + "_" + r.to;
+      cell(tr, day);
+      cell(tr, r.status, r.status === "failed" ? "bad" : "");
+      cell(tr, r.engine);
+      cell(tr, r.trigger);
+      cell(tr, (r.duration_ms / 1000).toFixed(2), "n");
+      const rows = (r.inputs || []).filter((i) => i.table === "sales").reduce((n, i) => n + i.rows, 0);
+      cell(tr, String(rows), "n");
+      cell(tr, r.stale ? "stale" : "");
+      if (r.status === "succeeded") {
+        link(tr, "/v1/reports/sales/" + encodeURIComponent(day) + ".html", "charts");
+      } else {
+        cell(tr, r.error || "");
+      }
+      tbody.appendChild(tr);
+    }
+    if (!items.length) emptyRow(tbody, "no report runs yet (the reports role runs at 00:10, or POST /v1/reports/sales/runs)");
+  } catch (e) {
+    tbody.replaceChildren();
+  }
+}
+
 function tick() {
   refreshReady();
   refreshProducts();
@@ -120,3 +159,5 @@ function tick() {
 }
 tick();
 setInterval(tick, 2000);
+refreshReports();
+setInterval(refreshReports, 30000);
