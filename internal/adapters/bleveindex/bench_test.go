@@ -3,9 +3,11 @@ package bleveindex
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -256,5 +258,193 @@ func BenchmarkSimilar(b *testing.B) {
 		if err := idx.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Vector index benchmarks. BenchmarkVectorIndex compares the brute-force
+// scan (vectorStore.nearest) with the HNSW graph on MERCATO_BENCH_VECTORS
+// synthetic review vectors (comma-separated sizes, default 10000 so a CI
+// run is quick), reviews.Dims dimensions. MERCATO_BENCH_HNSW_MAX skips the
+// graph (build and its sub-benchmarks) above that size, to measure the scan
+// at sizes whose build would take too long; MERCATO_BENCH_HNSW_EF lists the
+// efSearch values (default 32,64,128,256). See docs/search.md.
+
+// reviewVector is synthetic review i's vector: reviews.Embed of 4–40 terms
+// drawn from a Zipf law (s = 1.1) over a 50,000-term vocabulary, like
+// review vocabularies where a few words (배송, 좋, quality) are everywhere
+// and most are rare. The synthetic texts of syntheticReview are not used:
+// they draw from ~100 words, so most vectors would be exact duplicates and
+// neighbour search would be all ties.
+func reviewVector(i int) []float32 {
+	rng := rand.New(rand.NewPCG(uint64(i), 0x7ec7))
+	z := rand.NewZipf(rng, 1.1, 1, 49999)
+	terms := make([]string, 4+rng.IntN(37))
+	for j := range terms {
+		terms[j] = "t" + strconv.FormatUint(z.Uint64(), 36)
+	}
+	return reviews.Embed(terms)
+}
+
+func vectorBenchSizes(b *testing.B) []int {
+	env := os.Getenv("MERCATO_BENCH_VECTORS")
+	if env == "" {
+		env = "10000"
+	}
+	var out []int
+	for f := range strings.SplitSeq(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("MERCATO_BENCH_VECTORS: bad size %q", f)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// heapInUse is the live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// recallAt is the share of exact neighbours an approximate answer found. A
+// neighbour counts if it is in the exact list or ties with its last one
+// (hashed vectors have exact ties, and which tied id makes the cut is
+// arbitrary).
+func recallAt(exact, approx []scored) float64 {
+	if len(exact) == 0 {
+		return 1
+	}
+	in := map[string]bool{}
+	for _, e := range exact {
+		in[e.id] = true
+	}
+	last := exact[len(exact)-1].sim
+	hits := 0
+	for _, a := range approx {
+		if in[a.id] || a.sim >= last-1e-6 {
+			hits++
+		}
+	}
+	return float64(min(hits, len(exact))) / float64(len(exact))
+}
+
+func BenchmarkVectorIndex(b *testing.B) {
+	const (
+		k        = 10
+		queries  = 200 // distinct query ids, cycled; recall is over all of them
+		batch    = 1000
+		hnswM    = 16
+		hnswEfC  = 128
+		hnswSeed = 1
+	)
+	efs := []int{32, 64, 128, 256}
+	if env := os.Getenv("MERCATO_BENCH_HNSW_EF"); env != "" {
+		efs = efs[:0]
+		for f := range strings.SplitSeq(env, ",") {
+			ef, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || ef <= 0 {
+				b.Fatalf("MERCATO_BENCH_HNSW_EF: bad value %q", f)
+			}
+			efs = append(efs, ef)
+		}
+	}
+	hnswMax := math.MaxInt
+	if env := os.Getenv("MERCATO_BENCH_HNSW_MAX"); env != "" {
+		var err error
+		if hnswMax, err = strconv.Atoi(env); err != nil {
+			b.Fatalf("MERCATO_BENCH_HNSW_MAX: %v", err)
+		}
+	}
+	for _, n := range vectorBenchSizes(b) {
+		before := heapInUse()
+		vs := newVectorStore(0)
+		ids := make([]string, 0, batch)
+		vecs := make([][]float32, 0, batch)
+		for i := range n {
+			ids = append(ids, "v"+strconv.Itoa(i))
+			vecs = append(vecs, reviewVector(i))
+			if len(ids) == batch || i == n-1 {
+				if err := vs.put(ids, vecs); err != nil {
+					b.Fatal(err)
+				}
+				ids, vecs = ids[:0], vecs[:0]
+			}
+		}
+		scanHeap := heapInUse() - before
+		qids := make([]string, queries)
+		for i := range qids {
+			qids[i] = "v" + strconv.Itoa(i*7919%n)
+		}
+		exact := make([][]scored, queries)
+		for i, id := range qids {
+			exact[i], _ = vs.nearest(id, k)
+		}
+
+		b.Run(fmt.Sprintf("vectors=%d/scan", n), func(b *testing.B) {
+			ds := make([]time.Duration, 0, 1024)
+			i := 0
+			for b.Loop() {
+				t := time.Now()
+				vs.nearest(qids[i%queries], k)
+				ds = append(ds, time.Since(t))
+				i++
+			}
+			percentiles(b, ds)
+			b.ReportMetric(float64(scanHeap)/(1<<20), "heap-MB")
+		})
+
+		if n > hnswMax {
+			vs = nil
+			continue
+		}
+		before = heapInUse()
+		g := newHNSW(hnswConfig{M: hnswM, EfConstruction: hnswEfC, Seed: hnswSeed})
+		start := time.Now()
+		for i := range n {
+			if err := g.add("v"+strconv.Itoa(i), vs.data[i*vs.dims:(i+1)*vs.dims]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		build := time.Since(start)
+		graphHeap := heapInUse() - before
+		b.Logf("HNSW M=%d efConstruction=%d: %d vectors built in %v, %.0f MB (vectors included)", hnswM, hnswEfC, n, build.Round(time.Millisecond), float64(graphHeap)/(1<<20))
+
+		for _, ef := range efs {
+			g.setEfSearch(ef)
+			b.Run(fmt.Sprintf("vectors=%d/hnsw-ef=%d", n, ef), func(b *testing.B) {
+				qvec := make([][]float32, queries)
+				for i, id := range qids {
+					qvec[i], _ = g.vector(id)
+				}
+				ds := make([]time.Duration, 0, 1024)
+				i := 0
+				for b.Loop() {
+					t := time.Now()
+					if _, err := g.search(qvec[i%queries], k, qids[i%queries]); err != nil {
+						b.Fatal(err)
+					}
+					ds = append(ds, time.Since(t))
+					i++
+				}
+				percentiles(b, ds)
+				var recall float64
+				for i := range qids {
+					got, err := g.search(qvec[i], k, qids[i])
+					if err != nil {
+						b.Fatal(err)
+					}
+					recall += recallAt(exact[i], got)
+				}
+				b.ReportMetric(recall/queries, "recall@10")
+				b.ReportMetric(build.Seconds(), "build-s")
+				b.ReportMetric(float64(graphHeap)/(1<<20), "heap-MB")
+			})
+		}
+		// The finished sub-benchmarks keep their closures; dropping the
+		// captured index lets the next size measure its own heap.
+		vs, g = nil, nil
 	}
 }

@@ -315,7 +315,8 @@ func (h *topK) Pop() any {
 // nearest returns the k vectors most cosine-similar to id's, best first,
 // by scanning them all: vectors are unit length, so cosine is the dot
 // product. ok is false when id has no vector. The scan is split across
-// workers goroutines.
+// workers goroutines. docs/search.md measures it against an HNSW graph
+// (hnsw_graph_test.go), which was not adopted.
 func (vs *vectorStore) nearest(id string, k int) (out []scored, ok bool) {
 	vs.mu.RLock()
 	defer vs.mu.RUnlock()
