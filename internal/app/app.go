@@ -386,6 +386,7 @@ func (a *App) lakeSinkRunner() (*runner, error) {
 		},
 		Flush: sink.Flush, FlushRecords: a.cfg.LakeFlushRecords, FlushEvery: a.cfg.LakeFlushInterval,
 		OnAssigned: func(context.Context, map[string][]int32) { sink.Assigned() },
+		Drop:       sink.Drop,
 	})
 	if err != nil {
 		return nil, err

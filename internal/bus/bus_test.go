@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -319,5 +320,96 @@ func TestTransactorIsExactlyOnceAcrossAbortsAndCrashes(t *testing.T) {
 	}
 	if len(recs) != total || len(seen) != total {
 		t.Fatalf("read_committed output has %d records, %d distinct; want exactly %d", len(recs), len(seen), total)
+	}
+}
+
+// TestBatchingConsumerCommitsOnlyFlushedRecords: in batch mode nothing is
+// committed until Flush succeeded; a failed flush is retried; records of a
+// batch that never flushed come again to the next member.
+func TestBatchingConsumerCommitsOnlyFlushedRecords(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 2)
+	c := testenv.BusClient(t, b.Addr(), "")
+	publish := func(from, n int) {
+		var msgs []event.Message
+		for i := from; i < from+n; i++ {
+			msgs = append(msgs, msg(t, event.TopicPurchases, fmt.Sprintf("SKU-%d", i%3), i))
+		}
+		if err := c.Publish(context.Background(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type sink struct {
+		mu              sync.Mutex
+		pending, stored []int
+		failFirst       int // flushes to fail before one succeeds (-1: fail always)
+		flushes         int
+	}
+	newConsumer := func(s *sink) *bus.Consumer {
+		cons, err := c.NewConsumer(bus.ConsumerOptions{
+			Group: "batch", Topics: []string{event.TopicPurchases}, FromStart: true, MinBackoff: time.Millisecond,
+			FlushRecords: 4, FlushEvery: 100 * time.Millisecond,
+			Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.pending = append(s.pending, nOf(t, env))
+				return nil
+			},
+			Flush: func(context.Context) error {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.flushes++
+				if s.failFirst < 0 || s.flushes <= s.failFirst {
+					return errors.New("disk briefly full")
+				}
+				s.stored = append(s.stored, s.pending...)
+				s.pending = nil
+				return nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cons
+	}
+	count := func(s *sink) int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.stored)
+	}
+
+	publish(0, 10)
+	first := &sink{failFirst: 2}
+	stop := run(t, newConsumer(first))
+	waitFor(t, "10 records stored", func() bool { return count(first) == 10 })
+	stop()
+	if first.flushes < 3 {
+		t.Errorf("%d flushes: the failed ones were not retried", first.flushes)
+	}
+
+	// The next member starts after the 10 committed records; its flushes
+	// all fail, so nothing of the 5 new records is committed.
+	publish(10, 5)
+	second := &sink{failFirst: -1}
+	stop = run(t, newConsumer(second))
+	waitFor(t, "5 records handled", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return len(second.pending) == 5
+	})
+	stop()
+	if count(second) != 0 {
+		t.Fatalf("a batch whose flush failed was stored: %v", second.stored)
+	}
+
+	third := &sink{}
+	stop = run(t, newConsumer(third))
+	waitFor(t, "the 5 unflushed records again", func() bool { return count(third) == 5 })
+	stop()
+	third.mu.Lock()
+	defer third.mu.Unlock()
+	slices.Sort(third.stored)
+	if !slices.Equal(third.stored, []int{10, 11, 12, 13, 14}) {
+		t.Fatalf("third member stored %v, want 10-14 once", third.stored)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,10 @@ type ConsumerOptions struct {
 	FlushEvery   time.Duration
 	// OnAssigned runs when partitions (logical topic names) are assigned.
 	OnAssigned func(ctx context.Context, assigned map[string][]int32)
+	// Drop, in batch mode, discards the batch's pending records of
+	// partitions this member lost (or could not flush before revoking):
+	// their offsets stay uncommitted and the new owner handles them.
+	Drop func(parts map[string][]int32)
 }
 
 // Consumer runs a handler over a consumer group's share of partitions.
@@ -130,11 +135,22 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	if o.Flush != nil {
 		// Pending records of a revoked partition must reach the lake (and
 		// their offsets the group) before another member takes over.
-		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
-			cons.flushPending(ctx)
+		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+			// Bounded: a member that cannot write must not hold the group's
+			// rebalance; what it could not flush is dropped, uncommitted.
+			fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			flushed := cons.flushPending(fctx)
+			cancel()
+			if !flushed {
+				cons.dropPending(revoked)
+			}
 			if err := cl.CommitMarkedOffsets(ctx); err != nil {
 				cons.log.Warn("committing offsets on revoke", "err", err)
 			}
+		}), kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			// Another member may already own these: nothing of them may be
+			// written or committed from here.
+			cons.dropPending(lost)
 		}))
 	}
 	cl, err := kgo.NewClient(opts...)
@@ -240,20 +256,42 @@ func (cons *Consumer) flushIfDue(ctx context.Context) {
 		(len(cons.pending) > 0 && !time.Now().Before(cons.oldest.Add(cons.o.FlushEvery)))
 	cons.batchMu.Unlock()
 	if due {
-		cons.flushPending(ctx)
+		// Bounded, so a member that cannot write lets rebalances through
+		// (its batch stays pending and is retried after the next poll).
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		cons.flushPending(fctx)
+		cancel()
+	}
+}
+
+// dropPending forgets the pending records of parts (broker topic names).
+func (cons *Consumer) dropPending(parts map[string][]int32) {
+	cons.batchMu.Lock()
+	defer cons.batchMu.Unlock()
+	kept := cons.pending[:0]
+	for _, r := range cons.pending {
+		if !slices.Contains(parts[r.Topic], r.Partition) {
+			kept = append(kept, r)
+		}
+	}
+	clear(cons.pending[len(kept):])
+	cons.pending = kept
+	if cons.o.Drop != nil {
+		cons.o.Drop(cons.logical(parts))
 	}
 }
 
 // flushPending runs Flush until it succeeds (or ctx ends, leaving the batch
-// pending and uncommitted), then marks the batch's records for commit.
-func (cons *Consumer) flushPending(ctx context.Context) {
+// pending and uncommitted), then marks the batch's records for commit. It
+// reports whether nothing is left pending.
+func (cons *Consumer) flushPending(ctx context.Context) bool {
 	if cons.o.Flush == nil {
-		return
+		return true
 	}
 	cons.batchMu.Lock()
 	defer cons.batchMu.Unlock()
 	if len(cons.pending) == 0 {
-		return
+		return true
 	}
 	backoff := cons.o.MinBackoff
 	for attempt := 1; ; attempt++ {
@@ -262,26 +300,39 @@ func (cons *Consumer) flushPending(ctx context.Context) {
 			break
 		}
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		if attempt == 1 || attempt%10 == 0 {
 			cons.log.Warn("flushing batch failed, retrying", "records", len(cons.pending), "attempt", attempt, "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, cons.o.MaxBackoff)
 	}
 	cons.cl.MarkCommitRecords(cons.pending...)
 	cons.pending = cons.pending[:0]
+	return true
 }
 
 func (cons *Consumer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cons.flushPending(ctx)
+	if !cons.flushPending(ctx) {
+		// Left uncommitted for the next member; the revoke on leaving
+		// must not try again.
+		parts := map[string][]int32{}
+		cons.batchMu.Lock()
+		for _, r := range cons.pending {
+			if !slices.Contains(parts[r.Topic], r.Partition) {
+				parts[r.Topic] = append(parts[r.Topic], r.Partition)
+			}
+		}
+		cons.batchMu.Unlock()
+		cons.dropPending(parts)
+	}
 	if err := cons.cl.CommitMarkedOffsets(ctx); err != nil {
 		cons.log.Warn("committing offsets on stop", "err", err)
 	}

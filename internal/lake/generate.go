@@ -117,6 +117,9 @@ func Generate(ctx context.Context, o GenerateOptions) (GenerateStats, error) {
 		hourCDF[h] = acc
 	}
 
+	if err := WriteSchemaAnchors(o.Root); err != nil {
+		return GenerateStats{}, err
+	}
 	var st GenerateStats
 	perDay := o.Lines / int64(o.Days)
 	var seq uint64

@@ -261,3 +261,51 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSinkRemembersIDsAcrossRestartsAndDropsLostPartitions(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	at := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
+	first := NewSink(SinkOptions{Root: root})
+	must(t, first.Init())
+	must(t, first.Add(event.TopicPurchases, 2, 0, purchase(t, "e1", at, "S", 1, 100)))
+	must(t, first.Add(event.TopicPurchases, 2, 1, purchase(t, "e2", at, "S", 1, 100)))
+	must(t, first.Flush(context.Background()))
+	// Restart; the relay had not marked e1 and e2 sent, so they come again
+	// at new offsets after the replay of the old ones.
+	second := NewSink(SinkOptions{Root: root})
+	must(t, second.Add(event.TopicPurchases, 2, 2, purchase(t, "e1", at, "S", 1, 100)))
+	must(t, second.Add(event.TopicPurchases, 2, 3, purchase(t, "e2", at, "S", 1, 100)))
+	must(t, second.Add(event.TopicPurchases, 2, 4, purchase(t, "e3", at, "S", 1, 100)))
+	must(t, second.Flush(context.Background()))
+	if rows := salesRows(t, root, "2026-11-23"); len(rows) != 3 {
+		t.Fatalf("%d rows, want e1, e2, e3 once each", len(rows))
+	}
+	if st := second.Stats(); st.Duplicates != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A lost partition's pending rows are dropped, not written.
+	must(t, second.Add(event.TopicPurchases, 5, 0, purchase(t, "e9", at, "S", 1, 100)))
+	second.Drop(map[string][]int32{event.TopicPurchases: {5}})
+	must(t, second.Flush(context.Background()))
+	if rows := salesRows(t, root, "2026-11-23"); len(rows) != 3 {
+		t.Fatalf("a dropped partition was written: %d rows", len(rows))
+	}
+	// The schema anchors exist and hold no rows.
+	for _, table := range Tables {
+		files, err := Files(root, table, SchemaDate)
+		if err != nil || len(files) != 1 {
+			t.Fatalf("%s anchor: %v %v", table, files, err)
+		}
+		if n, err := RowCount(files[0].Path); err != nil || n != 0 {
+			t.Fatalf("%s anchor has %d rows, %v", table, n, err)
+		}
+	}
+	if err := second.Add(event.TopicPurchases, 2, 9, func() event.Envelope {
+		env := purchase(t, "e10", at, "S", 1, 100)
+		env.Type = "purchase.corrected"
+		return env
+	}()); !errors.Is(err, ErrBadEvent) {
+		t.Fatalf("a non-purchase event on commerce.purchases: %v", err)
+	}
+}

@@ -135,6 +135,9 @@ func RowOf(topic string, env event.Envelope, loc *time.Location) (Row, error) {
 	hour := int32(local.Hour())
 	switch table {
 	case TableSales:
+		if env.Type != "purchase" {
+			return Row{}, fmt.Errorf("%w: %s on %s is not a purchase", ErrBadEvent, env.Type, topic)
+		}
 		var d purchaseData
 		if err := decode(env, &d); err != nil {
 			return Row{}, err

@@ -1,12 +1,14 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,23 +90,142 @@ func (s *Sink) Stats() SinkStats {
 	return SinkStats{Rows: s.rows.Load(), Files: s.files.Load(), Covered: s.coveredN.Load(), Duplicates: s.dups.Load(), Late: s.late.Load()}
 }
 
-// Init creates the table directories, so engines that need a table's root
-// to exist (Spark) can read an empty lake.
+// SchemaDate is the partition of the schema anchors: one empty file per
+// table, so an engine that infers a table's schema from its files (Spark)
+// can read a lake that has no data yet. Reports never ask for that day.
+const SchemaDate = "1970-01-01"
+
+// Init creates each table with its schema anchor (see SchemaDate).
 func (s *Sink) Init() error {
+	return WriteSchemaAnchors(s.o.Root)
+}
+
+// WriteSchemaAnchors writes the empty schema file of every table that has
+// none.
+func WriteSchemaAnchors(root string) error {
 	for _, t := range Tables {
-		if err := os.MkdirAll(filepath.Join(s.o.Root, t), 0o755); err != nil {
+		path := filepath.Join(DateDir(root, t, SchemaDate), "part-schema.parquet")
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		var err error
+		switch t {
+		case TableSales:
+			err = WriteFile(path, []Sale{})
+		case TableOrders:
+			err = WriteFile(path, []Order{})
+		case TablePayments:
+			err = WriteFile(path, []Payment{})
+		}
+		if err != nil {
 			return fmt.Errorf("creating lake table %s: %w", t, err)
 		}
 	}
 	return nil
 }
 
-// Assigned forgets what the sink knew of the lake's files: another sink
-// may have written partitions this one now owns.
+// Assigned forgets what the sink knew of the lake's files and event ids:
+// another sink may have written partitions this one now owns.
 func (s *Sink) Assigned() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.covered = map[dayKey][]Range{}
+	s.recent = map[spanKey]*idRing{}
+}
+
+// Drop discards the pending rows of partitions this sink no longer owns
+// (logical topic -> partitions): their offsets were not committed, so the
+// new owner writes them.
+func (s *Sink) Drop(parts map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for topic, ps := range parts {
+		table, ok := TopicTable[topic]
+		if !ok {
+			continue
+		}
+		for _, p := range ps {
+			delete(s.spans, spanKey{table, p})
+			delete(s.recent, spanKey{table, p})
+		}
+	}
+}
+
+// seedDays is how many of a table's newest days seedRing reads.
+const seedDays = 3
+
+// seedRing fills a partition's id memory from its newest files, so a
+// record published twice across a sink restart is still recognised.
+// Errors only leave the memory emptier: the files are the lake's, and a
+// failure to read one here will surface when reports read it.
+func (s *Sink) seedRing(k spanKey) *idRing {
+	ring := newIDRing(s.o.RecentIDs)
+	days, err := Dates(s.o.Root, k.table)
+	if err != nil {
+		return ring
+	}
+	var newest [][]string // per file, newest file first
+	n := 0
+	for i := len(days) - 1; i >= 0 && i >= len(days)-seedDays && n < s.o.RecentIDs; i-- {
+		files, err := Files(s.o.Root, k.table, days[i])
+		if err != nil {
+			continue
+		}
+		type ranged struct {
+			path string
+			to   int64
+		}
+		var mine []ranged
+		for _, f := range files {
+			if r, ok := ParseFileName(filepath.Base(f.Path)); ok && r.Partition == k.partition {
+				mine = append(mine, ranged{f.Path, r.To})
+			}
+		}
+		slices.SortFunc(mine, func(a, b ranged) int { return cmp.Compare(b.to, a.to) })
+		for _, f := range mine {
+			if n >= s.o.RecentIDs {
+				break
+			}
+			ids, err := eventIDs(k.table, f.path)
+			if err != nil {
+				s.o.Logger.Warn("reading event ids of a lake file", "file", f.path, "err", err)
+				continue
+			}
+			newest = append(newest, ids)
+			n += len(ids)
+		}
+	}
+	for i := len(newest) - 1; i >= 0; i-- { // oldest first: the ring keeps the newest
+		for _, id := range newest[i] {
+			ring.add(id)
+		}
+	}
+	return ring
+}
+
+func eventIDs(table, path string) ([]string, error) {
+	var ids []string
+	switch table {
+	case TableSales:
+		rows, err := ReadFile[Sale](path)
+		for _, r := range rows {
+			ids = append(ids, r.EventID)
+		}
+		return ids, err
+	case TableOrders:
+		rows, err := ReadFile[Order](path)
+		for _, r := range rows {
+			ids = append(ids, r.EventID)
+		}
+		return ids, err
+	case TablePayments:
+		rows, err := ReadFile[Payment](path)
+		for _, r := range rows {
+			ids = append(ids, r.EventID)
+		}
+		return ids, err
+	}
+	return nil, fmt.Errorf("unknown lake table %q", table)
 }
 
 // Add takes one record (logical topic name) into the batch. An error
@@ -116,21 +237,24 @@ func (s *Sink) Add(topic string, partition int32, offset int64, env event.Envelo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	k := spanKey{row.Table, partition}
+	ring := s.recent[k]
+	if ring == nil {
+		ring = s.seedRing(k)
+		s.recent[k] = ring
+	}
 	covered, err := s.isCovered(dayKey{row.Table, row.Date}, partition, offset)
 	if err != nil {
 		return err
 	}
+	// The id is remembered also when its record is already in the lake, so
+	// a later copy of it (an outbox relay publishing again) is dropped.
+	fresh := ring.add(row.EventID)
 	if covered {
 		s.coveredN.Add(1)
 		return nil
 	}
-	k := spanKey{row.Table, partition}
-	ring := s.recent[k]
-	if ring == nil {
-		ring = newIDRing(s.o.RecentIDs)
-		s.recent[k] = ring
-	}
-	if !ring.add(row.EventID) {
+	if !fresh {
 		s.dups.Add(1)
 		return nil
 	}
