@@ -18,8 +18,8 @@ import (
 )
 
 const reportUsage = `usage:
-  mercato report run --date YYYY-MM-DD [--to YYYY-MM-DD] [--report-engine duckdb|spark]
-  mercato report backfill --from YYYY-MM-DD --to YYYY-MM-DD
+  mercato report run --date YYYY-MM-DD [--to YYYY-MM-DD] [--engine duckdb|spark]
+  mercato report backfill --from YYYY-MM-DD --to YYYY-MM-DD [--engine duckdb|spark]
   mercato report list [--limit N] [--json]
   mercato report airflow-dag [--dag-id ID] [--start-date YYYY-MM-DD] [--binary PATH] [--args "..."] > mercato_sales_report.py
 (with --data-dir, --db, --lake-dir as for serve)`
@@ -62,8 +62,9 @@ func openRunner(ctx context.Context, cfg config.Config, stderr io.Writer) (*repo
 }
 
 func reportRun(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) int {
-	var from, to string
+	var from, to, engine string
 	cfg, code, ok := loadConfig("report "+verb, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&engine, "engine", "", "report engine for this run: duckdb or spark (same as --report-engine)")
 		if verb == "run" {
 			fs.StringVar(&from, "date", "", "the day to report (YYYY-MM-DD, in --lake-timezone)")
 			fs.StringVar(&to, "to", "", "last day, for one report over a range (default: --date)")
@@ -74,6 +75,13 @@ func reportRun(ctx context.Context, verb string, args []string, stdout, stderr i
 	})
 	if !ok {
 		return code
+	}
+	if engine != "" {
+		cfg.ReportEngine = engine
+		if err := cfg.Validate(); err != nil {
+			printErrors(stderr, err)
+			return exitConfig
+		}
 	}
 	if to == "" && verb == "run" {
 		to = from

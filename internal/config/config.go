@@ -319,6 +319,10 @@ func (c *Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.ReportTimezone); err != nil {
 		bad("--report-timezone %q: unknown time zone", c.ReportTimezone)
+	} else if c.ReportTimezone != c.LakeTimezone {
+		// The scheduler reports "the day that just ended" in its zone; the
+		// lake cuts days in its own. They must be the same days.
+		bad("--report-timezone (%s) must equal --lake-timezone (%s)", c.ReportTimezone, c.LakeTimezone)
 	}
 	if _, err := cron.ParseStandard(c.ReportSchedule); err != nil || strings.HasPrefix(strings.TrimSpace(c.ReportSchedule), "@") {
 		bad("--report-schedule %q: want a 5-field cron expression such as \"10 0 * * *\"", c.ReportSchedule)

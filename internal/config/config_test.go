@@ -78,6 +78,7 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		{"report engine", []string{"--report-engine", "spark"}, nil, []string{"--spark-remote sc://"}},
 		{"report schedule", []string{"--report-schedule", "every day"}, nil, []string{"5-field cron"}},
 		{"report timezone", []string{"--report-timezone", "Mars/Olympus"}, nil, []string{"unknown time zone"}},
+		{"report and lake days differ", []string{"--report-timezone", "UTC"}, nil, []string{"must equal --lake-timezone"}},
 		{"short token", []string{"--admin-token", "abc"}, nil, []string{"at least 16"}},
 		{"db", []string{"--db", "mysql://x"}, nil, []string{"--db"}},
 		{"distributed needs engines", []string{"--profile", "distributed"}, nil, []string{"--kafka-brokers", "postgres"}},

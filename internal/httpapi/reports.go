@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mercato-platform/mercato/internal/reports"
 )
@@ -44,8 +45,12 @@ func (s *Server) runReport(w http.ResponseWriter, r *http.Request) error {
 	if req.To == "" {
 		req.To = req.Date
 	}
-	run, err := rep.Run(r.Context(), req.Date, req.To, reports.TriggerAPI, 1)
-	if err != nil && run.ID == "" {
+	// A client that hangs up does not cancel the run: it is recorded and
+	// its report replaces the day's either way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Minute)
+	defer cancel()
+	run, err := rep.Run(ctx, req.Date, req.To, reports.TriggerAPI, 1)
+	if err != nil && (run.ID == "" || run.Error == "") {
 		return err
 	}
 	if err != nil {

@@ -108,8 +108,10 @@ var Queries = struct{ Sales, Orders, Payments, Inputs string }{
   CAST(COUNT(*) AS BIGINT) AS line_count,
   CAST(SUM(quantity) AS BIGINT) AS units,
   CAST(SUM(quantity * unit_price) AS BIGINT) AS revenue,
-  CAST(SUM(quantity * base_price) AS BIGINT) AS base_revenue,
-  MIN(category) AS sku_category
+  CAST(SUM(CASE WHEN base_price > 0 THEN quantity * base_price ELSE 0 END) AS BIGINT) AS base_revenue,
+  MIN(category) AS sku_category,
+  CAST(SUM(CASE WHEN base_price > 0 THEN quantity ELSE 0 END) AS BIGINT) AS based_units,
+  CAST(SUM(CASE WHEN base_price > 0 THEN quantity * unit_price ELSE 0 END) AS BIGINT) AS based_revenue
 FROM {sales}
 WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
 GROUP BY GROUPING SETS ((), (category), (sku), (event_hour))`,
@@ -117,10 +119,10 @@ GROUP BY GROUPING SETS ((), (category), (sku), (event_hour))`,
 FROM {orders}
 WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
 GROUP BY event_type`,
-	Payments: `SELECT event_type, CAST(COUNT(*) AS BIGINT) AS events, CAST(SUM(amount) AS BIGINT) AS amount
+	Payments: `SELECT event_type, reason, CAST(COUNT(*) AS BIGINT) AS events, CAST(SUM(amount) AS BIGINT) AS amount
 FROM {payments}
 WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
-GROUP BY event_type`,
+GROUP BY event_type, reason`,
 	Inputs: `SELECT CAST(date AS STRING) AS day, CAST(COUNT(*) AS BIGINT) AS row_count
 FROM {table}
 WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
@@ -162,6 +164,9 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 	for _, t := range lake.Tables {
 		q := strings.ReplaceAll(Queries.Inputs, "{table}", src[t])
 		rows, err := e.Query(ctx, fill(q))
+		if err == nil {
+			err = checkWidth(rows, 2)
+		}
 		if err != nil {
 			return SalesReport{}, fmt.Errorf("counting %s rows: %w", t, err)
 		}
@@ -172,6 +177,9 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 	slices.SortFunc(r.Inputs, func(a, b Input) int { return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Date, b.Date)) })
 
 	sales, err := e.Query(ctx, fill(Queries.Sales))
+	if err == nil {
+		err = checkWidth(sales, 13)
+	}
 	if err != nil {
 		return SalesReport{}, fmt.Errorf("sales query: %w", err)
 	}
@@ -187,15 +195,20 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 		case gCat == 1 && gSKU == 1 && gHour == 1: // ()
 			r.Summary.Lines, r.Summary.Units, r.Summary.GrossRevenue = lines, units, revenue
 		case gCat == 0:
-			r.ByCategory = append(r.ByCategory, CategorySales{Category: str(row[3]), Units: units, Revenue: revenue})
+			r.ByCategory = append(r.ByCategory, CategorySales{Category: CategoryName(str(row[3])), Units: units, Revenue: revenue})
 		case gSKU == 0:
-			s := SKUSales{SKU: str(row[4]), Category: str(row[10]), Units: units, Revenue: revenue}
+			// Base-price figures come from the lines that carry a base price
+			// (purchase events from before it was recorded have none).
+			basedUnits, basedRevenue := i64(row[11]), i64(row[12])
+			s := SKUSales{SKU: str(row[4]), Category: CategoryName(str(row[10])), Units: units, Revenue: revenue}
 			if units > 0 {
 				s.AvgPrice = round(float64(revenue)/float64(units), 2)
-				s.AvgBasePrice = round(float64(baseRevenue)/float64(units), 2)
+			}
+			if basedUnits > 0 {
+				s.AvgBasePrice = round(float64(baseRevenue)/float64(basedUnits), 2)
 			}
 			if baseRevenue > 0 {
-				s.PriceIndex = round(float64(revenue)/float64(baseRevenue), 4)
+				s.PriceIndex = round(float64(basedRevenue)/float64(baseRevenue), 4)
 			}
 			skus = append(skus, s)
 		case gHour == 0:
@@ -218,31 +231,41 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 		r.TopSKUs = append(r.TopSKUs, skus[i])
 	}
 
-	byType := func(q string) (map[string][2]int64, error) {
-		rows, err := e.Query(ctx, fill(q))
-		if err != nil {
-			return nil, err
-		}
-		out := map[string][2]int64{}
-		for _, row := range rows {
-			out[str(row[0])] = [2]int64{i64(row[1]), i64(row[2])}
-		}
-		return out, nil
+	orderRows, err := e.Query(ctx, fill(Queries.Orders))
+	if err == nil {
+		err = checkWidth(orderRows, 3)
 	}
-	orders, err := byType(Queries.Orders)
 	if err != nil {
 		return SalesReport{}, fmt.Errorf("orders query: %w", err)
 	}
-	payments, err := byType(Queries.Payments)
+	orders := map[string][2]int64{}
+	for _, row := range orderRows {
+		orders[str(row[0])] = [2]int64{i64(row[1]), i64(row[2])}
+	}
+	paymentRows, err := e.Query(ctx, fill(Queries.Payments))
+	if err == nil {
+		err = checkWidth(paymentRows, 4)
+	}
 	if err != nil {
 		return SalesReport{}, fmt.Errorf("payments query: %w", err)
 	}
 	s := &r.Summary
+	for _, row := range paymentRows {
+		n, amount := i64(row[2]), i64(row[3])
+		switch str(row[0]) {
+		case "payment.authorized":
+			s.PaymentsAuthorized += n
+		case "payment.declined":
+			if PaymentFailure(str(row[1])) {
+				s.PaymentsDeclined += n
+			}
+		case "payment.refunded":
+			s.Refunds += n
+			s.RefundedAmount += amount
+		}
+	}
 	s.Orders = orders["order.paid"][0]
 	s.Cancellations, s.CancelledAmount = orders["order.cancelled"][0], orders["order.cancelled"][1]
-	s.PaymentsAuthorized = payments["payment.authorized"][0]
-	s.PaymentsDeclined = payments["payment.declined"][0]
-	s.Refunds, s.RefundedAmount = payments["payment.refunded"][0], payments["payment.refunded"][1]
 	s.NetRevenue = s.GrossRevenue - s.RefundedAmount
 	if s.Orders > 0 {
 		s.AverageOrderValue = round(float64(s.GrossRevenue)/float64(s.Orders), 2)
@@ -251,6 +274,38 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 		s.PaymentFailureRate = round(float64(s.PaymentsDeclined)/float64(n), 4)
 	}
 	return r, nil
+}
+
+// checkWidth rejects an engine answer with fewer columns than the query
+// selects, instead of indexing past them.
+func checkWidth(rows [][]any, n int) error {
+	for _, r := range rows {
+		if len(r) < n {
+			return fmt.Errorf("engine returned %d columns, the query selects %d", len(r), n)
+		}
+	}
+	return nil
+}
+
+// PaymentFailure reports whether a payment.declined event with this reason
+// was the payment's failure (declined, bad token, gateway down) rather than
+// checkout's (the hold expired, the checkout was abandoned: the card was
+// approved, then voided). Only the former count in the failure rate.
+func PaymentFailure(reason string) bool {
+	switch reason {
+	case "reservation_expired", "abandoned":
+		return false
+	}
+	return true
+}
+
+// CategoryName is how a category is shown; lines recorded before purchases
+// carried a category have none.
+func CategoryName(c string) string {
+	if c == "" {
+		return "(none)"
+	}
+	return c
 }
 
 // EmptySource is a FROM item with table's columns (and date) and no rows,

@@ -66,6 +66,9 @@ type RunStore interface {
 	LastGoodRun(ctx context.Context, report, from, to string) (Run, []byte, error)
 	// Runs lists the newest runs first.
 	Runs(ctx context.Context, report string, limit int) ([]Run, error)
+	// AbandonRuns marks runs still "running" that started before a time
+	// as failed: their process died (the scheduler calls it as it starts).
+	AbandonRuns(ctx context.Context, before time.Time) error
 }
 
 // Sentinels.

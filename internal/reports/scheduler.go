@@ -82,9 +82,14 @@ func (s *Scheduler) Next(t time.Time) time.Time { return s.sched.Next(t.In(s.o.L
 
 // Run catches up, then loops until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
-	s.CatchUp(ctx)
+	// The first fire is computed before catching up, so a catch-up that
+	// runs past it does not skip it.
 	now := s.o.Clock.Now()
 	next, stale := s.Next(now), now.Add(s.o.StaleEvery)
+	if err := s.runner.store.AbandonRuns(ctx, now); err != nil {
+		s.o.Logger.Warn("marking interrupted report runs failed", "err", err)
+	}
+	s.CatchUp(ctx)
 	for {
 		due := next
 		if stale.Before(due) {

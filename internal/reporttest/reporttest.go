@@ -115,8 +115,8 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 		r.Hourly[h].Hour = h
 	}
 	type agg struct {
-		units, revenue, base int64
-		category             string
+		units, revenue, base, basedUnits, basedRevenue int64
+		category                                       string
 	}
 	cats, skus := map[string]*agg{}, map[string]*agg{}
 	for _, d := range days {
@@ -143,7 +143,11 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 				}
 				a.units += s.Quantity
 				a.revenue += rev
-				a.base += s.Quantity * s.BasePrice
+				if s.BasePrice > 0 {
+					a.base += s.Quantity * s.BasePrice
+					a.basedUnits += s.Quantity
+					a.basedRevenue += rev
+				}
 				a.category = min(a.category, s.Category)
 			}
 		}
@@ -169,7 +173,9 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 			case "payment.authorized":
 				r.Summary.PaymentsAuthorized++
 			case "payment.declined":
-				r.Summary.PaymentsDeclined++
+				if reports.PaymentFailure(p.Reason) {
+					r.Summary.PaymentsDeclined++
+				}
 			case "payment.refunded":
 				r.Summary.Refunds++
 				r.Summary.RefundedAmount += p.Amount
@@ -185,7 +191,7 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 		s.PaymentFailureRate = round(float64(s.PaymentsDeclined)/float64(n), 4)
 	}
 	for c, a := range cats {
-		r.ByCategory = append(r.ByCategory, reports.CategorySales{Category: c, Units: a.units, Revenue: a.revenue,
+		r.ByCategory = append(r.ByCategory, reports.CategorySales{Category: reports.CategoryName(c), Units: a.units, Revenue: a.revenue,
 			RevenueShare: round(float64(a.revenue)/float64(s.GrossRevenue), 4)})
 	}
 	slices.SortFunc(r.ByCategory, func(a, b reports.CategorySales) int {
@@ -193,9 +199,15 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 	})
 	var all []reports.SKUSales
 	for k, a := range skus {
-		all = append(all, reports.SKUSales{SKU: k, Category: a.category, Units: a.units, Revenue: a.revenue,
-			AvgPrice: round(float64(a.revenue)/float64(a.units), 2), AvgBasePrice: round(float64(a.base)/float64(a.units), 2),
-			PriceIndex: round(float64(a.revenue)/float64(a.base), 4)})
+		sku := reports.SKUSales{SKU: k, Category: reports.CategoryName(a.category), Units: a.units, Revenue: a.revenue,
+			AvgPrice: round(float64(a.revenue)/float64(a.units), 2)}
+		if a.basedUnits > 0 {
+			sku.AvgBasePrice = round(float64(a.base)/float64(a.basedUnits), 2)
+		}
+		if a.base > 0 {
+			sku.PriceIndex = round(float64(a.basedRevenue)/float64(a.base), 4)
+		}
+		all = append(all, sku)
 	}
 	slices.SortFunc(all, func(a, b reports.SKUSales) int {
 		return cmp.Or(cmp.Compare(b.Revenue, a.Revenue), cmp.Compare(a.SKU, b.SKU))

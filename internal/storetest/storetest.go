@@ -411,6 +411,23 @@ func testReportRuns(t *testing.T, s Store) {
 	if len(all) != 3 || all[2].Status != reports.RunFailed || all[2].Error != "engine down" {
 		t.Fatalf("history keeps failures: %+v", all)
 	}
+	// A run its process left "running" is failed by the next scheduler.
+	orphan := reports.Run{ID: "rpt_4", Report: "sales", From: "2026-11-23", To: "2026-11-23", Engine: "duckdb", Trigger: "schedule", Attempt: 1, Status: reports.RunRunning, StartedAt: t0}
+	if err := s.StartRun(ctx(t), orphan); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbandonRuns(ctx(t), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = s.Runs(ctx(t), "sales", 10)
+	for _, r := range list {
+		if r.ID == "rpt_4" && (r.Status != reports.RunFailed || r.Error == "") {
+			t.Fatalf("orphan run not failed: %+v", r)
+		}
+		if r.ID == "rpt_3" && r.Status != reports.RunSucceeded {
+			t.Fatalf("a finished run was touched: %+v", r)
+		}
+	}
 }
 
 // testJointCheckout: reserving and creating an order is one transaction, and

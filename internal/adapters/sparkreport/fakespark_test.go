@@ -282,16 +282,18 @@ func fields(spec ...any) *arrow.Schema {
 }
 
 var (
-	i8     = arrow.PrimitiveTypes.Int8
-	i32    = arrow.PrimitiveTypes.Int32
-	i64    = arrow.PrimitiveTypes.Int64
-	str    = arrow.BinaryTypes.String
-	inputs = fields("day", str, "row_count", i64)
-	byType = fields("event_type", str, "events", i64, "amount", i64)
+	i8       = arrow.PrimitiveTypes.Int8
+	i32      = arrow.PrimitiveTypes.Int32
+	i64      = arrow.PrimitiveTypes.Int64
+	str      = arrow.BinaryTypes.String
+	inputs   = fields("day", str, "row_count", i64)
+	byType   = fields("event_type", str, "events", i64, "amount", i64)
+	byReason = fields("event_type", str, "reason", str, "events", i64, "amount", i64)
 	// The sales query's columns with the types Spark gives them: GROUPING
 	// is a TINYINT, event_hour an INT.
 	salesCols = fields("g_category", i8, "g_sku", i8, "g_hour", i8, "category", str, "sku", str, "event_hour", i32,
-		"line_count", i64, "units", i64, "revenue", i64, "base_revenue", i64, "sku_category", str)
+		"line_count", i64, "units", i64, "revenue", i64, "base_revenue", i64, "sku_category", str,
+		"based_units", i64, "based_revenue", i64)
 )
 
 // dayAnswers answers the report's queries for 2026-11-24 like Spark would
@@ -309,20 +311,20 @@ func dayAnswers(t *testing.T) answerFunc {
 			}
 		case strings.HasPrefix(q, "SELECT GROUPING(category)") && strings.Contains(q, from(lake.TableSales)):
 			return makeRecord(t, salesCols,
-				[]any{1, 1, 1, nil, nil, nil, 5, 7, 70000, 80000, "books"},
-				[]any{0, 1, 1, "books", nil, nil, 3, 4, 40000, 44000, "books"},
-				[]any{0, 1, 1, "toys", nil, nil, 2, 3, 30000, 36000, "toys"},
-				[]any{1, 0, 1, nil, "B-1", nil, 3, 4, 40000, 44000, "books"},
-				[]any{1, 0, 1, nil, "T-1", nil, 2, 3, 30000, 36000, "toys"},
-				[]any{1, 1, 0, nil, nil, 9, 3, 4, 40000, 44000, "books"},
-				[]any{1, 1, 0, nil, nil, 14, 2, 3, 30000, 36000, "toys"},
+				[]any{1, 1, 1, nil, nil, nil, 5, 7, 70000, 80000, "books", 7, 70000},
+				[]any{0, 1, 1, "books", nil, nil, 3, 4, 40000, 44000, "books", 4, 40000},
+				[]any{0, 1, 1, "toys", nil, nil, 2, 3, 30000, 36000, "toys", 3, 30000},
+				[]any{1, 0, 1, nil, "B-1", nil, 3, 4, 40000, 44000, "books", 4, 40000},
+				[]any{1, 0, 1, nil, "T-1", nil, 2, 3, 30000, 36000, "toys", 3, 30000},
+				[]any{1, 1, 0, nil, nil, 9, 3, 4, 40000, 44000, "books", 4, 40000},
+				[]any{1, 1, 0, nil, nil, 14, 2, 3, 30000, 36000, "toys", 3, 30000},
 			), nil
 		case strings.Contains(q, from(lake.TableOrders)):
 			return makeRecord(t, byType,
 				[]any{"order.created", 3, 75000}, []any{"order.paid", 2, 70000}, []any{"order.cancelled", 1, 5000}), nil
 		case strings.Contains(q, from(lake.TablePayments)):
-			return makeRecord(t, byType,
-				[]any{"payment.authorized", 2, 70000}, []any{"payment.declined", 1, 9000}, []any{"payment.refunded", 1, 10000}), nil
+			return makeRecord(t, byReason,
+				[]any{"payment.authorized", "", 2, 70000}, []any{"payment.declined", "declined", 1, 9000}, []any{"payment.refunded", "", 1, 10000}), nil
 		}
 		return nil, fmt.Errorf("[TABLE_OR_VIEW_NOT_FOUND] fake spark has no answer for: %s", q)
 	}

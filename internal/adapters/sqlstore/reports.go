@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mercato-platform/mercato/internal/reports"
 )
@@ -78,6 +79,18 @@ WHERE report = ? AND date_from = ? AND date_to = ? AND status = 'succeeded' ORDE
 		return reports.Run{}, nil, fmt.Errorf("reading report runs: %w", err)
 	}
 	return r, []byte(result), nil
+}
+
+// AbandonRuns fails runs left running by a process that died.
+func (s *Store) AbandonRuns(ctx context.Context, before time.Time) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE report_runs SET status = 'failed', error = 'interrupted: the process running it stopped', finished_at = started_at
+WHERE status = 'running' AND started_at < ?`, micros(before))
+		if err != nil {
+			return fmt.Errorf("abandoning report runs: %w", err)
+		}
+		return nil
+	})
 }
 
 // Runs lists a report's newest runs first.

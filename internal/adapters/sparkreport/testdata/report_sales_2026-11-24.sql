@@ -25,8 +25,10 @@ SELECT GROUPING(category) AS g_category, GROUPING(sku) AS g_sku, GROUPING(event_
   CAST(COUNT(*) AS BIGINT) AS line_count,
   CAST(SUM(quantity) AS BIGINT) AS units,
   CAST(SUM(quantity * unit_price) AS BIGINT) AS revenue,
-  CAST(SUM(quantity * base_price) AS BIGINT) AS base_revenue,
-  MIN(category) AS sku_category
+  CAST(SUM(CASE WHEN base_price > 0 THEN quantity * base_price ELSE 0 END) AS BIGINT) AS base_revenue,
+  MIN(category) AS sku_category,
+  CAST(SUM(CASE WHEN base_price > 0 THEN quantity ELSE 0 END) AS BIGINT) AS based_units,
+  CAST(SUM(CASE WHEN base_price > 0 THEN quantity * unit_price ELSE 0 END) AS BIGINT) AS based_revenue
 FROM parquet.`/data/mercato/lake/sales`
 WHERE date BETWEEN DATE '2026-11-24' AND DATE '2026-11-24'
 GROUP BY GROUPING SETS ((), (category), (sku), (event_hour));
@@ -38,7 +40,7 @@ WHERE date BETWEEN DATE '2026-11-24' AND DATE '2026-11-24'
 GROUP BY event_type;
 
 -- statement 6
-SELECT event_type, CAST(COUNT(*) AS BIGINT) AS events, CAST(SUM(amount) AS BIGINT) AS amount
+SELECT event_type, reason, CAST(COUNT(*) AS BIGINT) AS events, CAST(SUM(amount) AS BIGINT) AS amount
 FROM parquet.`/data/mercato/lake/payments`
 WHERE date BETWEEN DATE '2026-11-24' AND DATE '2026-11-24'
-GROUP BY event_type;
+GROUP BY event_type, reason;
