@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mercato-platform/mercato/internal/atomicfile"
 	"github.com/mercato-platform/mercato/internal/sentiment"
 )
 
@@ -103,7 +104,7 @@ func runSentimentTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "mercato sentiment train: %v\n", err)
 		return exitRuntime
 	}
-	if err := writeFileAtomic(*out, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(*out, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		fmt.Fprintf(stderr, "mercato sentiment train: %v\n", err)
 		return exitRuntime
 	}
@@ -114,33 +115,6 @@ func runSentimentTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes) in %s\n", *out, buf.Len(), rep.Duration.Round(1e8))
 	return exitOK
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it,
-// so an interrupted run never leaves half a model behind.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("creating model directory: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".sentiment-model-*")
-	if err != nil {
-		return fmt.Errorf("writing model: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing model: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing model: %w", err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing model: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing model: %w", err)
-	}
-	return nil
 }
 
 // loadSentimentModel returns the model in path, or the embedded one.

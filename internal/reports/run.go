@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/atomicfile"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/lake"
 )
@@ -188,7 +189,7 @@ func (r *Runner) writeFiles(rep SalesReport) error {
 	dir := filepath.Join(r.out, SalesReportName)
 	stem := fileStem(rep.From, rep.To)
 	for ext, write := range map[string]func(io.Writer, SalesReport) error{".json": WriteJSON, ".csv": WriteCSV, ".html": WriteHTML} {
-		if err := lake.AtomicWrite(filepath.Join(dir, stem+ext), func(w io.Writer) error { return write(w, rep) }); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, stem+ext), func(w io.Writer) error { return write(w, rep) }); err != nil {
 			return fmt.Errorf("writing %s report: %w", ext, err)
 		}
 	}
