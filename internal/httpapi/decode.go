@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -68,4 +69,18 @@ func jsonError(err error) error {
 		return apiErr(http.StatusBadRequest, "malformed_json", "request body ends in the middle of a JSON value")
 	}
 	return apiErr(http.StatusBadRequest, "malformed_json", "%s", fmt.Sprint(err))
+}
+
+// limitParam reads the limit query parameter: def when absent, else an
+// integer 1..max or a 400 invalid_limit.
+func limitParam(r *http.Request, def, max int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-%d", max)
+	}
+	return n, nil
 }

@@ -51,13 +51,9 @@ func (s *Server) getPriceHistory(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.o.Catalog.Get(r.Context(), sku); err != nil {
 		return err
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-1000")
-		}
-		limit = n
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
 	}
 	items := []pricing.PriceRecord{}
 	if s.o.Prices != nil {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/base64"
 	"net/http"
-	"strconv"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
 )
@@ -67,13 +66,11 @@ type ProductPage struct {
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	lq := catalog.ListQuery{Category: q.Get("category")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > catalog.MaxPage {
-			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-%d", catalog.MaxPage)
-		}
-		lq.Limit = n
+	limit, err := limitParam(r, 0, catalog.MaxPage)
+	if err != nil {
+		return err
 	}
+	lq.Limit = limit
 	if c := q.Get("cursor"); c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil || !catalog.ValidSKU(string(raw)) {

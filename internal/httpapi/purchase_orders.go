@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/mercato-platform/mercato/internal/replenishment"
 )
@@ -13,13 +12,9 @@ func (s *Server) listPurchaseOrders(w http.ResponseWriter, r *http.Request) erro
 	if status != "" && !validPOStatus(status) {
 		return apiErr(http.StatusBadRequest, "invalid_status", "status must be requested, confirmed, shipped, received or cancelled")
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-1000")
-		}
-		limit = n
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
 	}
 	pos, err := s.o.Purchasing.List(r.Context(), status, q.Get("sku"), limit)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,13 +64,9 @@ func (s *Server) listReportRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-1000")
-		}
-		limit = n
+	limit, err := limitParam(r, 50, 1000)
+	if err != nil {
+		return err
 	}
 	runs, err := rep.Runs(r.Context(), limit)
 	if err != nil {

@@ -351,3 +351,21 @@ func TestInventoryAdjustmentsAndAlerts(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitIsCheckedOnEveryListRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, path := range []string{"/v1/products", "/v1/purchase-orders"} {
+		for _, bad := range []string{"0", "x", "100000"} {
+			resp, err := http.Get(e.srv.URL + path + "?limit=" + bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(raw), `"invalid_limit"`) {
+				t.Errorf("%s?limit=%s = %d %s", path, bad, resp.StatusCode, raw)
+			}
+		}
+	}
+}
