@@ -204,28 +204,24 @@ func (s *Sink) seedRing(k spanKey) *idRing {
 }
 
 func eventIDs(table, path string) ([]string, error) {
-	var ids []string
 	switch table {
 	case TableSales:
-		rows, err := ReadFile[Sale](path)
-		for _, r := range rows {
-			ids = append(ids, r.EventID)
-		}
-		return ids, err
+		return idsIn(path, func(r Sale) string { return r.EventID })
 	case TableOrders:
-		rows, err := ReadFile[Order](path)
-		for _, r := range rows {
-			ids = append(ids, r.EventID)
-		}
-		return ids, err
+		return idsIn(path, func(r Order) string { return r.EventID })
 	case TablePayments:
-		rows, err := ReadFile[Payment](path)
-		for _, r := range rows {
-			ids = append(ids, r.EventID)
-		}
-		return ids, err
+		return idsIn(path, func(r Payment) string { return r.EventID })
 	}
 	return nil, fmt.Errorf("unknown lake table %q", table)
+}
+
+func idsIn[T any](path string, id func(T) string) ([]string, error) {
+	rows, err := ReadFile[T](path)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = id(r)
+	}
+	return ids, err
 }
 
 // Add takes one record (logical topic name) into the batch. An error

@@ -223,12 +223,23 @@ func Fingerprint(root, from, to string) (string, error) {
 
 // Stale reports whether the lake changed since run read it.
 func (r *Runner) Stale(run Run) (bool, error) {
+	return r.stale(run, map[[2]string]string{})
+}
+
+// stale is Stale with the current fingerprints of ranges already listed,
+// so runs of one range list the lake once.
+func (r *Runner) stale(run Run, current map[[2]string]string) (bool, error) {
 	if r.lake == "" || run.Status != RunSucceeded {
 		return false, nil
 	}
-	fp, err := Fingerprint(r.lake, run.From, run.To)
-	if err != nil {
-		return false, err
+	key := [2]string{run.From, run.To}
+	fp, ok := current[key]
+	if !ok {
+		var err error
+		if fp, err = Fingerprint(r.lake, run.From, run.To); err != nil {
+			return false, err
+		}
+		current[key] = fp
 	}
 	return fp != run.Fingerprint, nil
 }
@@ -256,8 +267,9 @@ func (r *Runner) Runs(ctx context.Context, limit int) ([]Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	current := map[[2]string]string{}
 	for i := range runs {
-		runs[i].Stale, _ = r.Stale(runs[i])
+		runs[i].Stale, _ = r.stale(runs[i], current)
 	}
 	return runs, nil
 }
