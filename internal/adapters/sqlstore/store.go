@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/mattn/go-sqlite3"
 )
 
 // Options tune the store.
@@ -150,6 +150,20 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 	return s, nil
 }
 
+// sqliteDriver is SQLite (the C library, through cgo) with the settings the
+// DSN cannot carry: group commit runs each write in a savepoint, so the
+// statement journal stays in memory instead of a temp file.
+const sqliteDriver = "mercato-sqlite3"
+
+func init() {
+	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		if _, err := c.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
+			return fmt.Errorf("setting temp_store: %w", err)
+		}
+		return nil
+	}})
+}
+
 func openSQLite(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating SQLite directory: %w", err)
@@ -163,21 +177,21 @@ func openSQLite(path string, o Options) (*Store, error) {
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous("+sync+")")
-		q.Add("_pragma", "foreign_keys(1)")
-		// Group commit runs each write in a savepoint; keep the statement
-		// journal in memory instead of a temp file.
-		q.Add("_pragma", "temp_store(MEMORY)")
-		q.Add("_pragma", "cache_size(-65536)")
+		q.Set("_busy_timeout", "10000")
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", sync)
+		q.Set("_foreign_keys", "1")
+		q.Set("_cache_size", "-65536")
+		// Each connection keeps its statements prepared, readers included
+		// (the writer also prepares its own, see txn.stmt).
+		q.Set("_stmt_cache_size", "128")
 		for _, e := range extra {
 			k, v, _ := strings.Cut(e, "=")
-			q.Add(k, v)
+			q.Set(k, v)
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn("_txlock=immediate"))
+	w, err := sql.Open(sqliteDriver, dsn("_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("opening SQLite %s: %w", path, err)
 	}
@@ -190,7 +204,7 @@ func openSQLite(path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("opening SQLite %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn("_pragma=query_only(1)"))
+	r, err := sql.Open(sqliteDriver, dsn("_query_only=1"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening SQLite readers %s: %w", path, err)
