@@ -46,37 +46,47 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkoutTimeout)
 	defer cancel()
-	rec, err := s.o.Idempotency.Begin(ctx, customer, key, idempotency.Hash(r.Method, r.URL.Path, body), time.Now(), s.o.IdempotencyTTL, s.o.IdempotencyLease)
-	if err != nil {
-		return err
-	}
+	hash := idempotency.Hash(r.Method, r.URL.Path, body)
+	// A paid checkout's response is stored with the order in one
+	// transaction where the store can; Finish below then writes nothing.
+	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) { return s.orderOutcome(o, nil) }}
 	var (
 		o    orders.Order
 		perr error
 	)
-	// A paid checkout's response is stored with the order in one
-	// transaction where the store can; Finish below then writes nothing.
-	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) { return s.orderOutcome(o, nil) }}
-	switch rec.Outcome {
-	case idempotency.Conflict:
-		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
-	case idempotency.InProgress:
-		return apiErr(http.StatusConflict, "request_in_progress", "a request with this Idempotency-Key is still being processed; retry later")
-	case idempotency.Replay:
-		w.Header().Set("Idempotent-Replayed", "true")
-		writeRaw(w, rec.Status, rec.Body)
-		return nil
-	case idempotency.Resume:
-		if rec.ResourceID != "" {
-			o, perr = s.o.Orders.Resume(ctx, rec.ResourceID)
-			break
+	deferred, claimed, err := s.placeDeferred(ctx, customer, key, hash, idem, req)
+	if err != nil {
+		return err
+	}
+	if claimed {
+		o, perr = deferred.o, deferred.err
+	} else {
+		rec, err := s.o.Idempotency.Begin(ctx, customer, key, hash, time.Now(), s.o.IdempotencyTTL, s.o.IdempotencyLease)
+		if err != nil {
+			return err
 		}
-		o, perr = s.o.Orders.Place(ctx, customer, idem, req)
-	default:
-		o, perr = s.o.Orders.Place(ctx, customer, idem, req)
+		switch rec.Outcome {
+		case idempotency.Conflict:
+			return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+		case idempotency.InProgress:
+			return apiErr(http.StatusConflict, "request_in_progress", "a request with this Idempotency-Key is still being processed; retry later")
+		case idempotency.Replay:
+			w.Header().Set("Idempotent-Replayed", "true")
+			writeRaw(w, rec.Status, rec.Body)
+			return nil
+		case idempotency.Resume:
+			if rec.ResourceID != "" {
+				o, perr = s.o.Orders.Resume(ctx, rec.ResourceID)
+				break
+			}
+			o, perr = s.o.Orders.Place(ctx, customer, idem, req)
+		default:
+			o, perr = s.o.Orders.Place(ctx, customer, idem, req)
+		}
 	}
 	status, out := s.orderOutcome(o, perr)
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		// A retry may succeed: let it run again.
 		if err := s.o.Idempotency.Forget(ctx, customer, key); err != nil {
 			s.log.Warn("forgetting idempotency key", "err", err)
@@ -84,11 +94,53 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(perr, payments.ErrUnavailable) {
 			w.Header().Set("Retry-After", "1")
 		}
-	} else if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
-		return err
+	case claimed && o.ID == "":
+		// The checkout ended before the transaction that writes the claim
+		// (unknown SKU, no stock): store the answer under a new key.
+		if err := deferred.store.Settle(ctx, customer, key, deferred.claim, status, out); err != nil {
+			return err
+		}
+	default:
+		if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
+			return err
+		}
 	}
 	writeRaw(w, status, out)
 	return nil
+}
+
+// deferredPlace is the outcome of a checkout whose idempotency claim was
+// written by its own first transaction.
+type deferredPlace struct {
+	store idempotency.Deferred
+	claim idempotency.Claim
+	o     orders.Order
+	err   error
+}
+
+// placeDeferred runs a checkout with its key claimed by the checkout's
+// first transaction, when the key is new and both the key store and
+// checkout can (idempotency.Deferred, orders.Service.DefersClaims): one
+// durable write fewer per order. claimed is false when the request must
+// go through Begin instead: the key has a row already, or another request
+// claimed it first (that request wrote nothing of this one).
+func (s *Server) placeDeferred(ctx context.Context, customer, key, hash string, idem orders.IdemRef, req orders.Request) (d deferredPlace, claimed bool, err error) {
+	store, ok := s.o.Idempotency.(idempotency.Deferred)
+	if !ok || !s.o.Orders.DefersClaims() {
+		return d, false, nil
+	}
+	exists, err := store.Exists(ctx, customer, key)
+	if err != nil || exists {
+		return d, false, err
+	}
+	now := time.Now()
+	d = deferredPlace{store: store, claim: idempotency.Claim{Hash: hash, At: now, Expires: now.Add(s.o.IdempotencyTTL)}}
+	idem.Claim = &d.claim
+	d.o, d.err = s.o.Orders.Place(ctx, customer, idem, req)
+	if errors.Is(d.err, idempotency.ErrTaken) {
+		return deferredPlace{}, false, nil
+	}
+	return d, true, nil
 }
 
 // orderOutcome renders a checkout's result as the bytes a retry replays.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"time"
 )
 
@@ -49,6 +50,34 @@ type Store interface {
 	// (a 5xx): the retry runs again.
 	Forget(ctx context.Context, scope, key string) error
 }
+
+// Deferred is an optional capability of a Store whose keys live in the same
+// database as the work they guard: instead of claiming a new key in a
+// transaction of its own (Begin), the request hands a Claim to the
+// transaction that starts its work, which inserts the key in flight beside
+// the work, or fails with ErrTaken and writes nothing when another request
+// holds the key. A request then costs one durable write fewer.
+type Deferred interface {
+	// Exists reports, reading only, whether scope/key has a row (claimed,
+	// finished or expired). When it has, the request goes through Begin.
+	Exists(ctx context.Context, scope, key string) (bool, error)
+	// Settle stores the response of a request that ended before its work
+	// wrote the claim (a 4xx such as an unknown SKU or no stock). If another
+	// request claimed the key meanwhile, its row is left alone.
+	Settle(ctx context.Context, scope, key string, c Claim, status int, body []byte) error
+}
+
+// Claim is what a deferred claim writes: the request's hash and the key's
+// lifetime.
+type Claim struct {
+	Hash    string
+	At      time.Time
+	Expires time.Time
+}
+
+// ErrTaken is returned by a transaction whose deferred claim found the key
+// already held; the transaction wrote nothing.
+var ErrTaken = errors.New("idempotency key held by another request")
 
 // Hash fingerprints a request: method, path and exact body bytes.
 func Hash(method, path string, body []byte) string {

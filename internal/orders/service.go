@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/payments"
 	"github.com/mercato-platform/mercato/internal/periodic"
@@ -43,6 +44,12 @@ type IdemRef struct {
 	// replays; a StockStore stores it in the same transaction that marks the
 	// order paid, so the key needs no write of its own afterwards.
 	Respond func(Order) (status int, body []byte)
+	// Claim, when set, is a deferred claim of the key (see
+	// idempotency.Deferred): the transaction that stores the order writes
+	// it first and fails with idempotency.ErrTaken, storing nothing, when
+	// another request holds the key. Only a joint store takes it (see
+	// DefersClaims).
+	Claim *idempotency.Claim
 }
 
 // Store is the system of record as orders need it.
@@ -140,6 +147,14 @@ func NewService(store Store, prices Prices, stock Stock, gateway payments.Gatewa
 	return svc
 }
 
+// DefersClaims reports whether Place writes an IdemRef's Claim in the
+// transaction that reserves the stock and stores the order, before it
+// reserves anything. It does where the store keeps the stock; elsewhere the
+// stock is reserved before the order is stored, so a duplicate request
+// would take stock before it learnt of the first, and keys are claimed by
+// idempotency.Store.Begin instead.
+func (s *Service) DefersClaims() bool { return s.joint != nil }
+
 // Validate checks a request's shape; it touches nothing.
 func Validate(req Request) error {
 	if n := len(req.Items); n < 1 || n > MaxLines {
@@ -173,6 +188,9 @@ func Validate(req Request) error {
 func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, req Request) (Order, error) {
 	if err := Validate(req); err != nil {
 		return Order{}, err
+	}
+	if idem.Claim != nil && s.joint == nil {
+		return Order{}, errors.New("a deferred idempotency claim needs the stock in the order store (see DefersClaims)")
 	}
 	if err := s.gateway.CheckToken(req.Payment.Token); err != nil {
 		return Order{}, err

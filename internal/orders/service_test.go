@@ -9,6 +9,7 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/payments"
@@ -115,3 +116,29 @@ func TestResumeFinishesCheckout(t *testing.T) {
 		t.Errorf("stock %+v, want 9 on hand", l)
 	}
 }
+
+// Only a service whose store keeps the stock takes a deferred idempotency
+// claim; elsewhere Place refuses it before touching anything.
+func TestDeferredClaimsNeedAJointStore(t *testing.T) {
+	t.Parallel()
+	s, gw := setup(t)
+	req := orders.Request{Items: []orders.RequestItem{{SKU: "A", Quantity: 1}}}
+	req.Payment.Method, req.Payment.Token = "card", "tok_ok"
+	idem := orders.IdemRef{Scope: "c", Key: "k", Claim: &idempotency.Claim{Hash: "h", At: time.Now(), Expires: time.Now().Add(time.Hour)}}
+	if joint := orders.NewService(s, prices{}, s, gw, orders.Options{}); !joint.DefersClaims() {
+		t.Fatal("a store that keeps the stock defers claims")
+	}
+	split := orders.NewService(s, prices{}, stockOnly{s}, gw, orders.Options{})
+	if split.DefersClaims() {
+		t.Fatal("a separate stock must not defer claims")
+	}
+	if _, err := split.Place(context.Background(), "c", idem, req); err == nil {
+		t.Fatal("Place took a deferred claim without a joint store")
+	}
+	if l, _ := s.Levels(context.Background(), "A"); l.Reserved != 0 || l.OnHand != 10 {
+		t.Fatalf("the refused request touched stock: %+v", l)
+	}
+}
+
+// stockOnly hides the store's other methods: stock kept apart from orders.
+type stockOnly struct{ orders.Stock }

@@ -24,6 +24,7 @@ type Store interface {
 	reports.RunStore
 	orders.StockStore
 	idempotency.Store
+	idempotency.Deferred
 	GetOrder(ctx context.Context, id string) (orders.Order, error)
 	Levels(ctx context.Context, sku string) (inventory.Levels, error)
 	Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error)
@@ -47,6 +48,7 @@ func Run(t *testing.T, f Features, newStore func(t *testing.T) Store) {
 	t.Run("RelayLease", func(t *testing.T) { t.Parallel(); testLease(t, newStore(t), f) })
 	t.Run("ReportRuns", func(t *testing.T) { t.Parallel(); testReportRuns(t, newStore(t)) })
 	t.Run("JointCheckoutIsAtomic", func(t *testing.T) { t.Parallel(); testJointCheckout(t, newStore(t)) })
+	t.Run("DeferredIdempotencyClaim", func(t *testing.T) { t.Parallel(); testDeferredClaim(t, newStore(t)) })
 }
 
 func ctx(t *testing.T) context.Context {
@@ -483,5 +485,64 @@ func testJointCheckout(t *testing.T, s Store) {
 	}
 	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 1 || l.OnHand != 1 {
 		t.Fatalf("a failed pay sold stock: %+v", l)
+	}
+}
+
+// testDeferredClaim: a key claimed by the transaction that reserves and
+// stores the order exists exactly when that order does; a second claim of
+// the key writes nothing; Settle stores an answer under a new key only.
+func testDeferredClaim(t *testing.T, s Store) {
+	put(t, s, Product("D-1", "audio"), 3)
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	claim := idempotency.Claim{Hash: "h1", At: now, Expires: now.Add(time.Hour)}
+	order := func(id string, qty int64) orders.Order {
+		return orders.Order{ID: id, CustomerID: "c1", Status: orders.StatusReserved, Total: qty * 100,
+			Items: []orders.Line{{SKU: "D-1", Quantity: qty, UnitPrice: 100}}, CreatedAt: now, UpdatedAt: now, Version: 1}
+	}
+	idem := orders.IdemRef{Scope: "c1", Key: "k1", Claim: &claim}
+	if ok, err := s.Exists(ctx(t), "c1", "k1"); ok || err != nil {
+		t.Fatalf("exists before any claim: %v %v", ok, err)
+	}
+	// A failed reservation leaves no claim behind.
+	if err := s.CreateReservedOrder(ctx(t), order("ord_no", 5), idem, []inventory.Item{{SKU: "D-1", Qty: 5}}, time.Minute, nil); !errors.Is(err, inventory.ErrInsufficientStock) {
+		t.Fatalf("over-reserve: %v", err)
+	}
+	if ok, _ := s.Exists(ctx(t), "c1", "k1"); ok {
+		t.Fatal("a rolled-back checkout left its claim")
+	}
+	if err := s.CreateReservedOrder(ctx(t), order("ord_1", 1), idem, []inventory.Item{{SKU: "D-1", Qty: 1}}, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Begin(ctx(t), "c1", "k1", "h1", now, time.Hour, time.Minute)
+	if err != nil || rec.Outcome != idempotency.InProgress {
+		t.Fatalf("begin on a deferred claim: %+v %v", rec, err)
+	}
+	if rec, _ := s.Begin(ctx(t), "c1", "k1", "h1", now.Add(2*time.Minute), time.Hour, time.Minute); rec.Outcome != idempotency.Resume || rec.ResourceID != "ord_1" {
+		t.Fatalf("the claim names its order once its lease ran out: %+v", rec)
+	}
+	// The same key again (another body too): nothing of it is written.
+	other := idempotency.Claim{Hash: "h2", At: now, Expires: now.Add(time.Hour)}
+	err = s.CreateReservedOrder(ctx(t), order("ord_2", 1), orders.IdemRef{Scope: "c1", Key: "k1", Claim: &other}, []inventory.Item{{SKU: "D-1", Qty: 1}}, time.Minute, nil)
+	if !errors.Is(err, idempotency.ErrTaken) {
+		t.Fatalf("second claim: %v", err)
+	}
+	if _, err := s.GetOrder(ctx(t), "ord_2"); !errors.Is(err, orders.ErrNotFound) {
+		t.Fatalf("the loser's order exists: %v", err)
+	}
+	if l, _ := s.Levels(ctx(t), "D-1"); l.Reserved != 1 {
+		t.Fatalf("the loser reserved stock: %+v", l)
+	}
+	// Settle stores an answer under a new key and leaves a held key alone.
+	if err := s.Settle(ctx(t), "c1", "k2", claim, 409, []byte(`{"error":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := s.Begin(ctx(t), "c1", "k2", "h1", now, time.Hour, time.Minute); rec.Outcome != idempotency.Replay || rec.Status != 409 || string(rec.Body) != `{"error":1}` {
+		t.Fatalf("settled key: %+v", rec)
+	}
+	if err := s.Settle(ctx(t), "c1", "k1", claim, 404, []byte(`x`)); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := s.Begin(ctx(t), "c1", "k1", "h1", now.Add(3*time.Minute), time.Hour, time.Minute); rec.Outcome == idempotency.Replay {
+		t.Fatalf("Settle overwrote a claimed key: %+v", rec)
 	}
 }

@@ -40,7 +40,34 @@ func (s *Store) CreateOrder(ctx context.Context, o orders.Order, idem orders.Ide
 	if err != nil {
 		return fmt.Errorf("encoding items: %w", err)
 	}
-	return s.inTx(ctx, func(tx *txn) error { return s.createOrderTx(ctx, tx, o, string(items), idem, events) })
+	return s.inTx(ctx, func(tx *txn) error {
+		if err := s.claimKeyTx(ctx, tx, o.ID, idem); err != nil {
+			return err
+		}
+		return s.createOrderTx(ctx, tx, o, string(items), idem, events)
+	})
+}
+
+// claimKeyTx writes a deferred idempotency claim (idempotency.Deferred),
+// already linked to the order, before any other write of the transaction:
+// a key another request holds fails it with idempotency.ErrTaken.
+func (s *Store) claimKeyTx(ctx context.Context, tx *txn, orderID string, idem orders.IdemRef) error {
+	if idem.Claim == nil {
+		return nil
+	}
+	c := idem.Claim
+	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, created_at, expires_at, locked_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
+		idem.Scope, idem.Key, c.Hash, idemInFlight, orderID, micros(c.At), micros(c.Expires), micros(c.At))
+	if err != nil {
+		return fmt.Errorf("claiming idempotency key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("claiming idempotency key: %w", err)
+	} else if n == 0 {
+		return idempotency.ErrTaken
+	}
+	return nil
 }
 
 func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, items string, idem orders.IdemRef, events []event.Message) error {
@@ -48,7 +75,7 @@ func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, item
 		o.ID, o.CustomerID, string(o.Status), items, o.Total, o.PaymentToken, o.PaymentID, o.FailureReason, o.Version, micros(o.CreatedAt), micros(o.UpdatedAt)); err != nil {
 		return fmt.Errorf("inserting order %s: %w", o.ID, err)
 	}
-	if idem.Key != "" {
+	if idem.Key != "" && idem.Claim == nil { // a deferred claim links itself (claimKeyTx)
 		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND key = ?`, o.ID, idem.Scope, idem.Key); err != nil {
 			return fmt.Errorf("linking order %s to its idempotency key: %w", o.ID, err)
 		}
@@ -77,6 +104,9 @@ func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem or
 	}
 	return s.retryUnique(ctx, func() error {
 		return s.inTx(ctx, func(tx *txn) error {
+			if err := s.claimKeyTx(ctx, tx, o.ID, idem); err != nil {
+				return err
+			}
 			if err := s.reserveTx(ctx, tx, o.ID, stock, string(reserved), ttl); err != nil {
 				return err
 			}
@@ -261,6 +291,33 @@ func (s *Store) finishTx(ctx context.Context, tx *txn, scope, key string, status
 		return fmt.Errorf("storing idempotent response: %w", err)
 	}
 	return nil
+}
+
+// Exists reports whether a key has a row (idempotency.Deferred).
+func (s *Store) Exists(ctx context.Context, scope, key string) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT 1 FROM idempotency_keys WHERE scope = ? AND key = ?`), scope, key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading idempotency key: %w", err)
+	}
+	return true, nil
+}
+
+// Settle stores the response of a request whose deferred claim was never
+// written (idempotency.Deferred); a row already there is left alone.
+func (s *Store) Settle(ctx context.Context, scope, key string, c idempotency.Claim, status int, body []byte) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, response_body, created_at, expires_at, locked_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
+			scope, key, c.Hash, idemDone, status, body, micros(c.At), micros(c.Expires), micros(c.At))
+		if err != nil {
+			return fmt.Errorf("storing idempotent response: %w", err)
+		}
+		return nil
+	})
 }
 
 // Forget drops a claim so a retry runs again.
