@@ -78,6 +78,19 @@ type Store interface {
 	ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
+// ReserveRequest is one reservation of a batch (see BatchReserver).
+type ReserveRequest struct {
+	ID    string
+	Items []Item
+	TTL   time.Duration
+}
+
+// BatchReserver is an optional capability of a Store: many reservations in
+// one durable write, each with the outcome Reserve would have given it.
+type BatchReserver interface {
+	ReserveBatch(ctx context.Context, reqs []ReserveRequest) []error
+}
+
 // MaxItems bounds one reservation.
 const MaxItems = 50
 

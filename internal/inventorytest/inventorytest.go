@@ -35,6 +35,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		"AlertEdgesAndHysteresis":    testAlerts,
 		"OneAlertPerCrossing":        testConcurrentAlerts,
 		"Validation":                 testValidation,
+		"BatchDecidesInOrder":        testBatch,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -422,4 +423,86 @@ func AlertsOf(l inventory.AlertLister) func(ctx context.Context, sku string) ([]
 		}
 		return out, err
 	}
+}
+
+// testBatch: a store that reserves in batches gives each request the
+// outcome Reserve would have, deciding them in order; the ledger, events
+// and alerts are those of the same reservations made one by one.
+func testBatch(t *testing.T, e Env) {
+	b, ok := e.Store.(inventory.BatchReserver)
+	if !ok {
+		t.Skip("the store has no batch reservations")
+	}
+	e.CreateSKU(t, "A", 10, 5) // low_stock below 5
+	e.CreateSKU(t, "B", 3, 0)
+	s := e.Store
+	if err := s.Reserve(bg(t), "old", items("A", 1), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reserve(bg(t), "gone", items("B", 1), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(bg(t), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	req := func(id string, ttl time.Duration, kv ...any) inventory.ReserveRequest {
+		return inventory.ReserveRequest{ID: id, Items: items(kv...), TTL: ttl}
+	}
+	reqs := []inventory.ReserveRequest{
+		req("b1", time.Minute, "A", 3, "B", 2), // A 9→6, B 3→1
+		req("b2", time.Minute, "A", 2, "B", 2), // B short (1 left): nothing held
+		req("b3", time.Minute, "A", 2),         // A 6→4: crosses the threshold
+		req("old", time.Minute, "A", 1),        // replay: held already, no change
+		req("gone", time.Minute, "B", 1),       // replay of a released one
+		req("b4", time.Minute, "NOPE", 1),      // unknown SKU
+		req("b5", time.Minute, "A", 1),         // 4→3: still low, no second alert
+		req("b1", time.Minute, "A", 1),         // b1 again: its outcome, no second hold
+		req("b6", 0, "A", 1),                   // invalid
+		req("b7", time.Minute, "A", 4),         // short: 3 left
+		req("b8", time.Minute, "A", 3),         // 3→0: out of stock
+	}
+	errs := b.ReserveBatch(bg(t), reqs)
+	if len(errs) != len(reqs) {
+		t.Fatalf("%d outcomes for %d requests", len(errs), len(reqs))
+	}
+	var short *inventory.InsufficientStockError
+	checks := []func(error) bool{
+		func(err error) bool { return err == nil },
+		func(err error) bool { return errors.As(err, &short) && short.SKU == "B" && short.Available == 1 },
+		func(err error) bool { return err == nil },
+		func(err error) bool { return err == nil },
+		func(err error) bool { return errors.Is(err, inventory.ErrReservationClosed) },
+		func(err error) bool { return errors.Is(err, inventory.ErrUnknownSKU) },
+		func(err error) bool { return err == nil },
+		func(err error) bool { return err == nil },
+		func(err error) bool { return errors.Is(err, inventory.ErrInvalid) },
+		func(err error) bool { return errors.As(err, &short) && short.SKU == "A" && short.Available == 3 },
+		func(err error) bool { return err == nil },
+	}
+	for i, ok := range checks {
+		if !ok(errs[i]) {
+			t.Errorf("request %d (%s): %v", i, reqs[i].ID, errs[i])
+		}
+	}
+	want(t, e, "A", 10, 10)
+	want(t, e, "B", 3, 2)
+	if got := fmt.Sprint(alertTypes(t, e, "A")); got != "[low_stock out_of_stock]" {
+		t.Fatalf("alerts = %s, want one low_stock and one out_of_stock", got)
+	}
+	// The batch's holds behave as any other: commit one, release another.
+	if err := s.Commit(bg(t), "b3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(bg(t), "b8"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", 8, 5)
+	// A second identical batch replays: nothing changes.
+	for i, err := range b.ReserveBatch(bg(t), []inventory.ReserveRequest{req("b1", time.Minute, "A", 3, "B", 2), req("b5", time.Minute, "A", 1)}) {
+		if err != nil {
+			t.Errorf("replayed request %d: %v", i, err)
+		}
+	}
+	want(t, e, "A", 8, 5)
+	want(t, e, "B", 3, 2)
 }

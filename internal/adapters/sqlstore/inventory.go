@@ -105,17 +105,25 @@ func (s *Store) evaluateAlerts(ctx context.Context, tx *txn, r stockRow, at time
 		}
 	}
 	for _, typ := range fired {
-		a, m, err := inventory.AlertMessage(typ, r.Levels, at)
-		if err != nil {
+		var err error
+		if *msgs, err = s.storeAlert(ctx, tx, typ, r.Levels, at, *msgs); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, (`INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`),
-			a.ID, a.Type, a.SKU, a.Available, a.Threshold, micros(a.At)); err != nil {
-			return fmt.Errorf("storing %s alert for %s: %w", typ, r.SKU, err)
-		}
-		*msgs = append(*msgs, m)
 	}
 	return nil
+}
+
+// storeAlert stores a fired alert and appends its event to msgs.
+func (s *Store) storeAlert(ctx context.Context, tx *txn, typ string, l inventory.Levels, at time.Time, msgs []event.Message) ([]event.Message, error) {
+	a, m, err := inventory.AlertMessage(typ, l, at)
+	if err != nil {
+		return msgs, err
+	}
+	if _, err := tx.ExecContext(ctx, (`INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`),
+		a.ID, a.Type, a.SKU, a.Available, a.Threshold, micros(a.At)); err != nil {
+		return msgs, fmt.Errorf("storing %s alert for %s: %w", typ, l.SKU, err)
+	}
+	return append(msgs, m), nil
 }
 
 func b2i(b bool) int {
@@ -150,7 +158,24 @@ func (s *Store) reservation(ctx context.Context, tx *txn, id string) (*reservati
 
 // Reserve holds every item or none. Items are updated in SKU order, the same
 // lock order for every transaction, so PostgreSQL never deadlocks on them.
+//
+// Concurrent calls are decided together (ReserveBatch): the calls that
+// arrive while a batch is being written go in the next one. If ctx ends
+// while the call waits, it returns ctx's error and its reservation may
+// still be made: a retry with the same id replays it, and an abandoned one
+// expires with its TTL.
 func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
+	if _, err := inventory.Normalize(items); err != nil {
+		return err
+	}
+	if id == "" || ttl <= 0 {
+		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
+	}
+	return s.reserver.Do(ctx, inventory.ReserveRequest{ID: id, Items: items, TTL: ttl})
+}
+
+// reserveOne is Reserve without batching, in a transaction of its own.
+func (s *Store) reserveOne(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
 	items, err := inventory.Normalize(items)
 	if err != nil {
 		return err
@@ -277,7 +302,7 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 			now := time.Now()
 			if ref != "" {
 				var n int
-				if err := tx.QueryRowContext(ctx, (`SELECT COUNT(*) FROM inventory_ledger WHERE sku = ? AND kind = ? AND ref = ?`), sku, inventory.KindAdjust, ref).Scan(&n); err != nil {
+				if err := tx.QueryRowContext(ctx, (`SELECT COUNT(*) FROM inventory_ledger WHERE sku = ? AND ref = ? AND kind = 'adjust' AND ref <> ''`), sku, ref).Scan(&n); err != nil {
 					return fmt.Errorf("checking adjustment %s: %w", ref, err)
 				}
 				if n > 0 {

@@ -16,6 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/mercato-platform/mercato/internal/batch"
+	"github.com/mercato-platform/mercato/internal/inventory"
 )
 
 // Options tune the store.
@@ -41,6 +44,9 @@ type Store struct {
 	writes  chan *writeReq
 	stopped chan struct{}
 	closeMu sync.Once
+
+	// reserver merges concurrent Reserve calls into ReserveBatch calls.
+	reserver batch.Combiner[inventory.ReserveRequest]
 
 	// SQLite re-parses every unprepared statement, which costs more than
 	// executing it; the writer's statements are prepared once, between
@@ -76,6 +82,15 @@ func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 		return st.ExecContext(ctx, args...)
 	} else {
 		return t.tx.ExecContext(ctx, q, args...)
+	}
+}
+
+// QueryContext runs a query in the transaction; ? placeholders.
+func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st, q := t.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	} else {
+		return t.tx.QueryContext(ctx, q, args...)
 	}
 }
 
@@ -135,6 +150,7 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("unknown store kind %q", kind)
 	}
+	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.ReserveBatch, Max: 256, Parallel: 2}
 	s.hysteresis = o.AlertHysteresis
 	if s.hysteresis <= 0 {
 		s.hysteresis = 0.10

@@ -1,0 +1,316 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/inventory"
+)
+
+// errBulkFallback aborts a batch whose requests must run one by one (two
+// writers inserted the same reservation id at once, on PostgreSQL).
+var errBulkFallback = errors.New("batch needs the one-by-one path")
+
+type batchEntry struct {
+	at      int // index in the caller's requests
+	req     inventory.ReserveRequest
+	items   []inventory.Item
+	encoded string
+}
+
+// ReserveBatch reserves each request as Reserve would, with the same
+// outcome, records, ledger entries, events and alerts, in one transaction
+// whose statements cover the whole batch: one read and one update per SKU
+// and one multi-row insert per table. Requests are decided in order, each
+// all-or-nothing against the stock the earlier ones left; a request that
+// repeats an earlier one's id gets that one's outcome, as a replay would.
+// It returns one error per request.
+func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
+	errs := make([]error, len(reqs))
+	entries := make([]batchEntry, 0, len(reqs))
+	first := make(map[string]int, len(reqs)) // id -> index of its first request
+	var repeats []int
+	for i, r := range reqs {
+		items, err := inventory.Normalize(r.Items)
+		switch {
+		case err != nil:
+			errs[i] = err
+			continue
+		case r.ID == "" || r.TTL <= 0:
+			errs[i] = fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
+			continue
+		}
+		if _, ok := first[r.ID]; ok {
+			repeats = append(repeats, i)
+			continue
+		}
+		first[r.ID] = i
+		encoded, err := json.Marshal(items)
+		if err != nil {
+			errs[i] = fmt.Errorf("encoding reservation: %w", err)
+			continue
+		}
+		entries = append(entries, batchEntry{at: i, req: r, items: items, encoded: string(encoded)})
+	}
+	// A repeated id (a retry that raced its first call) gets the first's
+	// outcome, as a replay would.
+	defer func() {
+		for _, i := range repeats {
+			errs[i] = errs[first[reqs[i].ID]]
+		}
+	}()
+	if len(entries) == 0 {
+		return errs
+	}
+	outcome := make([]error, len(entries))
+	err := s.inTx(ctx, func(tx *txn) error {
+		clear(outcome)
+		return s.reserveBulkTx(ctx, tx, entries, outcome)
+	})
+	switch {
+	case err == nil:
+		for k, e := range entries {
+			errs[e.at] = outcome[k]
+		}
+	case errors.Is(err, errBulkFallback) || isUniqueViolation(err):
+		var wg sync.WaitGroup
+		for _, e := range entries {
+			wg.Go(func() { errs[e.at] = s.reserveOne(ctx, e.req.ID, e.items, e.req.TTL) })
+		}
+		wg.Wait()
+	default:
+		for _, e := range entries {
+			errs[e.at] = err
+		}
+	}
+	return errs
+}
+
+// skuDelta is one admitted reservation's hold on one SKU, in batch order.
+type skuDelta struct {
+	id  string
+	qty int64
+}
+
+// reserveBulkTx decides and writes a batch; outcome gets each entry's
+// result (nil: held, or held already by an earlier call).
+func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry, outcome []error) error {
+	now := time.Now()
+	at := micros(now)
+	// Ids that exist already are replays, answered as Reserve answers them.
+	existing, err := s.reservationStates(ctx, tx, entries)
+	if err != nil {
+		return err
+	}
+	// Current stock of every SKU the batch names, read (and on PostgreSQL
+	// locked) in SKU order, the lock order of every transaction.
+	skus := make([]string, 0, len(entries))
+	for _, e := range entries {
+		for _, it := range e.items {
+			skus = append(skus, it.SKU)
+		}
+	}
+	slices.Sort(skus)
+	skus = slices.Compact(skus)
+	stock := make(map[string]*stockRow, len(skus))
+	for _, sku := range skus {
+		r, err := scanStock(tx.QueryRowContext(ctx, `SELECT on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted FROM inventory WHERE sku = ?`+s.forUpdate(), sku), sku)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading stock of %s: %w", sku, err)
+		}
+		stock[sku] = &r
+	}
+	// Decide in order against the running availability.
+	avail := make(map[string]int64, len(stock))
+	for sku, r := range stock {
+		avail[sku] = r.Available
+	}
+	var rows [][]any
+	bySKU := map[string][]skuDelta{}
+	for k, e := range entries {
+		if st, ok := existing[e.req.ID]; ok {
+			if st == inventory.StateReleased {
+				outcome[k] = fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, e.req.ID)
+			}
+			continue
+		}
+		for _, it := range e.items {
+			a, known := avail[it.SKU]
+			if !known {
+				outcome[k] = fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
+				break
+			}
+			if a < it.Qty {
+				outcome[k] = &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: a}
+				break
+			}
+		}
+		if outcome[k] != nil {
+			continue
+		}
+		for _, it := range e.items {
+			avail[it.SKU] -= it.Qty
+			bySKU[it.SKU] = append(bySKU[it.SKU], skuDelta{id: e.req.ID, qty: it.Qty})
+		}
+		rows = append(rows, []any{e.req.ID, inventory.StateHeld, e.encoded, micros(now.Add(e.req.TTL)), at, at})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES `, 6, rows); err != nil {
+		if isUniqueViolation(err) {
+			return errBulkFallback
+		}
+		return fmt.Errorf("storing reservations: %w", err)
+	}
+	var (
+		ledger [][]any
+		msgs   []event.Message
+	)
+	for _, sku := range skus {
+		deltas := bySKU[sku]
+		if len(deltas) == 0 {
+			continue
+		}
+		var total int64
+		for _, d := range deltas {
+			total += d.qty
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE inventory SET reserved = reserved + ?, version = version + 1, updated_at = ? WHERE sku = ?`, total, at, sku); err != nil {
+			return fmt.Errorf("updating stock of %s: %w", sku, err)
+		}
+		// Each hold's event carries the levels its own change produced, and
+		// each threshold crossing fires its alert once.
+		r := stock[sku]
+		l, flags := r.Levels, r.flags
+		for _, d := range deltas {
+			l.Reserved += d.qty
+			l.Available = l.OnHand - l.Reserved
+			ledger = append(ledger, []any{sku, kindReserve, int64(0), d.qty, "reserve", d.id, at})
+			m, err := inventory.LevelsMessage(inventory.TypeReserved, l, 0, d.qty, "reserve", d.id, now)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
+			fired, next := inventory.EvaluateAlerts(flags, l.Available, l.LowStockThreshold, s.hysteresis)
+			for _, typ := range fired {
+				if msgs, err = s.storeAlert(ctx, tx, typ, l, now, msgs); err != nil {
+					return err
+				}
+			}
+			flags = next
+		}
+		if flags != r.flags {
+			if _, err := tx.ExecContext(ctx, `UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`, b2i(flags.Low), b2i(flags.Out), sku); err != nil {
+				return fmt.Errorf("updating alert state of %s: %w", sku, err)
+			}
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at) VALUES `, 7, ledger); err != nil {
+		return fmt.Errorf("appending ledger entries: %w", err)
+	}
+	return s.enqueueRows(ctx, tx, msgs)
+}
+
+// reservationStates returns the state of each entry's reservation that
+// exists already.
+func (s *Store) reservationStates(ctx context.Context, tx *txn, entries []batchEntry) (map[string]string, error) {
+	out := map[string]string{}
+	for start := 0; start < len(entries); {
+		n := 64
+		for n > len(entries)-start {
+			n /= 2
+		}
+		args := make([]any, n)
+		for i := range n {
+			args[i] = entries[start+i].req.ID
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, state FROM reservations WHERE id IN (`+placeholders(n)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("reading reservations: %w", err)
+		}
+		for rows.Next() {
+			var id, st string
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading reservations: %w", err)
+			}
+			out[id] = st
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("reading reservations: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("reading reservations: %w", err)
+		}
+		start += n
+	}
+	return out, nil
+}
+
+// enqueueRows writes events to the outbox with multi-row inserts.
+func (s *Store) enqueueRows(ctx context.Context, tx *txn, msgs []event.Message) error {
+	rows := make([][]any, 0, len(msgs))
+	for _, m := range msgs {
+		payload, err := m.Envelope.Encode()
+		if err != nil {
+			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
+		}
+		rows = append(rows, []any{m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time)})
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `, 6, rows); err != nil {
+		return fmt.Errorf("enqueueing events: %w", err)
+	}
+	return nil
+}
+
+// insertRows runs head (an INSERT ... VALUES) over rows of ncols values,
+// in chunks of 64, 32, ... 1 rows, so a few statements cover any count and
+// each stays prepared.
+func (s *Store) insertRows(ctx context.Context, tx *txn, head string, ncols int, rows [][]any) error {
+	for len(rows) > 0 {
+		n := 64
+		for n > len(rows) {
+			n /= 2
+		}
+		args := make([]any, 0, n*ncols)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, head+valuesList(n, ncols), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+var valuesLists sync.Map // [2]int{rows, cols} -> string
+
+// valuesList is "(?, ?), (?, ?)" for rows × cols placeholders.
+func valuesList(rows, cols int) string {
+	k := [2]int{rows, cols}
+	if v, ok := valuesLists.Load(k); ok {
+		return v.(string)
+	}
+	one := "(" + placeholders(cols) + ")"
+	v := strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+	valuesLists.Store(k, v)
+	return v
+}
+
+// placeholders is "?, ?, ?" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

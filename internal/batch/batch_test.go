@@ -1,0 +1,88 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Every call gets its own outcome, batches respect Max and Parallel, and
+// calls whose context ends while waiting neither block the others nor lose
+// the batch slot.
+func TestCombinerUnderLoad(t *testing.T) {
+	for _, tc := range []struct{ max, parallel int }{{1, 1}, {3, 1}, {256, 1}, {4, 2}, {64, 3}} {
+		t.Run(fmt.Sprintf("max=%d/parallel=%d", tc.max, tc.parallel), func(t *testing.T) {
+			t.Parallel()
+			var running, peak, calls atomic.Int64
+			c := &Combiner[int]{Max: tc.max, Parallel: tc.parallel, Run: func(ctx context.Context, reqs []int) []error {
+				if ctx.Err() != nil {
+					t.Error("a batch ran with a cancelled context")
+				}
+				if len(reqs) == 0 || len(reqs) > tc.max {
+					t.Errorf("batch of %d, max %d", len(reqs), tc.max)
+				}
+				n := running.Add(1)
+				defer running.Add(-1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				calls.Add(int64(len(reqs)))
+				time.Sleep(50 * time.Microsecond)
+				errs := make([]error, len(reqs))
+				for i, r := range reqs {
+					if r%2 == 1 {
+						errs[i] = fmt.Errorf("odd %d", r)
+					}
+				}
+				return errs
+			}}
+			const n = 2000
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					ctx := context.Background()
+					if i%10 == 0 { // some callers give up at once
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, time.Microsecond)
+						defer cancel()
+					}
+					err := c.Do(ctx, i)
+					switch {
+					case errors.Is(err, context.DeadlineExceeded):
+					case i%2 == 1 && (err == nil || err.Error() != fmt.Sprintf("odd %d", i)):
+						t.Errorf("call %d got %v", i, err)
+					case i%2 == 0 && err != nil:
+						t.Errorf("call %d got %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+			// Cancelled callers' requests still ran; wait for the last batch.
+			deadline := time.Now().Add(10 * time.Second)
+			for calls.Load() < n && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if calls.Load() != n {
+				t.Fatalf("%d of %d requests ran", calls.Load(), n)
+			}
+			if peak.Load() > int64(tc.parallel) {
+				t.Fatalf("%d batches ran at once, parallel %d", peak.Load(), tc.parallel)
+			}
+			// The last leader gives its slot back once it has answered.
+			idle := func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.running == 0 && len(c.pending) == 0
+			}
+			for !idle() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if !idle() {
+				t.Fatalf("left running=%d pending=%d", c.running, len(c.pending))
+			}
+		})
+	}
+}
