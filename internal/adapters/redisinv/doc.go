@@ -5,7 +5,10 @@
 //
 // Order of writes and what a crash leaves behind:
 //
-//   - Reserve: Redis first (admission), then SQL. SQL re-checks availability
+//   - Reserve: Redis first (admission), then SQL. Concurrent reservations
+//     of one shard go together: one script call admits a batch in order,
+//     one ledger transaction records the admitted ones, and a reservation
+//     the ledger refuses has its hold returned. SQL re-checks availability
 //     with its own conditional update, so if the two ever disagree SQL refuses
 //     and the Redis hold is compensated: Redis can never cause an oversell.
 //     A crash between the two leaves a Redis hold with no SQL reservation:

@@ -59,3 +59,40 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'on_hand', ARGV[1], 'reserved', ARGV[2], 'on_order', ARGV[3], 'threshold', ARGV[4])
 return 1
 `)
+
+// reserveManyScript decides several reservations of one shard in order,
+// each all or nothing as reserveScript decides one.
+// ARGV[1] count; then per reservation: record TTL ms, item count k, and k
+// quantities. KEYS per reservation: its record, then its k SKU counters.
+// Returns one reserveScript reply per reservation.
+var reserveManyScript = redis.NewScript(`
+local out = {}
+local ki, ai = 1, 2
+for r = 1, tonumber(ARGV[1]) do
+  local ttl, k = ARGV[ai], tonumber(ARGV[ai + 1])
+  ai = ai + 2
+  local rec = KEYS[ki]
+  local res
+  local st = redis.call('HGET', rec, 'state')
+  if st then
+    res = {'dup', st}
+  else
+    for i = 1, k do
+      local v = redis.call('HMGET', KEYS[ki + i], 'on_hand', 'reserved')
+      if not v[1] then res = {'miss', i} break end
+      local avail = tonumber(v[1]) - tonumber(v[2])
+      if avail < tonumber(ARGV[ai + i - 1]) then res = {'short', i, avail} break end
+    end
+    if not res then
+      for i = 1, k do redis.call('HINCRBY', KEYS[ki + i], 'reserved', ARGV[ai + i - 1]) end
+      redis.call('HSET', rec, 'state', 'held')
+      redis.call('PEXPIRE', rec, ttl)
+      res = {'ok'}
+    end
+  end
+  out[r] = res
+  ki = ki + 1 + k
+  ai = ai + k
+end
+return out
+`)

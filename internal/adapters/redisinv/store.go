@@ -12,12 +12,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mercato-platform/mercato/internal/batch"
 	"github.com/mercato-platform/mercato/internal/inventory"
 )
 
 // Ledger is the SQL side: the system of record's inventory.
 type Ledger interface {
 	inventory.Store
+	inventory.BatchReserver
 	ReservationItems(ctx context.Context, id string) ([]inventory.Item, string, error)
 	LedgerTotals(ctx context.Context, sku string) (onHand, reserved int64, err error)
 	InventorySKUs(ctx context.Context, after string, limit int) ([]string, error)
@@ -38,6 +40,9 @@ type Store struct {
 	rdb redis.UniversalClient
 	sql Ledger
 	o   Options
+	// reserver merges concurrent single-shard reservations into batches:
+	// one script call per shard and one ledger write for the whole batch.
+	reserver batch.Combiner[inventory.ReserveRequest]
 }
 
 // New builds the adapter over a Redis client and the SQL ledger.
@@ -54,7 +59,9 @@ func New(rdb redis.UniversalClient, ledger Ledger, o Options) *Store {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{rdb: rdb, sql: ledger, o: o}
+	s := &Store{rdb: rdb, sql: ledger, o: o}
+	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.reserveBatch, Max: 256, Parallel: 2}
+	return s
 }
 
 func (s *Store) shard(sku string) int {
@@ -126,6 +133,13 @@ func asInt(v any) int64 {
 }
 
 // Reserve admits the reservation in Redis, then records it in SQL.
+//
+// Concurrent reservations whose SKUs share one shard are decided together:
+// one script call per shard admits a batch in order, and one ledger write
+// (Ledger.ReserveBatch) records the admitted ones; a reservation the ledger
+// refuses has its Redis hold returned. If ctx ends while the call waits, it
+// returns ctx's error and the reservation may still be made: a retry with
+// the same id replays it, an abandoned one expires with its TTL.
 func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
 	items, err := inventory.Normalize(items)
 	if err != nil {
@@ -134,6 +148,15 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 	if id == "" || ttl <= 0 {
 		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
 	}
+	if len(s.groups(items)) == 1 {
+		return s.reserver.Do(ctx, inventory.ReserveRequest{ID: id, Items: items, TTL: ttl})
+	}
+	return s.reserveOne(ctx, id, items, ttl)
+}
+
+// reserveOne reserves on its own: script by script across shards, then
+// the ledger.
+func (s *Store) reserveOne(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
 	var held []group
 	for _, g := range s.groups(items) {
 		err := s.reserveGroup(ctx, id, g, ttl)
@@ -155,6 +178,138 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 }
 
 var errAlreadyHeld = errors.New("already held")
+
+// ReserveBatch reserves each request as Reserve would
+// (inventory.BatchReserver): single-shard requests are decided together, in
+// order, and those spanning shards one by one first.
+func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
+	errs := make([]error, len(reqs))
+	var (
+		together []inventory.ReserveRequest
+		at       []int
+	)
+	for i, r := range reqs {
+		items, err := inventory.Normalize(r.Items)
+		switch {
+		case err != nil:
+			errs[i] = err
+		case r.ID == "" || r.TTL <= 0:
+			errs[i] = fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
+		case len(s.groups(items)) > 1:
+			errs[i] = s.reserveOne(ctx, r.ID, items, r.TTL)
+		default:
+			together = append(together, inventory.ReserveRequest{ID: r.ID, Items: items, TTL: r.TTL})
+			at = append(at, i)
+		}
+	}
+	for k, err := range s.reserveBatch(ctx, together) {
+		errs[at[k]] = err
+	}
+	return errs
+}
+
+// reserveBatch decides single-shard reservations (normalised) together.
+func (s *Store) reserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
+	errs := make([]error, len(reqs))
+	// A repeated id (a retry that raced its first call) gets the first's
+	// outcome, as a replay would.
+	first := make(map[string]int, len(reqs))
+	var repeats []int
+	defer func() {
+		for _, i := range repeats {
+			errs[i] = errs[first[reqs[i].ID]]
+		}
+	}()
+	byShard := map[int][]int{}
+	for i, r := range reqs {
+		if _, ok := first[r.ID]; ok {
+			repeats = append(repeats, i)
+			continue
+		}
+		first[r.ID] = i
+		sh := s.shard(r.Items[0].SKU)
+		byShard[sh] = append(byShard[sh], i)
+	}
+	var (
+		ledger []int // requests to record in SQL
+		fresh  = make([]bool, len(reqs))
+		alone  []int // counters not cached: the one-by-one path loads them
+	)
+	for sh, idx := range byShard {
+		replies, err := s.admit(ctx, sh, reqs, idx)
+		if err != nil {
+			for _, i := range idx {
+				errs[i] = err
+			}
+			continue
+		}
+		for k, i := range idx {
+			parts, tag, err := reply(replies[k])
+			switch {
+			case err != nil:
+				errs[i] = err
+			case tag == "ok":
+				fresh[i] = true
+				ledger = append(ledger, i)
+			case tag == "dup":
+				if st, _ := parts[1].(string); st == inventory.StateReleased {
+					errs[i] = fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, reqs[i].ID)
+				} else {
+					ledger = append(ledger, i) // held in Redis: the ledger replays or completes it
+				}
+			case tag == "short":
+				it := reqs[i].Items[asInt(parts[1])-1]
+				errs[i] = &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: asInt(parts[2])}
+			case tag == "miss":
+				alone = append(alone, i)
+			default:
+				errs[i] = fmt.Errorf("unexpected reserve reply %v", parts)
+			}
+		}
+	}
+	if len(ledger) > 0 {
+		batch := make([]inventory.ReserveRequest, len(ledger))
+		for k, i := range ledger {
+			batch[k] = reqs[i]
+		}
+		for k, err := range s.sql.ReserveBatch(ctx, batch) {
+			if err != nil {
+				i := ledger[k]
+				errs[i] = err
+				s.compensate(reqs[i].ID, []group{{shard: s.shard(reqs[i].Items[0].SKU), items: reqs[i].Items}})
+			}
+		}
+	}
+	for _, i := range alone {
+		errs[i] = s.reserveOne(ctx, reqs[i].ID, reqs[i].Items, reqs[i].TTL)
+	}
+	return errs
+}
+
+// admit runs reserveManyScript for the requests idx of one shard.
+func (s *Store) admit(ctx context.Context, shard int, reqs []inventory.ReserveRequest, idx []int) ([]any, error) {
+	keys := make([]string, 0, 2*len(idx))
+	args := make([]any, 0, 1+3*len(idx))
+	args = append(args, len(idx))
+	for _, i := range idx {
+		r := reqs[i]
+		keys = append(keys, s.recordKey(shard, r.ID))
+		args = append(args, (r.TTL + s.o.RecordTTL).Milliseconds(), len(r.Items))
+		for _, it := range r.Items {
+			keys = append(keys, s.CounterKey(it.SKU))
+			args = append(args, it.Qty)
+		}
+	}
+	res, err := reserveManyScript.Run(ctx, s.rdb, keys, args...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reserving in Redis: %w", err)
+	}
+	replies, ok := res.([]any)
+	if !ok || len(replies) != len(idx) {
+		return nil, fmt.Errorf("unexpected reserve replies %v", res)
+	}
+	return replies, nil
+}
 
 func (s *Store) reserveGroup(ctx context.Context, id string, g group, ttl time.Duration) error {
 	for attempt := 0; ; attempt++ {

@@ -2,6 +2,7 @@ package redisinv_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -102,19 +103,25 @@ func TestReconcileFindsAndFixesCorruptedCounters(t *testing.T) {
 	}
 }
 
+// overstated is a fixture whose Redis believes SKU A has 50 on hand while
+// the ledger holds 5.
+func overstated(t *testing.T) fixture {
+	t.Helper()
+	f := newFixture(t, testenv.Redis(t), 1)
+	f.env().CreateSKU(t, "A", 5, 0)
+	if err := f.store.Load(context.Background(), "A"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.HSet(context.Background(), f.store.CounterKey("A"), "on_hand", 50).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestLedgerRefusalCompensatesRedisHold(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, testenv.Redis(t), 1)
-	e := f.env()
+	f := overstated(t)
 	ctx := context.Background()
-	e.CreateSKU(t, "A", 5, 0)
-	if err := f.store.Load(ctx, "A"); err != nil {
-		t.Fatal(err)
-	}
-	// Redis believes in more stock than the ledger holds.
-	if err := f.rdb.HSet(ctx, f.store.CounterKey("A"), "on_hand", 50).Err(); err != nil {
-		t.Fatal(err)
-	}
 	err := f.store.Reserve(ctx, "big", []inventory.Item{{SKU: "A", Qty: 20}}, time.Minute)
 	if err == nil {
 		t.Fatal("the ledger accepted a reservation beyond its stock")
@@ -122,5 +129,27 @@ func TestLedgerRefusalCompensatesRedisHold(t *testing.T) {
 	held, _ := f.rdb.HGet(ctx, f.store.CounterKey("A"), "reserved").Int64()
 	if held != 0 {
 		t.Fatalf("Redis kept a hold of %d after the ledger refused", held)
+	}
+}
+
+// In a batch, the ledger's refusal of one reservation returns that one's
+// Redis hold and keeps the others'.
+func TestBatchLedgerRefusalCompensatesOnlyTheRefused(t *testing.T) {
+	t.Parallel()
+	f := overstated(t)
+	ctx := context.Background()
+	errs := f.store.ReserveBatch(ctx, []inventory.ReserveRequest{
+		{ID: "fits", Items: []inventory.Item{{SKU: "A", Qty: 4}}, TTL: time.Minute},
+		{ID: "beyond", Items: []inventory.Item{{SKU: "A", Qty: 3}}, TTL: time.Minute},
+	})
+	if errs[0] != nil || !errors.Is(errs[1], inventory.ErrInsufficientStock) {
+		t.Fatalf("outcomes %v, want the first held and the second refused by the ledger", errs)
+	}
+	held, _ := f.rdb.HGet(ctx, f.store.CounterKey("A"), "reserved").Int64()
+	if held != 4 {
+		t.Fatalf("Redis holds %d, want only the admitted 4", held)
+	}
+	if l, _ := f.store.Levels(ctx, "A"); l.Reserved != 4 {
+		t.Fatalf("ledger %+v", l)
 	}
 }
