@@ -230,40 +230,63 @@ func (s *Store) reserveBatch(ctx context.Context, reqs []inventory.ReserveReques
 		sh := s.shard(r.Items[0].SKU)
 		byShard[sh] = append(byShard[sh], i)
 	}
-	var (
-		ledger []int // requests to record in SQL
-		fresh  = make([]bool, len(reqs))
-		alone  []int // counters not cached: the one-by-one path loads them
-	)
-	for sh, idx := range byShard {
-		replies, err := s.admit(ctx, sh, reqs, idx)
-		if err != nil {
-			for _, i := range idx {
-				errs[i] = err
-			}
-			continue
-		}
-		for k, i := range idx {
-			parts, tag, err := reply(replies[k])
-			switch {
-			case err != nil:
-				errs[i] = err
-			case tag == "ok":
-				fresh[i] = true
-				ledger = append(ledger, i)
-			case tag == "dup":
-				if st, _ := parts[1].(string); st == inventory.StateReleased {
-					errs[i] = fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, reqs[i].ID)
-				} else {
-					ledger = append(ledger, i) // held in Redis: the ledger replays or completes it
+	var ledger []int // requests to record in SQL
+	// Round two retries the requests whose SKUs were not cached yet, once
+	// their counters are loaded from the ledger.
+	for round := 0; round < 2 && len(byShard) > 0; round++ {
+		missed := map[int][]int{}
+		load := map[string][]int{} // SKU -> requests waiting for it
+		for sh, idx := range byShard {
+			replies, err := s.admit(ctx, sh, reqs, idx)
+			if err != nil {
+				for _, i := range idx {
+					errs[i] = err
 				}
-			case tag == "short":
-				it := reqs[i].Items[asInt(parts[1])-1]
-				errs[i] = &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: asInt(parts[2])}
-			case tag == "miss":
-				alone = append(alone, i)
-			default:
-				errs[i] = fmt.Errorf("unexpected reserve reply %v", parts)
+				continue
+			}
+			for k, i := range idx {
+				parts, tag, err := reply(replies[k])
+				switch {
+				case err != nil:
+					errs[i] = err
+				case tag == "ok":
+					ledger = append(ledger, i)
+				case tag == "dup":
+					if st, _ := parts[1].(string); st == inventory.StateReleased {
+						errs[i] = fmt.Errorf("%w: %s was released", inventory.ErrReservationClosed, reqs[i].ID)
+					} else {
+						ledger = append(ledger, i) // held in Redis: the ledger replays or completes it
+					}
+				case tag == "short":
+					it := reqs[i].Items[asInt(parts[1])-1]
+					errs[i] = &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: asInt(parts[2])}
+				case tag == "miss" && round == 0:
+					missed[sh] = append(missed[sh], i)
+					for _, it := range reqs[i].Items {
+						load[it.SKU] = append(load[it.SKU], i)
+					}
+				case tag == "miss":
+					errs[i] = fmt.Errorf("counters of %s missing after loading them", reqs[i].Items[asInt(parts[1])-1].SKU)
+				default:
+					errs[i] = fmt.Errorf("unexpected reserve reply %v", parts)
+				}
+			}
+		}
+		// Load every missing SKU (Load leaves cached ones alone); a request
+		// naming a SKU that cannot be loaded (unknown to the ledger) fails.
+		for sku, waiting := range load {
+			if err := s.Load(ctx, sku); err != nil {
+				for _, i := range waiting {
+					errs[i] = err
+				}
+			}
+		}
+		byShard = map[int][]int{}
+		for sh, idx := range missed {
+			for _, i := range idx {
+				if errs[i] == nil {
+					byShard[sh] = append(byShard[sh], i)
+				}
 			}
 		}
 	}
@@ -279,9 +302,6 @@ func (s *Store) reserveBatch(ctx context.Context, reqs []inventory.ReserveReques
 				s.compensate(reqs[i].ID, []group{{shard: s.shard(reqs[i].Items[0].SKU), items: reqs[i].Items}})
 			}
 		}
-	}
-	for _, i := range alone {
-		errs[i] = s.reserveOne(ctx, reqs[i].ID, reqs[i].Items, reqs[i].TTL)
 	}
 	return errs
 }
