@@ -122,12 +122,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	var stock inventory.Store = a.store
+	var stockCache catalog.StockCache
 	if cfg.RedisAddr != "" {
 		var rs *redisinv.Store
 		if a.redis, rs, err = OpenRedisInventory(ctx, cfg, a.store, log); err != nil {
 			return nil, err
 		}
-		stock = rs
+		stock, stockCache = rs, rs
 	}
 
 	notify := func() {}
@@ -278,9 +279,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		for _, r := range a.runners {
 			ready = append(ready, httpapi.RunningCheck(r.name, r.up.Load))
 		}
+		products := catalog.NewService(a.store, nil, notify)
+		if stockCache != nil {
+			products.CacheStock(stockCache)
+		}
 		api := httpapi.New(httpapi.Options{
 			AdminToken: a.adminToken,
-			Catalog:    catalog.NewService(a.store, nil, notify),
+			Catalog:    products,
 			Inventory:  inv,
 			Orders:     checkout,
 			Purchasing: replen,

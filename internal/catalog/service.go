@@ -80,7 +80,19 @@ type Service struct {
 	repo      Repository
 	now       func() time.Time
 	committed func()
+	cache     StockCache
 }
+
+// StockCache keeps a copy of the stock counters outside the system of
+// record (the Redis inventory). A product write tells it, once committed,
+// of the stock change it made (a count sets on_hand) and of the SKU's
+// low-stock threshold, so the copy follows the ledger.
+type StockCache interface {
+	StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold int64)
+}
+
+// CacheStock makes Put tell c of every committed stock write.
+func (s *Service) CacheStock(c StockCache) { s.cache = c }
 
 // NewService builds a Service; now is the clock (time.Now when nil) and
 // committed, when set, is told after each write that reached the outbox.
@@ -109,8 +121,10 @@ func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current,
 	if err := p.Validate(); err != nil {
 		return Current{}, false, err
 	}
+	var delta int64 // of the attempt that committed
 	cur, created, err := s.repo.PutProduct(ctx, sku, func(cur *Current) (Write, error) {
 		w := Write{Product: p}
+		defer func() { delta = w.StockDelta }()
 		var before Stock
 		switch {
 		case cur == nil:
@@ -143,6 +157,9 @@ func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current,
 		return Current{}, false, fmt.Errorf("putting product %s: %w", sku, err)
 	}
 	s.committed()
+	if s.cache != nil {
+		s.cache.StockWritten(ctx, sku, delta, p.LowStockThreshold)
+	}
 	return cur, created, nil
 }
 

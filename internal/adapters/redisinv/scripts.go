@@ -96,3 +96,14 @@ for r = 1, tonumber(ARGV[1]) do
 end
 return out
 `)
+
+// stockWrittenScript applies a committed stock write made outside the
+// inventory port to cached counters; SKUs not cached load fresh on first use.
+// KEYS[1] counters; ARGV[1] on_hand delta, ARGV[2] threshold.
+// Returns "ok" or "miss".
+var stockWrittenScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'miss' end
+redis.call('HINCRBY', KEYS[1], 'on_hand', ARGV[1])
+redis.call('HSET', KEYS[1], 'threshold', ARGV[2])
+return 'ok'
+`)

@@ -451,6 +451,16 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 	return l, nil
 }
 
+// StockWritten applies a stock write the ledger committed outside this
+// port (a product write's stock count, catalog.StockCache) to the cached
+// counters. Like Adjust, a failure here leaves the cache behind the ledger
+// until reconcile; it is logged, not returned, because the write stands.
+func (s *Store) StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold int64) {
+	if err := stockWrittenScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, onHandDelta, lowStockThreshold).Err(); err != nil {
+		s.o.Logger.Warn("updating cached counters after a product write; run inventory reconcile", "sku", sku, "err", err)
+	}
+}
+
 // Levels reads the system of record, which every change reaches.
 func (s *Store) Levels(ctx context.Context, sku string) (inventory.Levels, error) {
 	return s.sql.Levels(ctx, sku)

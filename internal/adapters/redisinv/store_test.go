@@ -153,3 +153,36 @@ func TestBatchLedgerRefusalCompensatesOnlyTheRefused(t *testing.T) {
 		t.Fatalf("ledger %+v", l)
 	}
 }
+
+// A product write that counts stock reaches the cached counters, so Redis
+// and the ledger still agree; SKUs not cached stay uncached.
+func TestProductStockWriteReachesTheCache(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testenv.Redis(t), 1)
+	e := f.env()
+	ctx := context.Background()
+	e.CreateSKU(t, "A", 10, 0)
+	e.CreateSKU(t, "B", 10, 0)
+	if err := f.store.Reserve(ctx, "r1", []inventory.Item{{SKU: "A", Qty: 2}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	products := catalog.NewService(f.sql, nil, nil)
+	products.CacheStock(f.store)
+	for _, sku := range []string{"A", "B"} {
+		stock := int64(25)
+		if _, _, err := products.Put(ctx, sku, catalog.PutRequest{Name: sku, Category: "test", BasePrice: 1000, PriceFloor: 1000, PriceCeiling: 1000,
+			Stock: &stock, LowStockThreshold: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vals, err := f.rdb.HMGet(ctx, f.store.CounterKey("A"), "on_hand", "reserved", "threshold").Result()
+	if err != nil || fmt.Sprint(vals) != "[25 2 7]" {
+		t.Fatalf("cached A = %v (%v), want on_hand 25, reserved 2, threshold 7", vals, err)
+	}
+	if n, _ := f.rdb.Exists(ctx, f.store.CounterKey("B")).Result(); n != 0 {
+		t.Fatal("a product write cached a SKU nobody reserved")
+	}
+	if got, err := f.store.Reconcile(ctx, false); err != nil || len(got) != 0 {
+		t.Fatalf("reconcile after a stock count: %v, %v", got, err)
+	}
+}
