@@ -596,14 +596,14 @@ type dynamicPrices struct {
 }
 
 func (p dynamicPrices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
-	cur, err := p.store.GetProduct(ctx, sku)
+	base, category, err := p.store.ProductQuote(ctx, sku)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return orders.Quote{}, fmt.Errorf("%w: %s", orders.ErrUnknownSKU, sku)
 	}
 	if err != nil {
 		return orders.Quote{}, err
 	}
-	q := orders.Quote{Price: cur.Product.BasePrice, BasePrice: cur.Product.BasePrice, Category: cur.Product.Category}
+	q := orders.Quote{Price: base, BasePrice: base, Category: category}
 	if rec, ok := p.book.Price(sku); ok {
 		q.Price = rec.Price
 	}

@@ -55,6 +55,19 @@ func (s *Store) getCurrent(ctx context.Context, q interface {
 	return c, nil
 }
 
+// ProductQuote reads what checkout locks into an order line: the SKU's base
+// price and category (one row, no stock, nothing to decode).
+func (s *Store) ProductQuote(ctx context.Context, sku string) (basePrice int64, category string, err error) {
+	err = s.r.QueryRowContext(ctx, s.q(`SELECT base_price, category FROM products WHERE sku = ?`), sku).Scan(&basePrice, &category)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("reading price of %s: %w", sku, err)
+	}
+	return basePrice, category, nil
+}
+
 // GetProduct returns a product with its stock.
 func (s *Store) GetProduct(ctx context.Context, sku string) (catalog.Current, error) {
 	return s.getCurrent(ctx, s.r, sku, false)

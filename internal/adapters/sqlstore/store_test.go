@@ -2,11 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
+	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/storetest"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -49,5 +51,21 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 			t.Fatalf("schema version = %d, %v", v, err)
 		}
 		s.Close()
+	}
+}
+
+// ProductQuote reads a SKU's base price and category; an unknown SKU is
+// catalog.ErrNotFound.
+func TestProductQuote(t *testing.T) {
+	t.Parallel()
+	s := open(t, "sqlite", filepath.Join(t.TempDir(), "q.db"))
+	inventoryEnv(s).CreateSKU(t, "Q-1", 5, 0)
+	base, category, err := s.ProductQuote(context.Background(), "Q-1")
+	p := storetest.Product("Q-1", "test")
+	if err != nil || base != p.BasePrice || category != p.Category {
+		t.Fatalf("quote = %d %q %v, want %d %q", base, category, err, p.BasePrice, p.Category)
+	}
+	if _, _, err := s.ProductQuote(context.Background(), "NOPE"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("unknown SKU: %v", err)
 	}
 }
