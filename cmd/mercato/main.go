@@ -40,6 +40,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the platform (every role by default; see --roles)", runServe},
+		{"demo", "run the platform on embedded engines with simulated shoppers (ground-truth demand model)", runDemo},
 		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
 		{"inventory", "inventory tools: reconcile [--fix] compares the Redis counters with the ledger", runInventory},
 		{"sentiment", "train, evaluate and run the review sentiment classifier", runSentiment},
@@ -96,10 +97,13 @@ func usage(w io.Writer) {
 
 func helpFor(name string, stdout, stderr io.Writer) int {
 	switch name {
-	case "serve", "broker", "inventory":
+	case "serve", "broker", "inventory", "demo":
 		var cfg config.Config
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		cfg.RegisterFlags(fs)
+		if name == "demo" {
+			new(demoFlags).register(fs)
+		}
 		fs.String("config", "", "optional YAML file with the same keys as the flags")
 		fs.SetOutput(stdout)
 		fmt.Fprintf(stdout, "Usage: mercato %s [flags]\n\nFlags:\n", name)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -18,10 +19,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/app"
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
@@ -50,7 +53,7 @@ func TestHelpListsCommands(t *testing.T) {
 	if code := run(context.Background(), []string{"help"}, &out, &errb); code != 0 {
 		t.Fatalf("help exit %d", code)
 	}
-	for _, c := range []string{"serve", "broker", "version"} {
+	for _, c := range []string{"serve", "demo", "broker", "version"} {
 		if !strings.Contains(out.String(), "  "+c+" ") {
 			t.Errorf("help does not list %s:\n%s", c, out.String())
 		}
@@ -58,6 +61,10 @@ func TestHelpListsCommands(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"help", "serve"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "-kafka-brokers") {
 		t.Errorf("help serve: %d %s", code, out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"help", "demo"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "-rate") || !strings.Contains(out.String(), "-data-dir") {
+		t.Errorf("help demo: %d %s", code, out.String())
 	}
 }
 
@@ -307,5 +314,50 @@ func TestLakeGenerateReportRunListAndAirflowDAG(t *testing.T) {
 	if code := run(context.Background(), []string{"report", "airflow-dag", "--start-date", "2026-11-01"}, &out, &errb); code != 0 ||
 		!strings.Contains(out.String(), "catchup=True") || !strings.Contains(out.String(), "mercato report run --date") {
 		t.Fatalf("airflow-dag: %d\n%s", code, out.String())
+	}
+}
+
+// The demo runs the embedded platform, seeds its catalogue, drives it with
+// simulated shoppers and reports them against the ground truth it wrote.
+func TestDemoDrivesThePlatformAndReportsTheGroundTruth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--data-dir", dir, "--duration", "5s", "--rate", "1200", "--skus", "6",
+		"--http-addr", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("demo exit %d: %s\n%s", code, errb.String(), out.String())
+	}
+	var paid int
+	for _, line := range strings.Split(out.String(), "\n") {
+		if _, after, ok := strings.Cut(line, "paid "); ok {
+			fmt.Sscanf(after, "%d", &paid)
+		}
+	}
+	if paid < 10 || !strings.Contains(out.String(), "Against the ground truth") || !strings.Contains(out.String(), "DEMO-") {
+		t.Fatalf("demo printed (paid %d):\n%s", paid, out.String())
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "demo-ground-truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Products []struct {
+			SKU        string  `json:"sku"`
+			Elasticity float64 `json:"price_elasticity"`
+		} `json:"products"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil || len(truth.Products) != 6 || truth.Products[0].Elasticity == 0 {
+		t.Fatalf("ground truth %s: %v", raw, err)
+	}
+	// The paid orders are in the system of record.
+	store, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(dir, "mercato.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	counts, err := store.CountOrders(context.Background())
+	if err != nil || counts[orders.StatusPaid]+counts[orders.StatusCancelled] < int64(paid) {
+		t.Fatalf("orders in the store %v (%v), the demo reported %d paid", counts, err, paid)
 	}
 }
