@@ -87,9 +87,17 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	status, out := s.orderOutcome(o, perr)
 	switch {
 	case status >= 500:
-		// A retry may succeed: let it run again.
-		if err := s.o.Idempotency.Forget(ctx, customer, key); err != nil {
-			s.log.Warn("forgetting idempotency key", "err", err)
+		// A retry may succeed: let it run again, unless an order this key
+		// made may hold a charge (a retry then resumes it), or the claim
+		// is not this request's (its deferred claim was never written).
+		if !(claimed && o.ID == "") {
+			forgettable := ""
+			if o.Status == orders.StatusPaymentFailed {
+				forgettable = o.ID // released and voided: nothing to resume
+			}
+			if err := s.o.Idempotency.Forget(ctx, customer, key, forgettable); err != nil {
+				s.log.Warn("forgetting idempotency key", "err", err)
+			}
 		}
 		if errors.Is(perr, payments.ErrUnavailable) {
 			w.Header().Set("Retry-After", "1")

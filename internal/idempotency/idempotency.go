@@ -46,9 +46,13 @@ type Store interface {
 	Begin(ctx context.Context, scope, key, hash string, now time.Time, ttl, lease time.Duration) (Record, error)
 	// Finish stores the response a retry will get.
 	Finish(ctx context.Context, scope, key string, status int, body []byte) error
-	// Forget drops a claim whose request failed in a way a retry may fix
-	// (a 5xx): the retry runs again.
-	Forget(ctx context.Context, scope, key string) error
+	// Forget drops an unfinished claim whose request failed in a way a
+	// retry may fix (a 5xx), so the retry runs again; but only a claim that
+	// names no resource, or names resourceID (work the caller knows left
+	// nothing behind, such as an order whose payment failed). A claim that
+	// names other work (an order that may be charged, or another request's
+	// deferred claim) stays, and a retry resumes that work.
+	Forget(ctx context.Context, scope, key, resourceID string) error
 }
 
 // Deferred is an optional capability of a Store whose keys live in the same

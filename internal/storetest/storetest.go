@@ -539,10 +539,35 @@ func testDeferredClaim(t *testing.T, s Store) {
 	if rec, _ := s.Begin(ctx(t), "c1", "k2", "h1", now, time.Hour, time.Minute); rec.Outcome != idempotency.Replay || rec.Status != 409 || string(rec.Body) != `{"error":1}` {
 		t.Fatalf("settled key: %+v", rec)
 	}
+	// Forget drops a claim only when it names no work, or the work named.
+	if err := s.Forget(ctx(t), "c1", "k1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx(t), "c1", "k1", "ord_other"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Exists(ctx(t), "c1", "k1"); !ok {
+		t.Fatal("Forget dropped a claim that names an order")
+	}
+	if _, err := s.Begin(ctx(t), "c1", "k3", "h3", now, time.Hour, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx(t), "c1", "k3", ""); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Exists(ctx(t), "c1", "k3"); ok {
+		t.Fatal("Forget kept a claim that names nothing")
+	}
 	if err := s.Settle(ctx(t), "c1", "k1", claim, 404, []byte(`x`)); err != nil {
 		t.Fatal(err)
 	}
 	if rec, _ := s.Begin(ctx(t), "c1", "k1", "h1", now.Add(3*time.Minute), time.Hour, time.Minute); rec.Outcome == idempotency.Replay {
 		t.Fatalf("Settle overwrote a claimed key: %+v", rec)
+	}
+	if err := s.Forget(ctx(t), "c1", "k1", "ord_1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Exists(ctx(t), "c1", "k1"); ok {
+		t.Fatal("Forget kept a claim whose named order it was told to drop")
 	}
 }

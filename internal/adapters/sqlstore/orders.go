@@ -320,10 +320,12 @@ func (s *Store) Settle(ctx context.Context, scope, key string, c idempotency.Cla
 	})
 }
 
-// Forget drops a claim so a retry runs again.
-func (s *Store) Forget(ctx context.Context, scope, key string) error {
+// Forget drops an unfinished claim that names no resource or names
+// resourceID (idempotency.Store), so a retry runs again.
+func (s *Store) Forget(ctx context.Context, scope, key, resourceID string) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = ?`, scope, key, idemInFlight)
+		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = ? AND (resource_id IS NULL OR resource_id = ?)`,
+			scope, key, idemInFlight, resourceID)
 		if err != nil {
 			return fmt.Errorf("forgetting idempotency key: %w", err)
 		}
