@@ -7,19 +7,25 @@ package batch
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 )
 
 // Combiner runs calls of Req in batches through Run.
 type Combiner[Req any] struct {
 	// Run handles a batch and returns one error per request, in order. Its
 	// context carries the values, not the cancellation, of the call that
-	// leads the batch: a caller that gives up must not cancel the others.
+	// leads the batch (a caller that gives up must not cancel the others),
+	// and ends after Timeout. A panic in Run is every request's error.
 	Run func(ctx context.Context, reqs []Req) []error
 	// Max bounds a batch; default 256.
 	Max int
 	// Parallel is how many batches may run at once; default 1.
 	Parallel int
+	// Timeout bounds one Run; default 30 s.
+	Timeout time.Duration
 
 	mu      sync.Mutex
 	pending []*call[Req]
@@ -27,17 +33,19 @@ type Combiner[Req any] struct {
 }
 
 type call[Req any] struct {
+	ctx  context.Context
 	req  Req
 	done chan error    // the outcome
 	lead chan struct{} // told to run the next batch (at most once)
 	led  bool          // lead was sent; guarded by Combiner.mu
 }
 
-// Do adds req to the next batch and returns its outcome. Once added, the
-// request runs even if ctx ends first; Do then returns ctx's error and the
-// outcome is dropped, so Run's operations must be safe to retry.
+// Do adds req to the next batch and returns its outcome. A request whose
+// ctx ends before its batch starts is dropped; once its batch has started
+// it runs to the end even if ctx ends first, Do then returns ctx's error
+// and the outcome is lost, so Run's operations must be safe to retry.
 func (c *Combiner[Req]) Do(ctx context.Context, req Req) error {
-	cl := &call[Req]{req: req, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	cl := &call[Req]{ctx: ctx, req: req, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	c.mu.Lock()
 	c.pending = append(c.pending, cl)
 	if c.running < max(c.Parallel, 1) {
@@ -90,17 +98,27 @@ func (c *Combiner[Req]) runNext(ctx context.Context) {
 	}
 	c.mu.Lock()
 	n := min(len(c.pending), limit)
-	calls := c.pending[:n:n]
+	taken := c.pending[:n:n]
 	c.pending = c.pending[n:]
 	c.mu.Unlock()
-	if n > 0 {
-		reqs := make([]Req, n)
+	// Callers that gave up before their batch started are answered now,
+	// so nothing runs for nobody.
+	calls := taken[:0:0]
+	for _, cl := range taken {
+		if err := cl.ctx.Err(); err != nil {
+			cl.done <- err
+			continue
+		}
+		calls = append(calls, cl)
+	}
+	if len(calls) > 0 {
+		reqs := make([]Req, len(calls))
 		for i, cl := range calls {
 			reqs[i] = cl.req
 		}
-		errs := c.Run(context.WithoutCancel(ctx), reqs)
+		errs := c.run(ctx, reqs)
 		for i, cl := range calls {
-			var err error
+			err := errNoOutcome
 			if i < len(errs) {
 				err = errs[i]
 			}
@@ -117,4 +135,28 @@ func (c *Combiner[Req]) runNext(ctx context.Context) {
 		}
 	}
 	c.running--
+}
+
+// errNoOutcome answers a request Run returned no outcome for.
+var errNoOutcome = errors.New("batch: no outcome for the request")
+
+// run calls Run with a bounded context that does not end with the leader's
+// caller, and turns a panic into every request's error.
+func (c *Combiner[Req]) run(ctx context.Context, reqs []Req) (errs []error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("batch: %v", p)
+			errs = make([]error, len(reqs))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+	}()
+	return c.Run(ctx, reqs)
 }

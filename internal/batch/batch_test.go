@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,8 @@ func TestCombinerUnderLoad(t *testing.T) {
 		t.Run(fmt.Sprintf("max=%d/parallel=%d", tc.max, tc.parallel), func(t *testing.T) {
 			t.Parallel()
 			var running, peak, calls atomic.Int64
+			var ranMu sync.Mutex
+			ran := map[int]int{}
 			c := &Combiner[int]{Max: tc.max, Parallel: tc.parallel, Run: func(ctx context.Context, reqs []int) []error {
 				if ctx.Err() != nil {
 					t.Error("a batch ran with a cancelled context")
@@ -30,6 +33,11 @@ func TestCombinerUnderLoad(t *testing.T) {
 				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 				}
 				calls.Add(int64(len(reqs)))
+				ranMu.Lock()
+				for _, r := range reqs {
+					ran[r]++
+				}
+				ranMu.Unlock()
 				time.Sleep(50 * time.Microsecond)
 				errs := make([]error, len(reqs))
 				for i, r := range reqs {
@@ -41,6 +49,7 @@ func TestCombinerUnderLoad(t *testing.T) {
 			}}
 			const n = 2000
 			var wg sync.WaitGroup
+			var answered sync.Map // requests whose callers got their outcome
 			for i := range n {
 				wg.Go(func() {
 					ctx := context.Background()
@@ -50,6 +59,9 @@ func TestCombinerUnderLoad(t *testing.T) {
 						defer cancel()
 					}
 					err := c.Do(ctx, i)
+					if !errors.Is(err, context.DeadlineExceeded) {
+						answered.Store(i, true)
+					}
 					switch {
 					case errors.Is(err, context.DeadlineExceeded):
 					case i%2 == 1 && (err == nil || err.Error() != fmt.Sprintf("odd %d", i)):
@@ -60,18 +72,10 @@ func TestCombinerUnderLoad(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			// Cancelled callers' requests still ran; wait for the last batch.
+			// Callers that gave up may leave their request running, or
+			// dropped if its batch had not started; the last batch may
+			// still be running.
 			deadline := time.Now().Add(10 * time.Second)
-			for calls.Load() < n && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-			if calls.Load() != n {
-				t.Fatalf("%d of %d requests ran", calls.Load(), n)
-			}
-			if peak.Load() > int64(tc.parallel) {
-				t.Fatalf("%d batches ran at once, parallel %d", peak.Load(), tc.parallel)
-			}
-			// The last leader gives its slot back once it has answered.
 			idle := func() bool {
 				c.mu.Lock()
 				defer c.mu.Unlock()
@@ -83,6 +87,47 @@ func TestCombinerUnderLoad(t *testing.T) {
 			if !idle() {
 				t.Fatalf("left running=%d pending=%d", c.running, len(c.pending))
 			}
+			ranMu.Lock()
+			defer ranMu.Unlock()
+			answered.Range(func(k, _ any) bool {
+				if ran[k.(int)] != 1 {
+					t.Errorf("request %d was answered but ran %d times", k, ran[k.(int)])
+				}
+				return true
+			})
+			for r, times := range ran {
+				if times != 1 {
+					t.Errorf("request %d ran %d times", r, times)
+				}
+			}
+			if int(calls.Load()) < n*9/10 {
+				t.Fatalf("only %d of %d requests ran", calls.Load(), n)
+			}
+			if peak.Load() > int64(tc.parallel) {
+				t.Fatalf("%d batches ran at once, parallel %d", peak.Load(), tc.parallel)
+			}
+
 		})
+	}
+}
+
+// A panicking Run answers every request of its batch with an error and
+// keeps the slot; a Run that returns too few outcomes fails the rest.
+func TestCombinerSurvivesPanicsAndShortAnswers(t *testing.T) {
+	t.Parallel()
+	c := &Combiner[int]{Run: func(_ context.Context, reqs []int) []error {
+		if reqs[0] < 0 {
+			panic("boom")
+		}
+		return nil
+	}}
+	if err := c.Do(context.Background(), -1); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("panicking batch: %v", err)
+	}
+	if err := c.Do(context.Background(), 1); !errors.Is(err, errNoOutcome) {
+		t.Fatalf("short answer: %v", err)
+	}
+	if c.running != 0 {
+		t.Fatalf("slot lost: running=%d", c.running)
 	}
 }

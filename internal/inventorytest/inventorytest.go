@@ -460,6 +460,7 @@ func testBatch(t *testing.T, e Env) {
 		req("b6", 0, "A", 1),                   // invalid
 		req("b7", time.Minute, "A", 4),         // short: 3 left
 		req("b8", time.Minute, "A", 3),         // 3→0: out of stock
+		req("b2", time.Minute, "B", 1),         // b2 again, smaller: b2 was refused, so this one is tried (B 1→0)
 	}
 	errs := b.ReserveBatch(bg(t), reqs)
 	if len(errs) != len(reqs) {
@@ -478,6 +479,7 @@ func testBatch(t *testing.T, e Env) {
 		func(err error) bool { return errors.Is(err, inventory.ErrInvalid) },
 		func(err error) bool { return errors.As(err, &short) && short.SKU == "A" && short.Available == 3 },
 		func(err error) bool { return err == nil },
+		func(err error) bool { return err == nil },
 	}
 	for i, ok := range checks {
 		if !ok(errs[i]) {
@@ -485,7 +487,7 @@ func testBatch(t *testing.T, e Env) {
 		}
 	}
 	want(t, e, "A", 10, 10)
-	want(t, e, "B", 3, 2)
+	want(t, e, "B", 3, 3)
 	if got := fmt.Sprint(alertTypes(t, e, "A")); got != "[low_stock out_of_stock]" {
 		t.Fatalf("alerts = %s, want one low_stock and one out_of_stock", got)
 	}
@@ -504,5 +506,5 @@ func testBatch(t *testing.T, e Env) {
 		}
 	}
 	want(t, e, "A", 8, 5)
-	want(t, e, "B", 3, 2)
+	want(t, e, "B", 3, 3)
 }

@@ -212,12 +212,15 @@ func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveReques
 func (s *Store) reserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
 	errs := make([]error, len(reqs))
 	// A repeated id (a retry that raced its first call) gets the first's
-	// outcome, as a replay would.
+	// outcome, as a replay would; if the first was refused, the repeat is
+	// tried on its own afterwards, as it would have been one by one.
 	first := make(map[string]int, len(reqs))
 	var repeats []int
 	defer func() {
 		for _, i := range repeats {
-			errs[i] = errs[first[reqs[i].ID]]
+			if errs[i] = errs[first[reqs[i].ID]]; errs[i] != nil {
+				errs[i] = s.reserveOne(ctx, reqs[i].ID, reqs[i].Items, reqs[i].TTL)
+			}
 		}
 	}()
 	byShard := map[int][]int{}
@@ -456,6 +459,9 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 // counters. Like Adjust, a failure here leaves the cache behind the ledger
 // until reconcile; it is logged, not returned, because the write stands.
 func (s *Store) StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold int64) {
+	// The write stands even if its caller has gone: follow it regardless.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err := stockWrittenScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, onHandDelta, lowStockThreshold).Err(); err != nil {
 		s.o.Logger.Warn("updating cached counters after a product write; run inventory reconcile", "sku", sku, "err", err)
 	}

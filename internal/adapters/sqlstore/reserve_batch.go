@@ -31,8 +31,9 @@ type batchEntry struct {
 // whose statements cover the whole batch: one read and one update per SKU
 // and one multi-row insert per table. Requests are decided in order, each
 // all-or-nothing against the stock the earlier ones left; a request that
-// repeats an earlier one's id gets that one's outcome, as a replay would.
-// It returns one error per request.
+// repeats an earlier one's id gets that one's outcome if it was held (a
+// replay), and is tried on its own after the batch if it was refused. It
+// returns one error per request.
 func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
 	errs := make([]error, len(reqs))
 	entries := make([]batchEntry, 0, len(reqs))
@@ -61,10 +62,13 @@ func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveReques
 		entries = append(entries, batchEntry{at: i, req: r, items: items, encoded: string(encoded)})
 	}
 	// A repeated id (a retry that raced its first call) gets the first's
-	// outcome, as a replay would.
+	// outcome, as a replay would; if the first was refused, the repeat is
+	// tried on its own afterwards, as it would have been one by one.
 	defer func() {
 		for _, i := range repeats {
-			errs[i] = errs[first[reqs[i].ID]]
+			if errs[i] = errs[first[reqs[i].ID]]; errs[i] != nil {
+				errs[i] = s.reserveOne(ctx, reqs[i].ID, reqs[i].Items, reqs[i].TTL)
+			}
 		}
 	}()
 	if len(entries) == 0 {
@@ -110,6 +114,21 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 	if err != nil {
 		return err
 	}
+	// New ids are written first, before any stock row is locked: the order
+	// Reserve takes too, so the two never wait on each other crosswise.
+	// Those the stock then refuses are deleted again below.
+	var rows [][]any
+	for _, e := range entries {
+		if _, ok := existing[e.req.ID]; !ok {
+			rows = append(rows, []any{e.req.ID, inventory.StateHeld, e.encoded, micros(now.Add(e.req.TTL)), at, at})
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES `, 6, rows); err != nil {
+		if isUniqueViolation(err) {
+			return errBulkFallback // written meanwhile by another writer: one by one replays it
+		}
+		return fmt.Errorf("storing reservations: %w", err)
+	}
 	// Current stock of every SKU the batch names, read (and on PostgreSQL
 	// locked) in SKU order, the lock order of every transaction.
 	skus := make([]string, 0, len(entries))
@@ -136,7 +155,7 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 	for sku, r := range stock {
 		avail[sku] = r.Available
 	}
-	var rows [][]any
+	var refused []string
 	bySKU := map[string][]skuDelta{}
 	for k, e := range entries {
 		if st, ok := existing[e.req.ID]; ok {
@@ -157,22 +176,24 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 			}
 		}
 		if outcome[k] != nil {
+			refused = append(refused, e.req.ID)
 			continue
 		}
 		for _, it := range e.items {
 			avail[it.SKU] -= it.Qty
 			bySKU[it.SKU] = append(bySKU[it.SKU], skuDelta{id: e.req.ID, qty: it.Qty})
 		}
-		rows = append(rows, []any{e.req.ID, inventory.StateHeld, e.encoded, micros(now.Add(e.req.TTL)), at, at})
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES `, 6, rows); err != nil {
-		if isUniqueViolation(err) {
-			return errBulkFallback
+	for len(refused) > 0 {
+		n := min(len(refused), 64)
+		args := make([]any, n)
+		for i, id := range refused[:n] {
+			args[i] = id
 		}
-		return fmt.Errorf("storing reservations: %w", err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM reservations WHERE id IN (`+placeholders(n)+`)`, args...); err != nil {
+			return fmt.Errorf("dropping refused reservations: %w", err)
+		}
+		refused = refused[n:]
 	}
 	var (
 		ledger [][]any
