@@ -40,10 +40,10 @@ func (d *demoFlags) register(fs *flag.FlagSet) {
 // the ground truth.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var d demoFlags
-	// The demo keeps its data apart from serve's unless told otherwise.
-	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "data-dir") }) && os.Getenv("MERCATO_DATA_DIR") == "" {
-		args = append([]string{"--data-dir", "mercato-demo-data"}, args...)
-	}
+	// Unless told otherwise, the demo keeps its data apart from serve's and
+	// its simulated supplier delivers a day of lead time per minute.
+	args = withDefault(args, "data-dir", "mercato-demo-data")
+	args = withDefault(args, "supplier-time-scale", "1440")
 	cfg, code, ok := loadConfig("demo", args, stderr, d.register)
 	if !ok {
 		return code
@@ -92,8 +92,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sctx, stop = context.WithTimeout(rctx, d.duration)
 		defer stop()
 	}
-	final := r.Run(sctx, 5*time.Second, func(s sim.Stats) { fmt.Fprintln(stdout, statusLine(s)) })
-	fmt.Fprintln(stdout, statusLine(final))
+	status := func(s sim.Stats) string {
+		return statusLine(s) + platformLine(ctx, r.Client, base, model, s)
+	}
+	final := r.Run(sctx, 5*time.Second, func(s sim.Stats) { fmt.Fprintln(stdout, status(s)) })
+	fmt.Fprintln(stdout, status(final))
 	printGroundTruth(stdout, model, final)
 	cancel()
 	if err := <-done; err != nil {
@@ -103,9 +106,58 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// withDefault puts --name value before args unless args or the
+// environment (MERCATO_NAME) set it.
+func withDefault(args []string, name, value string) []string {
+	if slices.ContainsFunc(args, func(a string) bool {
+		a = strings.TrimLeft(a, "-")
+		return a == name || strings.HasPrefix(a, name+"=")
+	}) || os.Getenv("MERCATO_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))) != "" {
+		return args
+	}
+	return append([]string{"--" + name, value}, args...)
+}
+
 func statusLine(s sim.Stats) string {
 	return fmt.Sprintf("%6.0fs  orders %d: paid %d, declined %d, out of stock %d, cancelled %d, failed %d, skipped %d | reviews %d",
 		s.Elapsed.Seconds(), s.Arrived, s.Paid, s.Declined, s.OutOfStock, s.Cancelled, s.Failed, s.Skipped, s.Reviews)
+}
+
+// platformLine is what the platform did meanwhile: prices moved,
+// low-stock alerts, purchase orders (read back from the API; "1000+" past
+// one page).
+func platformLine(ctx context.Context, client *http.Client, base string, m sim.Model, s sim.Stats) string {
+	moved := 0
+	for _, p := range m.Products {
+		if k := s.PerSKU[p.SKU]; k.Price != p.ListPrice {
+			moved++
+		}
+	}
+	count := func(path string) string {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+		if err != nil {
+			return "?"
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "?"
+		}
+		defer resp.Body.Close()
+		var list struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&list) != nil {
+			return "?"
+		}
+		if len(list.Items) >= 1000 {
+			return "1000+"
+		}
+		return fmt.Sprint(len(list.Items))
+	}
+	return fmt.Sprintf(" | prices moved %d/%d, low-stock alerts %s, purchase orders %s",
+		moved, len(m.Products), count("/v1/alerts?type=low_stock&limit=1000"), count("/v1/purchase-orders?limit=1000"))
 }
 
 // printGroundTruth compares the run with the model that drove it.

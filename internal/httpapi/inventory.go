@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
@@ -56,13 +55,9 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 		}
 		since = t
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be an integer 1-1000")
-		}
-		limit = n
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
 	}
 	alerts, err := s.o.Inventory.Alerts(r.Context(), q.Get("type"), since, limit)
 	if err != nil {

@@ -345,7 +345,7 @@ func TestInventoryAdjustmentsAndAlerts(t *testing.T) {
 	if _, body = e.do(t, "GET", "/v1/alerts?type=out_of_stock", ""); len(body["items"].([]any)) != 0 {
 		t.Errorf("out_of_stock alerts: %v", body)
 	}
-	for _, q := range []string{"type=nope", "since=yesterday", "limit=0", "limit=x"} {
+	for _, q := range []string{"type=nope", "since=yesterday", "limit=0", "limit=x", "limit=1001"} {
 		if status, body := e.do(t, "GET", "/v1/alerts?"+q, ""); status != 400 {
 			t.Errorf("%s: %d %v", q, status, body)
 		}

@@ -121,16 +121,18 @@ func Catalogue(n int, ordersPerMinute float64, seed uint64) []Product {
 		list := int64(math.Round(c.median*math.Exp(rng.NormFloat64()*0.35)/100)) * 100
 		list = max(list, 1000)
 		share := 1 / float64(ranks[i]+1) / harmonic
-		perDay := ordersPerMinute * share * 24 * 60
+		perMinute := ordersPerMinute * share
 		out[i] = Product{
 			SKU:      fmt.Sprintf("DEMO-%s-%03d", c.name, i),
 			Name:     fmt.Sprintf("%s %d호", c.nouns[rng.IntN(len(c.nouns))], i+1),
 			Category: c.name,
 			// Prices may move 25 % down and 30 % up.
 			ListPrice: list, Floor: list * 75 / 100 / 100 * 100, Ceiling: list * 130 / 100 / 100 * 100,
-			// Two days of expected demand on hand, a low-stock alert under half a day.
-			Stock: max(int64(perDay*2), 20), Threshold: max(int64(perDay/2), 5),
-			BaseRate:   ordersPerMinute * share,
+			// Four minutes of expected demand on hand and a low-stock alert
+			// under one minute's: a demo sees stock run low, alerts fire and
+			// purchase orders arrive within minutes.
+			Stock: max(int64(perMinute*4), 20), Threshold: max(int64(perMinute), 5),
+			BaseRate:   perMinute,
 			Elasticity: 0.8 + rng.Float64()*1.7,
 		}
 	}

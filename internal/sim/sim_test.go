@@ -24,7 +24,7 @@ func TestCatalogueIsDeterministicAndSumsToTheRate(t *testing.T) {
 		sum += p.BaseRate
 		top = max(top, p.BaseRate)
 		if seen[p.SKU] || p.ListPrice < 1000 || p.Floor > p.ListPrice || p.Ceiling < p.ListPrice || p.Floor <= 0 ||
-			p.Elasticity < 0.8 || p.Elasticity > 2.5 || p.Stock < 20 || p.Threshold < 5 {
+			p.Elasticity < 0.8 || p.Elasticity > 2.5 || p.Stock < 20 || p.Threshold < 5 || p.Stock < int64(p.BaseRate*4) {
 			t.Errorf("product %+v", p)
 		}
 		seen[p.SKU] = true
