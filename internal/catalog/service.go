@@ -14,6 +14,8 @@ type Stock struct {
 	OnHand   int64 `json:"on_hand"`
 	Reserved int64 `json:"reserved"`
 	OnOrder  int64 `json:"on_order"`
+	// Version is the stock row's change counter (see inventory.Levels).
+	Version int64 `json:"-"`
 }
 
 // Current is what the store holds for a SKU when a write starts.
@@ -88,7 +90,9 @@ type Service struct {
 // of the stock change it made (a count sets on_hand) and of the SKU's
 // low-stock threshold, so the copy follows the ledger.
 type StockCache interface {
-	StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold int64)
+	// StockWritten is told the write's on_hand delta, the SKU's threshold,
+	// and the stock row's version after the write.
+	StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold, version int64)
 }
 
 // CacheStock makes Put tell c of every committed stock write.
@@ -158,7 +162,7 @@ func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current,
 	}
 	s.committed()
 	if s.cache != nil {
-		s.cache.StockWritten(ctx, sku, delta, p.LowStockThreshold)
+		s.cache.StockWritten(ctx, sku, delta, p.LowStockThreshold, cur.Stock.Version)
 	}
 	return cur, created, nil
 }

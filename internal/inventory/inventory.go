@@ -53,6 +53,10 @@ type Levels struct {
 	Available         int64  `json:"available"`
 	OnOrder           int64  `json:"on_order"`
 	LowStockThreshold int64  `json:"low_stock_threshold"`
+	// Version is the system of record's change counter for the SKU's stock
+	// row as of these levels: a cache that loaded version v already holds
+	// every change up to v (not part of the API).
+	Version int64 `json:"-"`
 }
 
 // Reservation states.
@@ -198,6 +202,10 @@ type Event struct {
 	Reason            string `json:"reason"`
 	Ref               string `json:"ref,omitempty"`
 	LowStockThreshold int64  `json:"low_stock_threshold"`
+	// Version is the system of record's change counter for the SKU's stock
+	// row as of these levels: a cache that loaded version v already holds
+	// every change up to v (not part of the API).
+	Version int64 `json:"-"`
 }
 
 // LevelsMessage builds the commerce.inventory event for a change.

@@ -15,10 +15,17 @@
 //     stock is under-sold, never over-sold, until a retry of the same
 //     reservation id completes it or `mercato inventory reconcile --fix`
 //     rewrites Redis from the ledger.
+//
 //   - Commit and Release: SQL first (the record of the sale), then Redis. A
 //     crash between leaves Redis holding stock SQL has already sold or
 //     released; availability in Redis is then lower than true (again the safe
 //     direction) until reconcile.
+//
+//   - Adjust and a product write's stock count: SQL first, then the delta
+//     in Redis, guarded by the ledger row's version. Counters loaded from
+//     the ledger remember the version they were read at, and a delta whose
+//     version is not newer is in them already, so a SKU loaded between the
+//     two steps does not get the change twice.
 //
 // So the ledger is the truth, Redis is a cache that can be rebuilt from it at
 // any time, and every disagreement errs towards refusing an order rather than

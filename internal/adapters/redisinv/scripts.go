@@ -39,12 +39,16 @@ return {'ok'}
 `)
 
 // adjustScript changes on_hand unless it would fall below reserved. With a
-// second key (the adjustment's ref marker) it applies once per ref.
-// KEYS[1] counters, KEYS[2] optional marker; ARGV[1] delta, ARGV[2] marker TTL ms.
-// Returns {"ok"}, {"dup"}, {"miss"} or {"neg", on_hand, reserved}.
+// second key (the adjustment's ref marker) it applies once per ref. A
+// change whose ledger version the counters were loaded at or after is in
+// them already.
+// KEYS[1] counters, KEYS[2] optional marker; ARGV[1] delta, ARGV[2] marker
+// TTL ms, ARGV[3] the stock row's version after the change.
+// Returns {"ok"}, {"dup"}, {"miss"}, {"loaded"} or {"neg", on_hand, reserved}.
 var adjustScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved')
+local v = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved', 'version')
 if not v[1] then return {'miss'} end
+if tonumber(ARGV[3]) <= tonumber(v[3] or '0') then return {'loaded'} end
 local d = tonumber(ARGV[1])
 if tonumber(v[1]) + d < tonumber(v[2]) then return {'neg', v[1], v[2]} end
 if #KEYS == 2 and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {'dup'} end
@@ -52,11 +56,12 @@ redis.call('HINCRBY', KEYS[1], 'on_hand', d)
 return {'ok'}
 `)
 
-// loadScript fills a SKU's counters from the ledger unless they are cached.
-// KEYS[1] counters; ARGV on_hand, reserved, on_order, threshold.
+// loadScript fills a SKU's counters from the ledger unless they are cached,
+// with the ledger version they were read at.
+// KEYS[1] counters; ARGV on_hand, reserved, on_order, threshold, version.
 var loadScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'on_hand', ARGV[1], 'reserved', ARGV[2], 'on_order', ARGV[3], 'threshold', ARGV[4])
+redis.call('HSET', KEYS[1], 'on_hand', ARGV[1], 'reserved', ARGV[2], 'on_order', ARGV[3], 'threshold', ARGV[4], 'version', ARGV[5])
 return 1
 `)
 
@@ -98,12 +103,15 @@ return out
 `)
 
 // stockWrittenScript applies a committed stock write made outside the
-// inventory port to cached counters; SKUs not cached load fresh on first use.
-// KEYS[1] counters; ARGV[1] on_hand delta, ARGV[2] threshold.
-// Returns "ok" or "miss".
+// inventory port to cached counters, unless they were loaded at or after
+// its version; SKUs not cached load fresh on first use.
+// KEYS[1] counters; ARGV[1] on_hand delta, ARGV[2] threshold, ARGV[3] version.
+// Returns "ok", "loaded" or "miss".
 var stockWrittenScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'miss' end
-redis.call('HINCRBY', KEYS[1], 'on_hand', ARGV[1])
 redis.call('HSET', KEYS[1], 'threshold', ARGV[2])
+local loaded = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if tonumber(ARGV[3]) <= loaded then return 'loaded' end
+redis.call('HINCRBY', KEYS[1], 'on_hand', ARGV[1])
 return 'ok'
 `)

@@ -392,7 +392,7 @@ func (s *Store) Load(ctx context.Context, sku string) error {
 	if err != nil {
 		return err
 	}
-	if err := loadScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, l.OnHand, l.Reserved, l.OnOrder, l.LowStockThreshold).Err(); err != nil {
+	if err := loadScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, l.OnHand, l.Reserved, l.OnOrder, l.LowStockThreshold, l.Version).Err(); err != nil {
 		return fmt.Errorf("caching counters of %s: %w", sku, err)
 	}
 	return nil
@@ -440,29 +440,36 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 	if err != nil {
 		return l, err
 	}
+	return l, s.adjustCache(ctx, sku, delta, ref, l.Version)
+}
+
+// adjustCache applies an adjustment the ledger recorded at version to the
+// cached counters: once per ref, and not at all if they were loaded at or
+// after that version (they hold it already).
+func (s *Store) adjustCache(ctx context.Context, sku string, delta int64, ref string, version int64) error {
 	keys := []string{s.CounterKey(sku)}
 	if ref != "" {
 		keys = append(keys, s.adjustKey(sku, ref))
 	}
-	res, err := adjustScript.Run(ctx, s.rdb, keys, delta, s.o.RecordTTL.Milliseconds()).Result()
+	res, err := adjustScript.Run(ctx, s.rdb, keys, delta, s.o.RecordTTL.Milliseconds(), version).Result()
 	if err != nil {
-		return l, fmt.Errorf("adjusting %s in Redis (recorded in the ledger; reconcile repairs the cache): %w", sku, err)
+		return fmt.Errorf("adjusting %s in Redis (recorded in the ledger; reconcile repairs the cache): %w", sku, err)
 	}
 	if _, tag, _ := reply(res); tag == "neg" {
 		s.o.Logger.Warn("Redis and the ledger disagree on a SKU; run inventory reconcile", "sku", sku)
 	}
-	return l, nil
+	return nil
 }
 
 // StockWritten applies a stock write the ledger committed outside this
 // port (a product write's stock count, catalog.StockCache) to the cached
 // counters. Like Adjust, a failure here leaves the cache behind the ledger
 // until reconcile; it is logged, not returned, because the write stands.
-func (s *Store) StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold int64) {
+func (s *Store) StockWritten(ctx context.Context, sku string, onHandDelta, lowStockThreshold, version int64) {
 	// The write stands even if its caller has gone: follow it regardless.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := stockWrittenScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, onHandDelta, lowStockThreshold).Err(); err != nil {
+	if err := stockWrittenScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, onHandDelta, lowStockThreshold, version).Err(); err != nil {
 		s.o.Logger.Warn("updating cached counters after a product write; run inventory reconcile", "sku", sku, "err", err)
 	}
 }

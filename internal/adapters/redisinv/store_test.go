@@ -186,3 +186,70 @@ func TestProductStockWriteReachesTheCache(t *testing.T) {
 		t.Fatalf("reconcile after a stock count: %v, %v", got, err)
 	}
 }
+
+// A SKU loaded into Redis between a ledger change and that change's cache
+// update holds the change already: the update must not apply it twice.
+// Changes the load did not see still apply.
+func TestCacheUpdatesAfterAColdLoadApplyOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testenv.Redis(t), 1)
+	ctx := context.Background()
+	f.env().CreateSKU(t, "A", 10, 3)
+	onHand := func() int64 {
+		t.Helper()
+		v, err := f.rdb.HGet(ctx, f.store.CounterKey("A"), "on_hand").Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// A stock count (+15) commits; a reservation loads the SKU; then the
+	// count's cache update arrives.
+	stock := int64(25)
+	products := catalog.NewService(f.sql, nil, nil) // the ledger alone: the cache step is driven by hand
+	counted, _, err := products.Put(ctx, "A", catalog.PutRequest{Name: "A", Category: "test", BasePrice: 1000, PriceFloor: 1000, PriceCeiling: 1000, Stock: &stock, LowStockThreshold: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Load(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	f.store.StockWritten(ctx, "A", 15, 3, counted.Stock.Version)
+	if got := onHand(); got != 25 {
+		t.Fatalf("on_hand %d after a count the load already held, want 25", got)
+	}
+	// An adjustment the same way round.
+	l, err := f.sql.Adjust(ctx, "A", 5, "receiving", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.Del(ctx, f.store.CounterKey("A")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Load(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.AdjustCache(ctx, "A", 5, "", l.Version); err != nil {
+		t.Fatal(err)
+	}
+	if got := onHand(); got != 30 {
+		t.Fatalf("on_hand %d after an adjustment the load already held, want 30", got)
+	}
+	// Changes after the load apply, in any order.
+	l1, _ := f.sql.Adjust(ctx, "A", 2, "receiving", "")
+	l2, _ := f.sql.Adjust(ctx, "A", 3, "receiving", "")
+	for _, c := range []struct {
+		delta   int64
+		version int64
+	}{{3, l2.Version}, {2, l1.Version}} {
+		if err := f.store.AdjustCache(ctx, "A", c.delta, "", c.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := onHand(); got != 35 {
+		t.Fatalf("on_hand %d, want 35", got)
+	}
+	if got, err := f.store.Reconcile(ctx, false); err != nil || len(got) != 0 {
+		t.Fatalf("reconcile: %v, %v", got, err)
+	}
+}

@@ -38,13 +38,13 @@ func scanProduct(row scanner, extra ...any) (catalog.Product, error) {
 func (s *Store) getCurrent(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, sku string, lock bool) (catalog.Current, error) {
-	query := `SELECT ` + productColumns + `, i.on_hand, i.reserved, i.on_order
+	query := `SELECT ` + productColumns + `, i.on_hand, i.reserved, i.on_order, i.version
   FROM products p JOIN inventory i ON i.sku = p.sku WHERE p.sku = ?`
 	if lock {
 		query += s.forUpdate()
 	}
 	var c catalog.Current
-	p, err := scanProduct(q.QueryRowContext(ctx, s.q(query), sku), &c.Stock.OnHand, &c.Stock.Reserved, &c.Stock.OnOrder)
+	p, err := scanProduct(q.QueryRowContext(ctx, s.q(query), sku), &c.Stock.OnHand, &c.Stock.Reserved, &c.Stock.OnOrder, &c.Stock.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return catalog.Current{}, fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
 	}
@@ -172,7 +172,7 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 				return err
 			}
 			stockMsgs = append(stockMsgs, m)
-			out.Stock = catalog.Stock{OnHand: w.StockDelta}
+			out.Stock = catalog.Stock{OnHand: w.StockDelta, Version: 1}
 		} else {
 			_, err = tx.ExecContext(ctx, (`UPDATE products SET name = ?, category = ?, base_price = ?, price_floor = ?, price_ceiling = ?,
   low_stock_threshold = ?, reorder = ?, version = ?, updated_at = ? WHERE sku = ?`),
@@ -195,7 +195,7 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 				if !ok {
 					return fmt.Errorf("%w: %s", catalog.ErrWouldGoNegative, sku)
 				}
-				out.Stock = catalog.Stock{OnHand: r.OnHand, Reserved: r.Reserved, OnOrder: r.OnOrder}
+				out.Stock = catalog.Stock{OnHand: r.OnHand, Reserved: r.Reserved, OnOrder: r.OnOrder, Version: r.Version}
 			}
 		}
 		if err := s.enqueue(ctx, tx, w.Events); err != nil {

@@ -24,12 +24,15 @@ type stockRow struct {
 	flags inventory.AlertFlags
 }
 
-const stockReturning = ` RETURNING on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted`
+// stockColumns are what scanStock reads, in its order.
+const stockColumns = `on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted, version`
+
+const stockReturning = ` RETURNING ` + stockColumns
 
 func scanStock(row *sql.Row, sku string) (stockRow, error) {
 	var r stockRow
 	var low, out int
-	if err := row.Scan(&r.OnHand, &r.Reserved, &r.OnOrder, &r.LowStockThreshold, &low, &out); err != nil {
+	if err := row.Scan(&r.OnHand, &r.Reserved, &r.OnOrder, &r.LowStockThreshold, &low, &out, &r.Version); err != nil {
 		return stockRow{}, err
 	}
 	r.SKU, r.Available = sku, r.OnHand-r.Reserved
@@ -40,7 +43,7 @@ func scanStock(row *sql.Row, sku string) (stockRow, error) {
 func (s *Store) readStock(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, sku string) (stockRow, error) {
-	r, err := scanStock(q.QueryRowContext(ctx, s.q(`SELECT on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted FROM inventory WHERE sku = ?`), sku), sku)
+	r, err := scanStock(q.QueryRowContext(ctx, s.q(`SELECT `+stockColumns+` FROM inventory WHERE sku = ?`), sku), sku)
 	if errors.Is(err, sql.ErrNoRows) {
 		return stockRow{}, fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, sku)
 	}

@@ -141,7 +141,7 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 	skus = slices.Compact(skus)
 	stock := make(map[string]*stockRow, len(skus))
 	for _, sku := range skus {
-		r, err := scanStock(tx.QueryRowContext(ctx, `SELECT on_hand, reserved, on_order, low_stock_threshold, low_alerted, out_alerted FROM inventory WHERE sku = ?`+s.forUpdate(), sku), sku)
+		r, err := scanStock(tx.QueryRowContext(ctx, `SELECT `+stockColumns+` FROM inventory WHERE sku = ?`+s.forUpdate(), sku), sku)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
