@@ -95,6 +95,57 @@ type BatchReserver interface {
 	ReserveBatch(ctx context.Context, reqs []ReserveRequest) []error
 }
 
+// CheckReservation validates a reservation and returns its items normalised.
+func CheckReservation(id string, items []Item, ttl time.Duration) ([]Item, error) {
+	items, err := Normalize(items)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" || ttl <= 0 {
+		return nil, fmt.Errorf("%w: a reservation needs an id and a positive ttl", ErrInvalid)
+	}
+	return items, nil
+}
+
+// ReserveEach answers a batch as Reserve would answer each request one by
+// one. batch decides the valid requests with distinct ids, normalised and in
+// order; an invalid request gets its CheckReservation error; a request that
+// repeats an earlier one's id (a retry racing its first call) gets that
+// one's outcome when it was held, as a replay would, and is tried alone
+// after the batch when it was refused.
+func ReserveEach(reqs []ReserveRequest, batch func([]ReserveRequest) []error, alone func(ReserveRequest) error) []error {
+	errs := make([]error, len(reqs))
+	distinct := make([]ReserveRequest, 0, len(reqs))
+	at := make([]int, 0, len(reqs))
+	first := make(map[string]int, len(reqs)) // id -> index of its first request
+	var repeats []int
+	for i, r := range reqs {
+		items, err := CheckReservation(r.ID, r.Items, r.TTL)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, ok := first[r.ID]; ok {
+			repeats = append(repeats, i)
+			continue
+		}
+		first[r.ID] = i
+		distinct = append(distinct, ReserveRequest{ID: r.ID, Items: items, TTL: r.TTL})
+		at = append(at, i)
+	}
+	if len(distinct) > 0 {
+		for k, err := range batch(distinct) {
+			errs[at[k]] = err
+		}
+	}
+	for _, i := range repeats {
+		if errs[i] = errs[first[reqs[i].ID]]; errs[i] != nil {
+			errs[i] = alone(reqs[i])
+		}
+	}
+	return errs
+}
+
 // MaxItems bounds one reservation.
 const MaxItems = 50
 

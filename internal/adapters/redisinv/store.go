@@ -60,7 +60,7 @@ func New(rdb redis.UniversalClient, ledger Ledger, o Options) *Store {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{rdb: rdb, sql: ledger, o: o}
-	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.reserveBatch, Max: 256, Parallel: 2}
+	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.ReserveBatch, Max: 256, Parallel: 2}
 	return s
 }
 
@@ -141,12 +141,9 @@ func asInt(v any) int64 {
 // returns ctx's error and the reservation may still be made: a retry with
 // the same id replays it, an abandoned one expires with its TTL.
 func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
-	items, err := inventory.Normalize(items)
+	items, err := inventory.CheckReservation(id, items, ttl)
 	if err != nil {
 		return err
-	}
-	if id == "" || ttl <= 0 {
-		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
 	}
 	if len(s.groups(items)) == 1 {
 		return s.reserver.Do(ctx, inventory.ReserveRequest{ID: id, Items: items, TTL: ttl})
@@ -181,55 +178,36 @@ var errAlreadyHeld = errors.New("already held")
 
 // ReserveBatch reserves each request as Reserve would
 // (inventory.BatchReserver): single-shard requests are decided together, in
-// order, and those spanning shards one by one first.
+// order, and those spanning shards one by one first; invalid and repeated
+// ids are answered as inventory.ReserveEach says.
 func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
-	errs := make([]error, len(reqs))
-	var (
-		together []inventory.ReserveRequest
-		at       []int
-	)
-	for i, r := range reqs {
-		items, err := inventory.Normalize(r.Items)
-		switch {
-		case err != nil:
-			errs[i] = err
-		case r.ID == "" || r.TTL <= 0:
-			errs[i] = fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
-		case len(s.groups(items)) > 1:
-			errs[i] = s.reserveOne(ctx, r.ID, items, r.TTL)
-		default:
-			together = append(together, inventory.ReserveRequest{ID: r.ID, Items: items, TTL: r.TTL})
+	return inventory.ReserveEach(reqs, func(distinct []inventory.ReserveRequest) []error {
+		errs := make([]error, len(distinct))
+		var (
+			together []inventory.ReserveRequest
+			at       []int
+		)
+		for i, r := range distinct {
+			if len(s.groups(r.Items)) > 1 {
+				errs[i] = s.reserveOne(ctx, r.ID, r.Items, r.TTL)
+				continue
+			}
+			together = append(together, r)
 			at = append(at, i)
 		}
-	}
-	for k, err := range s.reserveBatch(ctx, together) {
-		errs[at[k]] = err
-	}
-	return errs
+		for k, err := range s.reserveBatch(ctx, together) {
+			errs[at[k]] = err
+		}
+		return errs
+	}, func(r inventory.ReserveRequest) error { return s.reserveOne(ctx, r.ID, r.Items, r.TTL) })
 }
 
-// reserveBatch decides single-shard reservations (normalised) together.
+// reserveBatch decides single-shard reservations (valid, normalised,
+// distinct ids) together.
 func (s *Store) reserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
 	errs := make([]error, len(reqs))
-	// A repeated id (a retry that raced its first call) gets the first's
-	// outcome, as a replay would; if the first was refused, the repeat is
-	// tried on its own afterwards, as it would have been one by one.
-	first := make(map[string]int, len(reqs))
-	var repeats []int
-	defer func() {
-		for _, i := range repeats {
-			if errs[i] = errs[first[reqs[i].ID]]; errs[i] != nil {
-				errs[i] = s.reserveOne(ctx, reqs[i].ID, reqs[i].Items, reqs[i].TTL)
-			}
-		}
-	}()
 	byShard := map[int][]int{}
 	for i, r := range reqs {
-		if _, ok := first[r.ID]; ok {
-			repeats = append(repeats, i)
-			continue
-		}
-		first[r.ID] = i
 		sh := s.shard(r.Items[0].SKU)
 		byShard[sh] = append(byShard[sh], i)
 	}

@@ -168,23 +168,17 @@ func (s *Store) reservation(ctx context.Context, tx *txn, id string) (*reservati
 // still be made: a retry with the same id replays it, and an abandoned one
 // expires with its TTL.
 func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
-	if _, err := inventory.Normalize(items); err != nil {
-		return err
-	}
-	if id == "" || ttl <= 0 {
-		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
+	if _, err := inventory.CheckReservation(id, items, ttl); err != nil {
+		return err // answered here, without waiting for a batch
 	}
 	return s.reserver.Do(ctx, inventory.ReserveRequest{ID: id, Items: items, TTL: ttl})
 }
 
 // reserveOne is Reserve without batching, in a transaction of its own.
 func (s *Store) reserveOne(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
-	items, err := inventory.Normalize(items)
+	items, err := inventory.CheckReservation(id, items, ttl)
 	if err != nil {
 		return err
-	}
-	if id == "" || ttl <= 0 {
-		return fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
 	}
 	encoded, err := json.Marshal(items)
 	if err != nil {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/outbox"
@@ -36,12 +35,12 @@ func (s *Store) MarkOutboxSent(ctx context.Context, ids []int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		// Chunks keep each statement under SQLite's bound-parameter limit.
 		for start := 0; start < len(ids); start += 500 {
-			chunk := ids[start:min(start+500, len(ids))]
-			args := make([]any, 0, len(chunk))
-			for _, id := range chunk {
+			part := ids[start:min(start+500, len(ids))]
+			args := make([]any, 0, len(part))
+			for _, id := range part {
 				args = append(args, id)
 			}
-			q := `DELETE FROM outbox WHERE id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+			q := `DELETE FROM outbox WHERE id IN (` + placeholders(len(part)) + `)`
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("deleting published outbox rows: %w", err)
 			}

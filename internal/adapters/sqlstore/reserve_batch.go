@@ -20,57 +20,37 @@ import (
 var errBulkFallback = errors.New("batch needs the one-by-one path")
 
 type batchEntry struct {
-	at      int // index in the caller's requests
-	req     inventory.ReserveRequest
-	items   []inventory.Item
-	encoded string
+	at      int                      // index in reserveDistinct's requests
+	req     inventory.ReserveRequest // normalised
+	encoded string                   // its items as JSON
 }
 
 // ReserveBatch reserves each request as Reserve would, with the same
 // outcome, records, ledger entries, events and alerts, in one transaction
 // whose statements cover the whole batch: one read and one update per SKU
 // and one multi-row insert per table. Requests are decided in order, each
-// all-or-nothing against the stock the earlier ones left; a request that
-// repeats an earlier one's id gets that one's outcome if it was held (a
-// replay), and is tried on its own after the batch if it was refused. It
-// returns one error per request.
+// all-or-nothing against the stock the earlier ones left; invalid and
+// repeated ids are answered as inventory.ReserveEach says. It returns one
+// error per request.
 func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveRequest) []error {
+	return inventory.ReserveEach(reqs,
+		func(distinct []inventory.ReserveRequest) []error { return s.reserveDistinct(ctx, distinct) },
+		func(r inventory.ReserveRequest) error { return s.reserveOne(ctx, r.ID, r.Items, r.TTL) })
+}
+
+// reserveDistinct is ReserveBatch over valid, normalised requests with
+// distinct ids.
+func (s *Store) reserveDistinct(ctx context.Context, reqs []inventory.ReserveRequest) []error {
 	errs := make([]error, len(reqs))
 	entries := make([]batchEntry, 0, len(reqs))
-	first := make(map[string]int, len(reqs)) // id -> index of its first request
-	var repeats []int
 	for i, r := range reqs {
-		items, err := inventory.Normalize(r.Items)
-		switch {
-		case err != nil:
-			errs[i] = err
-			continue
-		case r.ID == "" || r.TTL <= 0:
-			errs[i] = fmt.Errorf("%w: a reservation needs an id and a positive ttl", inventory.ErrInvalid)
-			continue
-		}
-		if _, ok := first[r.ID]; ok {
-			repeats = append(repeats, i)
-			continue
-		}
-		first[r.ID] = i
-		encoded, err := json.Marshal(items)
+		encoded, err := json.Marshal(r.Items)
 		if err != nil {
 			errs[i] = fmt.Errorf("encoding reservation: %w", err)
 			continue
 		}
-		entries = append(entries, batchEntry{at: i, req: r, items: items, encoded: string(encoded)})
+		entries = append(entries, batchEntry{at: i, req: r, encoded: string(encoded)})
 	}
-	// A repeated id (a retry that raced its first call) gets the first's
-	// outcome, as a replay would; if the first was refused, the repeat is
-	// tried on its own afterwards, as it would have been one by one.
-	defer func() {
-		for _, i := range repeats {
-			if errs[i] = errs[first[reqs[i].ID]]; errs[i] != nil {
-				errs[i] = s.reserveOne(ctx, reqs[i].ID, reqs[i].Items, reqs[i].TTL)
-			}
-		}
-	}()
 	if len(entries) == 0 {
 		return errs
 	}
@@ -87,7 +67,7 @@ func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveReques
 	case errors.Is(err, errBulkFallback) || isUniqueViolation(err):
 		var wg sync.WaitGroup
 		for _, e := range entries {
-			wg.Go(func() { errs[e.at] = s.reserveOne(ctx, e.req.ID, e.items, e.req.TTL) })
+			wg.Go(func() { errs[e.at] = s.reserveOne(ctx, e.req.ID, e.req.Items, e.req.TTL) })
 		}
 		wg.Wait()
 	default:
@@ -133,7 +113,7 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 	// locked) in SKU order, the lock order of every transaction.
 	skus := make([]string, 0, len(entries))
 	for _, e := range entries {
-		for _, it := range e.items {
+		for _, it := range e.req.Items {
 			skus = append(skus, it.SKU)
 		}
 	}
@@ -164,7 +144,7 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 			}
 			continue
 		}
-		for _, it := range e.items {
+		for _, it := range e.req.Items {
 			a, known := avail[it.SKU]
 			if !known {
 				outcome[k] = fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
@@ -179,13 +159,13 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 			refused = append(refused, e.req.ID)
 			continue
 		}
-		for _, it := range e.items {
+		for _, it := range e.req.Items {
 			avail[it.SKU] -= it.Qty
 			bySKU[it.SKU] = append(bySKU[it.SKU], skuDelta{id: e.req.ID, qty: it.Qty})
 		}
 	}
 	for len(refused) > 0 {
-		n := min(len(refused), 64)
+		n := chunk(len(refused))
 		args := make([]any, n)
 		for i, id := range refused[:n] {
 			args[i] = id
@@ -249,10 +229,7 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 func (s *Store) reservationStates(ctx context.Context, tx *txn, entries []batchEntry) (map[string]string, error) {
 	out := map[string]string{}
 	for start := 0; start < len(entries); {
-		n := 64
-		for n > len(entries)-start {
-			n /= 2
-		}
+		n := chunk(len(entries) - start)
 		args := make([]any, n)
 		for i := range n {
 			args[i] = entries[start+i].req.ID
@@ -296,15 +273,21 @@ func (s *Store) enqueueRows(ctx context.Context, tx *txn, msgs []event.Message) 
 	return nil
 }
 
+// chunk is how many of n remaining rows the next statement takes: 64, 32,
+// ... or 1, so a few statements cover any count and each stays prepared.
+func chunk(n int) int {
+	c := 64
+	for c > n {
+		c /= 2
+	}
+	return c
+}
+
 // insertRows runs head (an INSERT ... VALUES) over rows of ncols values,
-// in chunks of 64, 32, ... 1 rows, so a few statements cover any count and
-// each stays prepared.
+// in chunks (see chunk).
 func (s *Store) insertRows(ctx context.Context, tx *txn, head string, ncols int, rows [][]any) error {
 	for len(rows) > 0 {
-		n := 64
-		for n > len(rows) {
-			n /= 2
-		}
+		n := chunk(len(rows))
 		args := make([]any, 0, n*ncols)
 		for _, r := range rows[:n] {
 			args = append(args, r...)
