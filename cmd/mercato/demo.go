@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mercato-platform/mercato/internal/app"
 	"github.com/mercato-platform/mercato/internal/atomicfile"
 	"github.com/mercato-platform/mercato/internal/sim"
 )
@@ -52,11 +51,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mercato: --rate must be positive, --skus 1-10000, --shoppers at least 1, --duration not negative")
 		return exitConfig
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	a, err := app.New(ctx, cfg, log)
-	if err != nil {
-		printErrors(stderr, err)
-		return exitFor(err)
+	a, _, code := openApp(ctx, cfg, stderr)
+	if a == nil {
+		return code
 	}
 	defer a.Close()
 	rctx, cancel := context.WithCancel(ctx)
@@ -93,7 +90,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer stop()
 	}
 	status := func(s sim.Stats) string {
-		return statusLine(s) + platformLine(ctx, r.Client, base, model, s)
+		return statusLine(s) + platformLine(ctx, r, model, s)
 	}
 	final := r.Run(sctx, 5*time.Second, func(s sim.Stats) { fmt.Fprintln(stdout, status(s)) })
 	fmt.Fprintln(stdout, status(final))
@@ -126,7 +123,7 @@ func statusLine(s sim.Stats) string {
 // platformLine is what the platform did meanwhile: prices moved,
 // low-stock alerts, purchase orders (read back from the API; "1000+" past
 // one page).
-func platformLine(ctx context.Context, client *http.Client, base string, m sim.Model, s sim.Stats) string {
+func platformLine(ctx context.Context, r *sim.Runner, m sim.Model, s sim.Stats) string {
 	moved := 0
 	for _, p := range m.Products {
 		if k := s.PerSKU[p.SKU]; k.Price != p.ListPrice {
@@ -136,19 +133,10 @@ func platformLine(ctx context.Context, client *http.Client, base string, m sim.M
 	count := func(path string) string {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-		if err != nil {
-			return "?"
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return "?"
-		}
-		defer resp.Body.Close()
 		var list struct {
 			Items []json.RawMessage `json:"items"`
 		}
-		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&list) != nil {
+		if status, err := r.Get(ctx, path, &list); err != nil || status != http.StatusOK {
 			return "?"
 		}
 		if len(list.Items) >= 1000 {

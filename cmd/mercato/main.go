@@ -200,11 +200,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	a, err := app.New(ctx, cfg, log)
-	if err != nil {
-		printErrors(stderr, err)
-		return exitFor(err)
+	a, log, code := openApp(ctx, cfg, stderr)
+	if a == nil {
+		return code
 	}
 	defer a.Close()
 	if err := a.Run(ctx); err != nil {
@@ -213,6 +211,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// openApp builds the platform from cfg, logging to stderr; on failure it
+// prints why and returns a nil App and the exit status.
+func openApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, *slog.Logger, int) {
+	log := newLogger(stderr, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		printErrors(stderr, err)
+		return nil, nil, exitFor(err)
+	}
+	return a, log, exitOK
 }
 
 func runBroker(ctx context.Context, args []string, _, stderr io.Writer) int {

@@ -51,8 +51,6 @@ type SKUStats struct {
 	Price    int64   `json:"last_price"`
 }
 
-type job struct{ sku string }
-
 type skuState struct {
 	p     Product
 	price atomic.Int64
@@ -105,13 +103,13 @@ func (r *Runner) Run(ctx context.Context, interval time.Duration, report func(St
 		st.per[s.p.SKU] = &SKUStats{Price: s.p.ListPrice}
 	}
 	start := now()
-	jobs := make(chan job, 4096)
+	jobs := make(chan string, 4096) // SKUs whose next shopper arrived
 	var wg sync.WaitGroup
 	for w := range shoppers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(r.Seed, uint64(w)+1))
-			for j := range jobs {
-				r.shop(ctx, rng, st, j)
+			for sku := range jobs {
+				r.shop(ctx, rng, st, sku)
 			}
 		})
 	}
@@ -140,7 +138,7 @@ arrivals:
 			st.arrive(s.p.SKU, lambda, n)
 			for range n {
 				select {
-				case jobs <- job{sku: s.p.SKU}:
+				case jobs <- s.p.SKU:
 				default:
 					st.add(&st.s.Skipped) // shoppers are all busy: the API cannot keep up
 				}
@@ -168,8 +166,7 @@ func (r *Runner) watchPrices(ctx context.Context, states []*skuState, st *stats)
 			var p struct {
 				Price int64 `json:"price"`
 			}
-			status, out, err := r.do(ctx, "GET", "/v1/prices/"+s.p.SKU, nil)
-			if err == nil && status == http.StatusOK && json.Unmarshal(out, &p) == nil && p.Price > 0 {
+			if status, err := r.Get(ctx, "/v1/prices/"+s.p.SKU, &p); err == nil && status == http.StatusOK && p.Price > 0 {
 				s.price.Store(p.Price)
 				st.price(s.p.SKU, p.Price)
 			}
@@ -183,7 +180,7 @@ func (r *Runner) watchPrices(ctx context.Context, states []*skuState, st *stats)
 }
 
 // shop places one order and, as the model says, cancels or reviews it.
-func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, j job) {
+func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, sku string) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -192,7 +189,7 @@ func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, j job) {
 	if rng.Float64() < r.Model.DeclineRate {
 		token = "tok_decline"
 	}
-	body := fmt.Sprintf(`{"items":[{"sku":%q,"quantity":1}],"payment":{"method":"card","token":%q}}`, j.sku, token)
+	body := fmt.Sprintf(`{"items":[{"sku":%q,"quantity":1}],"payment":{"method":"card","token":%q}}`, sku, token)
 	key := fmt.Sprintf("sim-%016x", rng.Uint64())
 	status, out, err := r.do(ctx, "POST", "/v1/orders", []byte(body), "X-Customer-ID", customer, "Idempotency-Key", key)
 	switch {
@@ -202,7 +199,7 @@ func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, j job) {
 		st.add(&st.s.Failed)
 		return
 	case status == http.StatusCreated:
-		st.paid(j.sku)
+		st.paid(sku)
 	case status == http.StatusPaymentRequired:
 		st.add(&st.s.Declined)
 		return
@@ -227,7 +224,7 @@ func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, j job) {
 	}
 	if rng.Float64() < r.Model.ReviewRate {
 		rv := WriteReview(rng, r.Model.PositiveRate)
-		body, _ := json.Marshal(map[string]any{"sku": j.sku, "rating": rv.Rating, "text": rv.Text, "order_id": order.ID})
+		body, _ := json.Marshal(map[string]any{"sku": sku, "rating": rv.Rating, "text": rv.Text, "order_id": order.ID})
 		status, out, err := r.do(ctx, "POST", "/v1/reviews", body, "X-Customer-ID", customer)
 		if err != nil || status != http.StatusCreated {
 			return
@@ -240,6 +237,15 @@ func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, j job) {
 		_ = json.Unmarshal(out, &created)
 		st.review((created.Sentiment.Label == "positive") == rv.Positive)
 	}
+}
+
+// Get reads path from the API into v (JSON) and returns the HTTP status.
+func (r *Runner) Get(ctx context.Context, path string, v any) (int, error) {
+	status, out, err := r.do(ctx, "GET", path, nil)
+	if err != nil || status != http.StatusOK {
+		return status, err
+	}
+	return status, json.Unmarshal(out, v)
 }
 
 func (r *Runner) do(ctx context.Context, method, path string, body []byte, headers ...string) (int, []byte, error) {
