@@ -166,36 +166,22 @@ func printGroundTruth(w io.Writer, m sim.Model, s sim.Stats) {
 }
 
 func writeGroundTruth(path string, m sim.Model, rate float64, seed uint64) error {
-	type product struct {
-		SKU        string  `json:"sku"`
-		Name       string  `json:"name"`
-		Category   string  `json:"category"`
-		ListPrice  int64   `json:"list_price"`
-		Floor      int64   `json:"price_floor"`
-		Ceiling    int64   `json:"price_ceiling"`
-		Stock      int64   `json:"initial_stock"`
-		Threshold  int64   `json:"low_stock_threshold"`
-		BaseRate   float64 `json:"orders_per_minute_at_list_price"`
-		Elasticity float64 `json:"price_elasticity"`
-	}
 	doc := struct {
-		Model        string      `json:"model"`
-		Rate         float64     `json:"orders_per_minute"`
-		Seed         uint64      `json:"seed"`
-		TimeZone     string      `json:"time_zone"`
-		Hourly       [24]float64 `json:"hourly_multiplier"`
-		DeclineRate  float64     `json:"decline_rate"`
-		CancelRate   float64     `json:"cancel_rate"`
-		ReviewRate   float64     `json:"review_rate"`
-		PositiveRate float64     `json:"positive_review_rate"`
-		Products     []product   `json:"products"`
+		Model        string        `json:"model"`
+		Rate         float64       `json:"orders_per_minute"`
+		Seed         uint64        `json:"seed"`
+		TimeZone     string        `json:"time_zone"`
+		Hourly       [24]float64   `json:"hourly_multiplier"`
+		DeclineRate  float64       `json:"decline_rate"`
+		CancelRate   float64       `json:"cancel_rate"`
+		ReviewRate   float64       `json:"review_rate"`
+		PositiveRate float64       `json:"positive_review_rate"`
+		Products     []sim.Product `json:"products"`
 	}{
 		Model: "rate = orders_per_minute_at_list_price * hourly_multiplier[hour] * (price / list_price) ^ -price_elasticity; Poisson arrivals",
 		Rate:  rate, Seed: seed, TimeZone: m.Location.String(), Hourly: m.Hourly,
 		DeclineRate: m.DeclineRate, CancelRate: m.CancelRate, ReviewRate: m.ReviewRate, PositiveRate: m.PositiveRate,
-	}
-	for _, p := range m.Products {
-		doc.Products = append(doc.Products, product{p.SKU, p.Name, p.Category, p.ListPrice, p.Floor, p.Ceiling, p.Stock, p.Threshold, p.BaseRate, p.Elasticity})
+		Products: m.Products,
 	}
 	out, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -23,16 +23,21 @@ import (
 	"time"
 )
 
-// Product is a simulated SKU with its demand parameters.
+// Product is a simulated SKU with its demand parameters; its JSON form is
+// how the demo writes the ground truth.
 type Product struct {
-	SKU, Name, Category string
-	ListPrice           int64 // base price in won
-	Floor, Ceiling      int64
-	Stock, Threshold    int64
+	SKU       string `json:"sku"`
+	Name      string `json:"name"`
+	Category  string `json:"category"`
+	ListPrice int64  `json:"list_price"` // base price in won
+	Floor     int64  `json:"price_floor"`
+	Ceiling   int64  `json:"price_ceiling"`
+	Stock     int64  `json:"initial_stock"`
+	Threshold int64  `json:"low_stock_threshold"`
 	// BaseRate is orders per minute at the list price, at the day's mean.
-	BaseRate float64
+	BaseRate float64 `json:"orders_per_minute_at_list_price"`
 	// Elasticity is the price elasticity of demand (positive: dearer sells less).
-	Elasticity float64
+	Elasticity float64 `json:"price_elasticity"`
 }
 
 // Model is the ground truth of a simulation.
