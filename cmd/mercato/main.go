@@ -59,8 +59,11 @@ func main() {
 	os.Exit(code)
 }
 
+// The platform reports the build's version; it is set once, before any
+// command runs (tests call run concurrently).
+func init() { app.Version = buildVersion() }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app.Version = buildVersion()
 	if len(args) == 0 {
 		usage(stderr)
 		return exitConfig
