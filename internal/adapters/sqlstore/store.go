@@ -76,8 +76,23 @@ func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, string) {
 	return nil, query
 }
 
+// uncancellable drops the caller's cancellation from statements on the
+// SQLite writer. A group's transaction is shared, so one caller giving up
+// must not interrupt a statement half-way (the group committer checks each
+// caller's context before running its write). And the driver runs every
+// statement with a cancellable context on a goroutine of its own, which on
+// a busy machine leaves the single writer waiting to be scheduled twice
+// per statement.
+func (t *txn) uncancellable(ctx context.Context) context.Context {
+	if t.s.pg {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // ExecContext runs a statement in the transaction; ? placeholders.
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.uncancellable(ctx)
 	if st, q := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	} else {
@@ -87,6 +102,7 @@ func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 
 // QueryContext runs a query in the transaction; ? placeholders.
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.uncancellable(ctx)
 	if st, q := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	} else {
@@ -96,6 +112,7 @@ func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 
 // QueryRowContext runs a query in the transaction; ? placeholders.
 func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.uncancellable(ctx)
 	if st, q := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	} else {
@@ -371,7 +388,11 @@ func (s *Store) groupCommitter() {
 func (s *Store) commitGroup(batch []*writeReq) {
 	if len(batch) == 1 {
 		req := batch[0]
-		req.done <- s.runTx(req.ctx, req.fn)
+		if err := req.ctx.Err(); err != nil {
+			req.done <- err
+			return
+		}
+		req.done <- s.runTx(context.WithoutCancel(req.ctx), req.fn)
 		return
 	}
 	// Optimistic first: every write in one transaction with no savepoints
