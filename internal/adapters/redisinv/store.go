@@ -21,8 +21,7 @@ type Ledger interface {
 	inventory.Store
 	inventory.BatchReserver
 	ReservationItems(ctx context.Context, id string) ([]inventory.Item, string, error)
-	LedgerTotals(ctx context.Context, sku string) (onHand, reserved int64, err error)
-	InventorySKUs(ctx context.Context, after string, limit int) ([]string, error)
+	LedgerBalances(ctx context.Context, fn func(sku string, onHand, reserved int64) error) error
 }
 
 // Options tune the adapter.
@@ -472,51 +471,68 @@ type Mismatch struct {
 
 // Reconcile compares every cached SKU with its ledger totals and, with fix,
 // rewrites the cache from the ledger. SKUs not cached are not mismatches:
-// they load on first use. Run it with order traffic paused, or expect the
-// operations in flight to show as transient differences.
+// they load on first use. The ledger is summed in one pass (one snapshot)
+// and the counters read 500 SKUs per round trip. Run it with order traffic
+// paused, or expect the operations in flight to show as transient
+// differences.
 func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
-	var out []Mismatch
-	after := ""
-	for {
-		skus, err := s.sql.InventorySKUs(ctx, after, 500)
-		if err != nil {
-			return out, err
+	type balance struct {
+		sku              string
+		onHand, reserved int64
+	}
+	var (
+		out  []Mismatch
+		page []balance
+	)
+	check := func() error {
+		if len(page) == 0 {
+			return nil
 		}
-		if len(skus) == 0 {
-			return out, nil
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(page))
+		for i, b := range page {
+			cmds[i] = pipe.HMGet(ctx, s.CounterKey(b.sku), "on_hand", "reserved")
 		}
-		for _, sku := range skus {
-			vals, err := s.rdb.HMGet(ctx, s.CounterKey(sku), "on_hand", "reserved").Result()
-			if err != nil {
-				return out, fmt.Errorf("reading counters of %s: %w", sku, err)
-			}
-			if vals[0] == nil {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("reading counters: %w", err)
+		}
+		for i, b := range page {
+			vals := cmds[i].Val()
+			if len(vals) != 2 || vals[0] == nil {
 				continue
 			}
-			onHand, reserved, err := s.sql.LedgerTotals(ctx, sku)
-			if err != nil {
-				return out, err
-			}
 			found := false
-			for i, f := range []struct {
+			for j, f := range []struct {
 				name   string
 				ledger int64
-			}{{"on_hand", onHand}, {"reserved", reserved}} {
+			}{{"on_hand", b.onHand}, {"reserved", b.reserved}} {
 				got := int64(0)
-				if vals[i] != nil {
-					got = asInt(vals[i])
+				if vals[j] != nil {
+					got = asInt(vals[j])
 				}
-				if got != f.ledger || vals[i] == nil {
-					out = append(out, Mismatch{SKU: sku, Field: f.name, Redis: got, Ledger: f.ledger})
+				if got != f.ledger || vals[j] == nil {
+					out = append(out, Mismatch{SKU: b.sku, Field: f.name, Redis: got, Ledger: f.ledger})
 					found = true
 				}
 			}
 			if found && fix {
-				if err := s.rdb.HSet(ctx, s.CounterKey(sku), "on_hand", onHand, "reserved", reserved).Err(); err != nil {
-					return out, fmt.Errorf("rewriting counters of %s: %w", sku, err)
+				if err := s.rdb.HSet(ctx, s.CounterKey(b.sku), "on_hand", b.onHand, "reserved", b.reserved).Err(); err != nil {
+					return fmt.Errorf("rewriting counters of %s: %w", b.sku, err)
 				}
 			}
 		}
-		after = skus[len(skus)-1]
+		page = page[:0]
+		return nil
 	}
+	err := s.sql.LedgerBalances(ctx, func(sku string, onHand, reserved int64) error {
+		page = append(page, balance{sku, onHand, reserved})
+		if len(page) < 500 {
+			return nil
+		}
+		return check()
+	})
+	if err == nil {
+		err = check()
+	}
+	return out, err
 }

@@ -379,13 +379,46 @@ func (s *Store) Alerts(ctx context.Context, typ string, since time.Time, limit i
 	return out, rows.Err()
 }
 
-// LedgerTotals sums a SKU's ledger: what on_hand and reserved must be.
+// LedgerTotals sums a SKU's ledger: what on_hand and reserved must be. The
+// ledger has no index by SKU (it is read per SKU only by audits), so this
+// scans it; LedgerBalances does every SKU in one pass.
 func (s *Store) LedgerTotals(ctx context.Context, sku string) (onHand, reserved int64, err error) {
 	err = s.r.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(on_hand_delta), 0), COALESCE(SUM(reserved_delta), 0) FROM inventory_ledger WHERE sku = ?`), sku).Scan(&onHand, &reserved)
 	if err != nil {
 		return 0, 0, fmt.Errorf("summing ledger of %s: %w", sku, err)
 	}
 	return onHand, reserved, nil
+}
+
+// LedgerBalances sums the whole ledger per SKU in one read (one snapshot)
+// and calls fn for every SKU with a stock record, in SKU order, with what
+// its on_hand and reserved must be. An error from fn stops the walk.
+func (s *Store) LedgerBalances(ctx context.Context, fn func(sku string, onHand, reserved int64) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT i.sku, COALESCE(l.on_hand, 0), COALESCE(l.reserved, 0)
+  FROM inventory i LEFT JOIN (
+    SELECT sku, SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved FROM inventory_ledger GROUP BY sku
+  ) l ON l.sku = i.sku
+  ORDER BY i.sku`)
+	if err != nil {
+		return fmt.Errorf("summing the ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			sku              string
+			onHand, reserved int64
+		)
+		if err := rows.Scan(&sku, &onHand, &reserved); err != nil {
+			return fmt.Errorf("summing the ledger: %w", err)
+		}
+		if err := fn(sku, onHand, reserved); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("summing the ledger: %w", err)
+	}
+	return nil
 }
 
 // ReservationItems returns a reservation's items and state.
@@ -403,22 +436,4 @@ func (s *Store) ReservationItems(ctx context.Context, id string) ([]inventory.It
 		return nil, "", fmt.Errorf("decoding reservation %s: %w", id, err)
 	}
 	return out, state, nil
-}
-
-// InventorySKUs lists SKUs with stock records after a SKU, in order.
-func (s *Store) InventorySKUs(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT sku FROM inventory WHERE sku > ? ORDER BY sku LIMIT ?`), after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("listing SKUs: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var sku string
-		if err := rows.Scan(&sku); err != nil {
-			return nil, fmt.Errorf("listing SKUs: %w", err)
-		}
-		out = append(out, sku)
-	}
-	return out, rows.Err()
 }
