@@ -124,3 +124,19 @@ func TestDecodeDataIgnoresNewFields(t *testing.T) {
 		t.Fatalf("wrong type: %v", err)
 	}
 }
+
+func BenchmarkEncode(b *testing.B) {
+	e, err := event.New("order.paid", "mercato/orders", "ord_01J", time.Now(), map[string]any{
+		"order_id": "ord_01J", "customer_id": "c-42", "total": 129000, "currency": "KRW",
+		"items": []map[string]any{{"sku": "SKU-1", "quantity": 2, "unit_price": 64500}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Encode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

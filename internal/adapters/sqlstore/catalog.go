@@ -241,18 +241,7 @@ func (s *Store) Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry
 }
 
 func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) error {
-	for _, m := range msgs {
-		payload, err := m.Envelope.Encode()
-		if err != nil {
-			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
-		}
-		_, err = tx.ExecContext(ctx, (`INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-			m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time))
-		if err != nil {
-			return fmt.Errorf("enqueueing %s %s: %w", m.Envelope.Type, m.Envelope.ID, err)
-		}
-	}
-	return nil
+	return s.enqueueRows(ctx, tx, msgs)
 }
 
 // EnqueueEvents writes events to the outbox in their own transaction, for
