@@ -34,6 +34,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
 	skus := fs.Int("skus", 1000, "SKUs the orders spread over")
 	items := fs.Int("items", 1, "lines per order")
+	roles := fs.String("roles", config.RoleAll, "roles the embedded platform runs (see serve --roles); all by default, api alone to measure the checkout tier without the event consumers")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (embedded server included) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitConfig
@@ -49,6 +50,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *skus < 1 || *items < 1 || *items > *skus || *items > 50 || *duration <= 0 {
 		fmt.Fprintln(stderr, "mercato: --skus, --items (1-50, at most --skus) and --duration must be positive")
+		return exitConfig
+	}
+	if *url != "" && *roles != config.RoleAll {
+		fmt.Fprintln(stderr, "mercato: --roles applies to the embedded platform, not to --url")
+		return exitConfig
+	}
+	if _, err := (&config.Config{Roles: *roles}).RoleList(); err != nil {
+		fmt.Fprintf(stderr, "mercato: --roles: %v\n", err)
 		return exitConfig
 	}
 	if *cpuProfile != "" {
@@ -75,7 +84,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		var cfg config.Config
 		cfs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		cfg.RegisterFlags(cfs)
-		_ = cfs.Parse([]string{"--data-dir", dir, "--http-addr", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn"})
+		_ = cfs.Parse([]string{"--data-dir", dir, "--http-addr", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn", "--roles", *roles})
 		a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			printErrors(stderr, err)
@@ -87,7 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() { done <- a.Run(rctx) }()
 		defer func() { cancel(); <-done }()
 		base, tok = "http://"+a.HTTPAddr(), a.AdminToken()
-		fmt.Fprintf(stdout, "embedded Mercato in %s (SQLite synchronous=FULL, broker with fsync'd writes)\n", dir)
+		fmt.Fprintf(stdout, "embedded Mercato in %s (SQLite synchronous=FULL, broker with fsync'd writes, roles: %s)\n", dir, *roles)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
 	if err := createBenchSKUs(ctx, client, base, tok, *skus); err != nil {

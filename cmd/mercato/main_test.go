@@ -361,3 +361,25 @@ func TestDemoDrivesThePlatformAndReportsTheGroundTruth(t *testing.T) {
 		t.Fatalf("orders in the store %v (%v), the demo reported %d paid", counts, err, paid)
 	}
 }
+
+// bench orders starts an embedded platform (here the api role alone) and
+// reports a row per client count; a bad --roles is a usage error.
+func TestBenchOrdersEmbedded(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "orders", "--clients", "2", "--duration", "1s", "--skus", "5", "--roles", "api"}, &out, &errb); code != 0 {
+		t.Fatalf("bench exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var clients, orders int
+	var rate, p50, p99 float64
+	var errs int
+	if n, _ := fmt.Sscanf(lines[len(lines)-1], "%d %d %f %f %f %d", &clients, &orders, &rate, &p50, &p99, &errs); n != 6 ||
+		clients != 2 || orders < 1 || errs != 0 || !strings.Contains(out.String(), "roles: api") {
+		t.Fatalf("bench printed:\n%s", out.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"bench", "orders", "--roles", "nope"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--roles") {
+		t.Fatalf("bad roles: exit %d, %q", code, errb.String())
+	}
+}
