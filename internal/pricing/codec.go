@@ -168,6 +168,7 @@ func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 	p.wm.started, p.wm.maxEvent, p.wm.current = started == 1, maxEvent, current
 	p.wm.Touch(now)
 	p.next, p.late, p.stale, p.pending = next, late, stale, pending
+	p.indexPending()
 	return nil
 }
 

@@ -69,6 +69,22 @@ type stockUpdate struct {
 	ID        string
 }
 
+// after reports whether u comes after v in the (time, id) order stock
+// records apply in.
+func (u stockUpdate) after(v stockUpdate) bool {
+	return u.At > v.At || (u.At == v.At && u.ID > v.ID)
+}
+
+// pendingSlot is where a SKU's pending stock record for one slide waits:
+// every boundary applies a slide's records together and only the last one
+// (in time, id order) sets the level, so one record per slot is kept. The
+// pending list then grows with the SKUs whose stock moved, not with the
+// inventory event rate (and the partition's state record stays small).
+type pendingSlot struct {
+	sku   string
+	slide int64
+}
+
 // Errors for input the pricer refuses; the processor dead-letters such records.
 var (
 	ErrInvalidInput = errors.New("invalid pricing input")
@@ -95,6 +111,7 @@ type Pricer struct {
 	categories map[string]string // interned category names
 	active     []*SKUState
 	pending    []stockUpdate
+	slots      map[pendingSlot]int // index into pending; rebuilt by indexPending
 	touched    []*SKUState
 	changes    []PriceChange
 
@@ -217,7 +234,19 @@ func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string,
 		return true, nil
 	}
 	p.advance()
-	p.pending = append(p.pending, stockUpdate{SKU: sku, At: t, Available: available, ID: id})
+	u := stockUpdate{SKU: sku, At: t, Available: available, ID: id}
+	slot := pendingSlot{sku, floorDiv(t, p.d.slideMs)}
+	if i, ok := p.slots[slot]; ok {
+		if u.after(p.pending[i]) {
+			p.pending[i] = u
+		}
+		return false, nil
+	}
+	if p.slots == nil {
+		p.slots = map[pendingSlot]int{}
+	}
+	p.slots[slot] = len(p.pending)
+	p.pending = append(p.pending, u)
 	return false, nil
 }
 
@@ -427,4 +456,21 @@ func (p *Pricer) applyStock(at int64) {
 	rest := copy(p.pending, p.pending[n:])
 	clear(p.pending[rest:])
 	p.pending = p.pending[:rest]
+	p.indexPending()
+}
+
+// indexPending rebuilds the slot index after pending was reordered or
+// replaced. Where a slot holds several records (state written before
+// records were merged), the last in (time, id) order is the one indexed.
+func (p *Pricer) indexPending() {
+	clear(p.slots)
+	if p.slots == nil {
+		p.slots = map[pendingSlot]int{}
+	}
+	for i, u := range p.pending {
+		slot := pendingSlot{u.SKU, floorDiv(u.At, p.d.slideMs)}
+		if j, ok := p.slots[slot]; !ok || u.after(p.pending[j]) {
+			p.slots[slot] = i
+		}
+	}
 }

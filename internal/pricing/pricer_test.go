@@ -396,3 +396,45 @@ func TestPropertyPricesStayInBoundsAndSteps(t *testing.T) {
 		t.Fatalf("only %d changes in 20 streams: the property is barely exercised", total)
 	}
 }
+
+// A SKU's stock records within one slide wait as one: the partition state
+// does not grow with the inventory event rate, and the level the boundary
+// applies is still the last record in (time, id) order, whatever the order
+// of arrival.
+func TestPricerMergesPendingStockPerSlide(t *testing.T) {
+	t.Parallel()
+	p := newTestPricer(t)
+	addProduct(t, p, "A", "audio")
+	feed(t, p, []rec{buy("A", 10*time.Second, 1)})
+	// The last record of the slide (50 s, id "z") arrives first.
+	recs := []rec{{kind: kindStock, sku: "A", at: t0.Add(50 * time.Second), n: 7, id: "z"}}
+	for i := range 20000 {
+		at := t0.Add(20*time.Second + time.Duration(i)*time.Millisecond)
+		recs = append(recs, rec{kind: kindStock, sku: "A", at: at, n: int64(1000 + i), id: fmt.Sprintf("%05d", i)})
+	}
+	recs = append(recs, rec{kind: kindStock, sku: "A", at: t0.Add(50 * time.Second), n: 9, id: "a"}) // same time, smaller id
+	feed(t, p, recs)
+	if len(p.pending) != 1 {
+		t.Fatalf("%d pending stock records for one SKU in one slide, want 1", len(p.pending))
+	}
+	if n := len(p.AppendPartitionState(nil)); n > 100 {
+		t.Errorf("partition state is %d bytes", n)
+	}
+	feed(t, p, []rec{buy("A", 66*time.Second, 1)}) // the watermark passes the 60 s boundary
+	if s, _ := p.SKU("A"); s.Available != 7 {
+		t.Fatalf("available after the boundary = %d, want 7 (the 50 s record with the largest id)", s.Available)
+	}
+	// State written before records were merged restores to the same result.
+	q := newTestPricer(t)
+	addProduct(t, q, "A", "audio")
+	feed(t, q, []rec{buy("A", 10*time.Second, 1)})
+	q.pending = append(q.pending, stockUpdate{SKU: "A", At: t0.Add(50 * time.Second).UnixMilli(), Available: 7, ID: "z"},
+		stockUpdate{SKU: "A", At: t0.Add(30 * time.Second).UnixMilli(), Available: 3, ID: "b"})
+	if err := q.RestorePartitionState(q.AppendPartitionState(nil), wall.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	feed(t, q, []rec{{kind: kindStock, sku: "A", at: t0.Add(40 * time.Second), n: 5, id: "c"}, buy("A", 66*time.Second, 1)})
+	if s, _ := q.SKU("A"); s.Available != 7 {
+		t.Fatalf("restored: available = %d, want 7", s.Available)
+	}
+}
