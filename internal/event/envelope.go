@@ -159,8 +159,13 @@ func Decode(b []byte) (Envelope, error) {
 	if dec.More() {
 		return Envelope{}, fmt.Errorf("%w: trailing data after the envelope", ErrMalformed)
 	}
-	if err := e.Validate(); err != nil {
+	// The decoder has checked the whole document, data included, so only
+	// the fields and data's presence are left to check.
+	if err := e.validateFields(); err != nil {
 		return Envelope{}, err
+	}
+	if len(e.Data) == 0 || isNull(e.Data) {
+		return Envelope{}, fmt.Errorf("%w: data must be a JSON value", ErrMalformed)
 	}
 	return e, nil
 }
