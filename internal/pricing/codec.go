@@ -8,15 +8,21 @@ import (
 	"slices"
 )
 
-// stateVersion is the changelog encoding this build writes and reads.
-const stateVersion = 1
+// SKU state encodings: version 1 has no waiting stock records; version 2
+// appends them. A state with none is written as version 1, so both decode
+// and re-encode to the same bytes.
+const (
+	stateVersion        = 1
+	stateVersionWaiting = 2
+)
 
 // Bounds on decoded strings: a SKU is at most 64 characters and a category
 // 100, with room for multi-byte runes.
 const (
 	maxSKULen      = 256
 	maxCategoryLen = 512
-	maxPending     = 1 << 20
+	maxPending     = 1 << 20 // stock records in a version 1 partition state
+	maxWaiting     = 1 << 16 // a SKU's waiting stock records (one per slide)
 )
 
 // ErrCorruptState is wrapped by every changelog decode failure.
@@ -28,7 +34,11 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 	if len(s.SKU) == 0 || len(s.SKU) > maxSKULen || len(s.Category) > maxCategoryLen {
 		return b, fmt.Errorf("%w: SKU %q or its category too long to encode", ErrCorruptState, s.SKU)
 	}
-	b = append(b, stateVersion)
+	if len(s.waiting) == 0 {
+		b = append(b, stateVersion)
+	} else {
+		b = append(b, stateVersionWaiting)
+	}
 	b = appendString(b, s.SKU)
 	b = appendString(b, s.Category)
 	b = binary.AppendVarint(b, s.Window.head)
@@ -42,15 +52,25 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 	for _, v := range [...]int64{s.Available, s.StockAt, s.Price, s.BasePrice, s.PriceFloor, s.PriceCeiling, s.LastChange} {
 		b = binary.AppendVarint(b, v)
 	}
-	return append(b, s.flags&persistedFlags), nil
+	b = append(b, s.flags&persistedFlags)
+	if len(s.waiting) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(s.waiting)))
+		for _, u := range s.waiting {
+			b = binary.AppendVarint(b, u.At)
+			b = binary.AppendVarint(b, u.Available)
+			b = appendString(b, u.ID)
+		}
+	}
+	return b, nil
 }
 
 // DecodeSKUState parses a changelog value written by AppendBinary. It never
 // panics on arbitrary bytes; what it accepts re-encodes to the same bytes.
 func DecodeSKUState(b []byte) (*SKUState, error) {
 	r := reader{b: b}
-	if v := r.byte(); v != stateVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrCorruptState, v, stateVersion)
+	v := r.byte()
+	if v != stateVersion && v != stateVersionWaiting {
+		return nil, fmt.Errorf("%w: version %d, want %d or %d", ErrCorruptState, v, stateVersion, stateVersionWaiting)
 	}
 	s := &SKUState{}
 	s.SKU = r.string(maxSKULen)
@@ -77,6 +97,15 @@ func DecodeSKUState(b []byte) (*SKUState, error) {
 	s.flags = r.byte()
 	if r.err == nil && s.flags&^persistedFlags != 0 {
 		r.fail("unknown flags")
+	}
+	if v == stateVersionWaiting {
+		n := r.uvarint()
+		if r.err == nil && (n == 0 || n > maxWaiting) {
+			r.fail("waiting stock record count out of range")
+		}
+		for i := uint64(0); i < n && r.err == nil; i++ {
+			s.waiting = append(s.waiting, stockUpdate{At: r.varint(), Available: r.varint(), ID: r.string(maxSKULen)})
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")
@@ -110,11 +139,20 @@ func (s *SKUState) check() error {
 	case s.Window.head == 0 && s.Window.units != [maxBuckets]uint32{}:
 		return bad("units in an empty window")
 	}
+	for i, u := range s.waiting {
+		if u.At <= 0 || (i > 0 && u.At <= s.waiting[i-1].At) {
+			return bad("waiting stock records out of order")
+		}
+	}
 	return nil
 }
 
-// partitionVersion is the encoding of a partition's own state.
-const partitionVersion = 1
+// Partition state encodings: version 1 also held every waiting stock
+// record (they now live in their SKU's state); it is still read.
+const (
+	partitionVersionPending = 1
+	partitionVersion        = 2
+)
 
 // AppendPartitionState appends the partition-wide state the changelog needs
 // besides the SKUs: the watermark, the next boundary, the stock records
@@ -131,13 +169,6 @@ func (p *Pricer) AppendPartitionState(b []byte) []byte {
 	b = binary.AppendVarint(b, p.next)
 	b = binary.AppendUvarint(b, p.late)
 	b = binary.AppendUvarint(b, p.stale)
-	b = binary.AppendUvarint(b, uint64(len(p.pending)))
-	for _, u := range p.pending {
-		b = appendString(b, u.SKU)
-		b = binary.AppendVarint(b, u.At)
-		b = binary.AppendVarint(b, u.Available)
-		b = appendString(b, u.ID)
-	}
 	return b
 }
 
@@ -145,19 +176,31 @@ func (p *Pricer) AppendPartitionState(b []byte) []byte {
 // wall clock, so restore time does not count as idleness.
 func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 	r := reader{b: b}
-	if v := r.byte(); v != partitionVersion {
+	v := r.byte()
+	if v != partitionVersion && v != partitionVersionPending {
 		return fmt.Errorf("%w: partition state version %d, want %d", ErrCorruptState, v, partitionVersion)
 	}
 	started := r.byte()
 	maxEvent, current, next := r.varint(), r.varint(), r.varint()
 	late, stale := r.uvarint(), r.uvarint()
-	n := r.uvarint()
-	if n > maxPending {
-		r.fail("too many pending stock records")
+	type pendingStock struct {
+		sku string
+		u   stockUpdate
 	}
-	var pending []stockUpdate
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		pending = append(pending, stockUpdate{SKU: r.string(maxSKULen), At: r.varint(), Available: r.varint(), ID: r.string(maxSKULen)})
+	var pending []pendingStock
+	if v == partitionVersionPending {
+		n := r.uvarint()
+		if n > maxPending {
+			r.fail("too many pending stock records")
+		}
+		for i := uint64(0); i < n && r.err == nil; i++ {
+			sku := r.string(maxSKULen)
+			u := stockUpdate{At: r.varint(), Available: r.varint(), ID: r.string(maxSKULen)}
+			if r.err == nil && (sku == "" || u.At <= 0) {
+				r.fail("bad pending stock record")
+			}
+			pending = append(pending, pendingStock{sku, u})
+		}
 	}
 	if r.err == nil && (started > 1 || len(r.b) != 0) {
 		r.fail("bad flag or trailing bytes")
@@ -167,8 +210,15 @@ func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 	}
 	p.wm.started, p.wm.maxEvent, p.wm.current = started == 1, maxEvent, current
 	p.wm.Touch(now)
-	p.next, p.late, p.stale, p.pending = next, late, stale, pending
-	p.indexPending()
+	p.next, p.late, p.stale = next, late, stale
+	// State written before stock records moved into their SKU's state.
+	for _, w := range pending {
+		s := p.skus[w.sku]
+		if s == nil {
+			s = p.newSKU(w.sku)
+		}
+		p.wait(s, w.u)
+	}
 	return nil
 }
 
@@ -186,10 +236,19 @@ func (p *Pricer) Restore(s *SKUState) error {
 			p.active = slices.Delete(p.active, i, i+1)
 		}
 	}
+	if old := p.skus[s.SKU]; old != nil && old.flags&flagWaiting != 0 {
+		if i := slices.Index(p.waiting, old); i >= 0 {
+			p.waiting = slices.Delete(p.waiting, i, i+1)
+		}
+	}
 	s.Category = p.intern(s.Category)
 	listed := s.flags&flagListed != 0
-	s.flags &^= flagListed | flagTouched
+	s.flags &^= flagListed | flagTouched | flagWaiting
 	p.skus[s.SKU] = s
+	if len(s.waiting) > 0 {
+		s.flags |= flagWaiting
+		p.waiting = append(p.waiting, s)
+	}
 	if listed {
 		// The same active set as before the restore, so the same SKUs are
 		// evaluated (and folded) at the next boundaries.

@@ -54,6 +54,10 @@ func FuzzDecodeSKUState(f *testing.F) {
 	empty, _ := (&SKUState{SKU: "A", Window: NewDemandWindow(1)}).AppendBinary(nil)
 	f.Add(empty)
 	f.Add([]byte{1})
+	waiting := sampleState()
+	waiting.waiting = []stockUpdate{{At: 1, Available: 5, ID: "a"}, {At: 60_001, Available: 0, ID: "b"}}
+	b, _ = waiting.AppendBinary(nil)
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := DecodeSKUState(b)
 		if err != nil {

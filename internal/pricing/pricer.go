@@ -16,9 +16,11 @@ const (
 	flagDirty                           // stock or product changed since the last evaluation
 	flagBaselineMoved                   // the baseline folded at least one slide
 	flagTouched                         // changed since the last TakeTouched
+	flagWaiting                         // in Pricer.waiting (has stock records waiting)
 )
 
-// persistedFlags survive the changelog; flagTouched is per batch.
+// persistedFlags survive the changelog; flagTouched is per batch and
+// flagWaiting follows from the SKU's waiting records.
 const persistedFlags = flagListed | flagWalking | flagHadDemand | flagDirty | flagBaselineMoved
 
 // SKUState is everything pricing knows about one SKU. It is small and flat so
@@ -40,6 +42,11 @@ type SKUState struct {
 	// LastChange is the event time (Unix ms) of the last emitted change.
 	LastChange int64
 	flags      uint8
+	// waiting holds the SKU's stock records the watermark has not passed,
+	// one per slide (see Pricer.Inventory), in time order. It is part of the
+	// SKU's changelog record, so the partition's own record stays small
+	// however many SKUs' stock moves.
+	waiting []stockUpdate
 }
 
 // CurrentPrice is the price a customer pays now.
@@ -63,7 +70,6 @@ type PriceChange struct {
 // stockUpdate is an inventory record waiting for the watermark, so that each
 // boundary sees exactly the stock levels that precede it in event time.
 type stockUpdate struct {
-	SKU       string
 	At        int64
 	Available int64
 	ID        string
@@ -73,16 +79,6 @@ type stockUpdate struct {
 // records apply in.
 func (u stockUpdate) after(v stockUpdate) bool {
 	return u.At > v.At || (u.At == v.At && u.ID > v.ID)
-}
-
-// pendingSlot is where a SKU's pending stock record for one slide waits:
-// every boundary applies a slide's records together and only the last one
-// (in time, id order) sets the level, so one record per slot is kept. The
-// pending list then grows with the SKUs whose stock moved, not with the
-// inventory event rate (and the partition's state record stays small).
-type pendingSlot struct {
-	sku   string
-	slide int64
 }
 
 // Errors for input the pricer refuses; the processor dead-letters such records.
@@ -110,8 +106,7 @@ type Pricer struct {
 	skus       map[string]*SKUState
 	categories map[string]string // interned category names
 	active     []*SKUState
-	pending    []stockUpdate
-	slots      map[pendingSlot]int // index into pending; rebuilt by indexPending
+	waiting    []*SKUState // SKUs with stock records the watermark has not passed
 	touched    []*SKUState
 	changes    []PriceChange
 
@@ -234,20 +229,36 @@ func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string,
 		return true, nil
 	}
 	p.advance()
-	u := stockUpdate{SKU: sku, At: t, Available: available, ID: id}
-	slot := pendingSlot{sku, floorDiv(t, p.d.slideMs)}
-	if i, ok := p.slots[slot]; ok {
-		if u.after(p.pending[i]) {
-			p.pending[i] = u
-		}
-		return false, nil
+	s := p.skus[sku]
+	if s == nil {
+		s = p.newSKU(sku)
 	}
-	if p.slots == nil {
-		p.slots = map[pendingSlot]int{}
-	}
-	p.slots[slot] = len(p.pending)
-	p.pending = append(p.pending, u)
+	p.wait(s, stockUpdate{At: t, Available: available, ID: id})
 	return false, nil
+}
+
+// wait queues a stock record until the watermark passes it. A boundary
+// applies a slide's records together and only the last one (in time, id
+// order) sets the level, so a SKU keeps one record per slide: the state
+// grows with the SKUs whose stock moved, not with the inventory event rate.
+func (p *Pricer) wait(s *SKUState, u stockUpdate) {
+	slide := floorDiv(u.At, p.d.slideMs)
+	i, found := slices.BinarySearchFunc(s.waiting, slide, func(w stockUpdate, slide int64) int {
+		return cmp.Compare(floorDiv(w.At, p.d.slideMs), slide)
+	})
+	switch {
+	case found && !u.after(s.waiting[i]):
+		return
+	case found:
+		s.waiting[i] = u
+	default:
+		s.waiting = slices.Insert(s.waiting, i, u)
+	}
+	if s.flags&flagWaiting == 0 {
+		s.flags |= flagWaiting
+		p.waiting = append(p.waiting, s)
+	}
+	p.touch(s)
 }
 
 // Product sets a SKU's category and price bounds. Products are configuration,
@@ -366,7 +377,7 @@ func (p *Pricer) advance() {
 		return
 	}
 	for p.next*p.d.slideMs <= wm {
-		if len(p.active) == 0 && len(p.pending) == 0 {
+		if len(p.active) == 0 && len(p.waiting) == 0 {
 			p.next = floorDiv(wm, p.d.slideMs) + 1 // nothing to evaluate: skip ahead
 			return
 		}
@@ -430,47 +441,29 @@ func (p *Pricer) evaluateSKU(s *SKUState, k, at int64) {
 	})
 }
 
-// applyStock applies, in (time, id) order, the stock records before at.
+// applyStock applies each SKU's stock records before at, in (time, id)
+// order.
 func (p *Pricer) applyStock(at int64) {
-	if len(p.pending) == 0 {
-		return
-	}
-	slices.SortFunc(p.pending, func(a, b stockUpdate) int {
-		if c := cmp.Compare(a.At, b.At); c != 0 {
-			return c
+	kept := p.waiting[:0]
+	for _, s := range p.waiting {
+		n := 0
+		for n < len(s.waiting) && s.waiting[n].At < at {
+			if u := s.waiting[n]; u.At >= s.StockAt {
+				p.setStock(s, u.Available, u.At)
+			}
+			n++
 		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	n := 0
-	for n < len(p.pending) && p.pending[n].At < at {
-		u := p.pending[n]
-		s := p.skus[u.SKU]
-		if s == nil {
-			s = p.newSKU(u.SKU)
+		if n > 0 {
+			s.waiting = slices.Delete(s.waiting, 0, n)
+			p.touch(s)
 		}
-		if u.At >= s.StockAt {
-			p.setStock(s, u.Available, u.At)
+		if len(s.waiting) > 0 {
+			kept = append(kept, s)
+			continue
 		}
-		n++
+		s.waiting = nil
+		s.flags &^= flagWaiting
 	}
-	rest := copy(p.pending, p.pending[n:])
-	clear(p.pending[rest:])
-	p.pending = p.pending[:rest]
-	p.indexPending()
-}
-
-// indexPending rebuilds the slot index after pending was reordered or
-// replaced. Where a slot holds several records (state written before
-// records were merged), the last in (time, id) order is the one indexed.
-func (p *Pricer) indexPending() {
-	clear(p.slots)
-	if p.slots == nil {
-		p.slots = map[pendingSlot]int{}
-	}
-	for i, u := range p.pending {
-		slot := pendingSlot{u.SKU, floorDiv(u.At, p.d.slideMs)}
-		if j, ok := p.slots[slot]; !ok || u.after(p.pending[j]) {
-			p.slots[slot] = i
-		}
-	}
+	clear(p.waiting[len(kept):])
+	p.waiting = kept
 }

@@ -1,6 +1,8 @@
 package pricing
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -397,11 +399,11 @@ func TestPropertyPricesStayInBoundsAndSteps(t *testing.T) {
 	}
 }
 
-// A SKU's stock records within one slide wait as one: the partition state
-// does not grow with the inventory event rate, and the level the boundary
-// applies is still the last record in (time, id) order, whatever the order
-// of arrival.
-func TestPricerMergesPendingStockPerSlide(t *testing.T) {
+// A SKU's stock records within one slide wait as one, in the SKU's own
+// state: the partition's state record does not grow with the inventory event
+// rate or the number of SKUs, and the level the boundary applies is still
+// the last record in (time, id) order, whatever the order of arrival.
+func TestPricerMergesWaitingStockPerSlide(t *testing.T) {
 	t.Parallel()
 	p := newTestPricer(t)
 	addProduct(t, p, "A", "audio")
@@ -413,28 +415,63 @@ func TestPricerMergesPendingStockPerSlide(t *testing.T) {
 		recs = append(recs, rec{kind: kindStock, sku: "A", at: at, n: int64(1000 + i), id: fmt.Sprintf("%05d", i)})
 	}
 	recs = append(recs, rec{kind: kindStock, sku: "A", at: t0.Add(50 * time.Second), n: 9, id: "a"}) // same time, smaller id
-	feed(t, p, recs)
-	if len(p.pending) != 1 {
-		t.Fatalf("%d pending stock records for one SKU in one slide, want 1", len(p.pending))
+	for i := range 5000 {
+		recs = append(recs, rec{kind: kindStock, sku: fmt.Sprintf("S-%04d", i), at: t0.Add(30 * time.Second), n: 1, id: "x"})
 	}
-	if n := len(p.AppendPartitionState(nil)); n > 100 {
-		t.Errorf("partition state is %d bytes", n)
+	feed(t, p, recs)
+	if n := len(p.skus["A"].waiting); n != 1 {
+		t.Fatalf("%d waiting stock records for one SKU in one slide, want 1", n)
+	}
+	if n := len(p.AppendPartitionState(nil)); n > 40 {
+		t.Errorf("partition state is %d bytes with 5,001 SKUs waiting", n)
+	}
+	if b, _ := p.skus["A"].AppendBinary(nil); len(b) > 120 {
+		t.Errorf("A's state is %d bytes", len(b))
 	}
 	feed(t, p, []rec{buy("A", 66*time.Second, 1)}) // the watermark passes the 60 s boundary
 	if s, _ := p.SKU("A"); s.Available != 7 {
 		t.Fatalf("available after the boundary = %d, want 7 (the 50 s record with the largest id)", s.Available)
 	}
-	// State written before records were merged restores to the same result.
+	if len(p.waiting) != 0 || len(p.skus["A"].waiting) != 0 || p.skus["A"].flags&flagWaiting != 0 {
+		t.Fatalf("records still waiting after the boundary passed them")
+	}
+}
+
+// A partition state written when waiting stock records lived there (version
+// 1) restores into the SKUs' states and prices the same.
+func TestPricerRestoresPartitionStateWithPendingStock(t *testing.T) {
+	t.Parallel()
 	q := newTestPricer(t)
 	addProduct(t, q, "A", "audio")
 	feed(t, q, []rec{buy("A", 10*time.Second, 1)})
-	q.pending = append(q.pending, stockUpdate{SKU: "A", At: t0.Add(50 * time.Second).UnixMilli(), Available: 7, ID: "z"},
-		stockUpdate{SKU: "A", At: t0.Add(30 * time.Second).UnixMilli(), Available: 3, ID: "b"})
-	if err := q.RestorePartitionState(q.AppendPartitionState(nil), wall.UnixMilli()); err != nil {
+	v2 := q.AppendPartitionState(nil)
+	// Version 1: the same fields, then the pending records.
+	old := append([]byte{partitionVersionPending}, v2[1:]...)
+	old = binary.AppendUvarint(old, 3)
+	for _, w := range []struct {
+		sku   string
+		at    time.Duration
+		avail int64
+		id    string
+	}{{"A", 50 * time.Second, 7, "z"}, {"A", 30 * time.Second, 3, "b"}, {"B", 40 * time.Second, 4, "c"}} {
+		old = appendString(old, w.sku)
+		old = binary.AppendVarint(old, t0.Add(w.at).UnixMilli())
+		old = binary.AppendVarint(old, w.avail)
+		old = appendString(old, w.id)
+	}
+	r := newTestPricer(t)
+	addProduct(t, r, "A", "audio")
+	if err := r.RestorePartitionState(old, wall.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	feed(t, q, []rec{{kind: kindStock, sku: "A", at: t0.Add(40 * time.Second), n: 5, id: "c"}, buy("A", 66*time.Second, 1)})
-	if s, _ := q.SKU("A"); s.Available != 7 {
-		t.Fatalf("restored: available = %d, want 7", s.Available)
+	if got := r.AppendPartitionState(nil); !bytes.Equal(got[1:], v2[1:]) || got[0] != partitionVersion {
+		t.Fatalf("restored partition state re-encodes to %x, want %x", got, v2)
+	}
+	feed(t, r, []rec{{kind: kindStock, sku: "A", at: t0.Add(40 * time.Second), n: 5, id: "c"}, buy("A", 66*time.Second, 1)})
+	if a, _ := r.SKU("A"); a.Available != 7 {
+		t.Fatalf("A available = %d, want 7", a.Available)
+	}
+	if b, _ := r.SKU("B"); b.Available != 4 {
+		t.Fatalf("B available = %d, want 4", b.Available)
 	}
 }
