@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -65,7 +66,8 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // DecodeSKUState parses a changelog value written by AppendBinary. It never
-// panics on arbitrary bytes; what it accepts re-encodes to the same bytes.
+// panics on arbitrary bytes; what it accepts re-encodes to a record that
+// decodes to the same state.
 func DecodeSKUState(b []byte) (*SKUState, error) {
 	r := reader{b: b}
 	v := r.byte()
@@ -155,8 +157,7 @@ const (
 )
 
 // AppendPartitionState appends the partition-wide state the changelog needs
-// besides the SKUs: the watermark, the next boundary, the stock records
-// waiting for the watermark and the counters.
+// besides the SKUs: the watermark, the next boundary and the counters.
 func (p *Pricer) AppendPartitionState(b []byte) []byte {
 	b = append(b, partitionVersion)
 	started := byte(0)
@@ -178,7 +179,7 @@ func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 	r := reader{b: b}
 	v := r.byte()
 	if v != partitionVersion && v != partitionVersionPending {
-		return fmt.Errorf("%w: partition state version %d, want %d", ErrCorruptState, v, partitionVersion)
+		return fmt.Errorf("%w: partition state version %d, want %d or %d", ErrCorruptState, v, partitionVersionPending, partitionVersion)
 	}
 	started := r.byte()
 	maxEvent, current, next := r.varint(), r.varint(), r.varint()
@@ -211,7 +212,14 @@ func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 	p.wm.started, p.wm.maxEvent, p.wm.current = started == 1, maxEvent, current
 	p.wm.Touch(now)
 	p.next, p.late, p.stale = next, late, stale
-	// State written before stock records moved into their SKU's state.
+	// State written before stock records moved into their SKU's state. In
+	// (sku, time) order each record lands at the end of its SKU's list.
+	slices.SortFunc(pending, func(a, b pendingStock) int {
+		if c := cmp.Compare(a.sku, b.sku); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.u.At, b.u.At)
+	})
 	for _, w := range pending {
 		s := p.skus[w.sku]
 		if s == nil {
@@ -236,9 +244,23 @@ func (p *Pricer) Restore(s *SKUState) error {
 			p.active = slices.Delete(p.active, i, i+1)
 		}
 	}
-	if old := p.skus[s.SKU]; old != nil && old.flags&flagWaiting != 0 {
-		if i := slices.Index(p.waiting, old); i >= 0 {
-			p.waiting = slices.Delete(p.waiting, i, i+1)
+	for i := 1; i < len(s.waiting); i++ {
+		if floorDiv(s.waiting[i].At, p.d.slideMs) <= floorDiv(s.waiting[i-1].At, p.d.slideMs) {
+			return fmt.Errorf("%w: SKU %q has two waiting stock records in one slide", ErrCorruptState, s.SKU)
+		}
+	}
+	if old := p.skus[s.SKU]; old != nil {
+		// Replacing a SKU restored before: drop the old object from the
+		// lists that hold it.
+		if old.flags&flagWaiting != 0 {
+			if i := slices.Index(p.waiting, old); i >= 0 {
+				p.waiting = slices.Delete(p.waiting, i, i+1)
+			}
+		}
+		if old.flags&flagTouched != 0 {
+			if i := slices.Index(p.touched, old); i >= 0 {
+				p.touched = slices.Delete(p.touched, i, i+1)
+			}
 		}
 	}
 	s.Category = p.intern(s.Category)

@@ -2,9 +2,11 @@ package pricing
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -153,5 +155,52 @@ func TestRestoreContinuesLikeAnUninterruptedRun(t *testing.T) {
 		if !reflect.DeepEqual(states, wantStates) {
 			t.Fatalf("cut at %d: final states differ", cut)
 		}
+	}
+}
+
+// A SKU record with two waiting stock records in one slide, which the
+// pricer never writes, is refused at restore; a corrupt version 1
+// partition record with many records for one SKU restores quickly and
+// keeps the SKU's list bounded.
+func TestRestoreRefusesOrBoundsBadWaitingRecords(t *testing.T) {
+	t.Parallel()
+	p := newTestPricer(t)
+	s := &SKUState{SKU: "W", Window: NewDemandWindow(p.d.size), Baseline: Baseline{Rate: 1}}
+	s.waiting = []stockUpdate{{At: 60_001, Available: 1, ID: "a"}, {At: 60_002, Available: 2, ID: "b"}}
+	b, err := s.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := DecodeSKUState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restore(s2); !errors.Is(err, ErrCorruptState) || !strings.Contains(err.Error(), "one slide") {
+		t.Fatalf("Restore = %v, want ErrCorruptState for two records in one slide", err)
+	}
+
+	q := newTestPricer(t)
+	old := append([]byte{partitionVersionPending}, q.AppendPartitionState(nil)[1:]...)
+	const n = maxWaiting + 100
+	old = binary.AppendUvarint(old, n)
+	for i := range n {
+		old = appendString(old, "A")
+		old = binary.AppendVarint(old, int64(n-i)*60_000) // one per slide, newest first
+		old = binary.AppendVarint(old, 1)
+		old = appendString(old, "x")
+	}
+	if err := q.RestorePartitionState(old, 0); err != nil {
+		t.Fatal(err)
+	}
+	a := q.skus["A"]
+	if len(a.waiting) != maxWaiting || q.stale != 100 {
+		t.Fatalf("A waits on %d records (stale %d), want %d and 100", len(a.waiting), q.stale, maxWaiting)
+	}
+	enc, err := a.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeSKUState(enc); err != nil {
+		t.Fatalf("the bounded state does not decode: %v", err)
 	}
 }

@@ -251,6 +251,12 @@ func (p *Pricer) wait(s *SKUState, u stockUpdate) {
 		return
 	case found:
 		s.waiting[i] = u
+	case len(s.waiting) >= maxWaiting:
+		// Only reachable with the future-skew check off and a flood of
+		// far-future records: the state stays bounded and the record is
+		// counted, like a stale one.
+		p.stale++
+		return
 	default:
 		s.waiting = slices.Insert(s.waiting, i, u)
 	}
