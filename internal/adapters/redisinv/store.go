@@ -472,9 +472,12 @@ type Mismatch struct {
 // Reconcile compares every cached SKU with its ledger totals and, with fix,
 // rewrites the cache from the ledger. SKUs not cached are not mismatches:
 // they load on first use. The ledger is summed in one pass (one snapshot)
-// and the counters read 500 SKUs per round trip. Run it with order traffic
-// paused, or expect the operations in flight to show as transient
-// differences.
+// and the counters read 500 SKUs per round trip; a SKU that differs is read
+// again on both sides (its stock row, which the ledger's entries maintain in
+// the same transactions, and its counters) and reported only if it still
+// differs. A fix is a compare-and-set: it rewrites the counters only if they
+// still hold what was just read. Run it with order traffic paused, or expect
+// the operations in flight to show as transient differences.
 func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 	type balance struct {
 		sku              string
@@ -484,6 +487,22 @@ func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 		out  []Mismatch
 		page []balance
 	)
+	differ := func(sku string, vals []any, onHand, reserved int64) []Mismatch {
+		var ms []Mismatch
+		for j, f := range []struct {
+			name   string
+			ledger int64
+		}{{"on_hand", onHand}, {"reserved", reserved}} {
+			got := int64(0)
+			if vals[j] != nil {
+				got = asInt(vals[j])
+			}
+			if got != f.ledger || vals[j] == nil {
+				ms = append(ms, Mismatch{SKU: sku, Field: f.name, Redis: got, Ledger: f.ledger})
+			}
+		}
+		return ms
+	}
 	check := func() error {
 		if len(page) == 0 {
 			return nil
@@ -497,29 +516,14 @@ func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 			return fmt.Errorf("reading counters: %w", err)
 		}
 		for i, b := range page {
-			vals := cmds[i].Val()
-			if len(vals) != 2 || vals[0] == nil {
+			if vals := cmds[i].Val(); len(vals) != 2 || vals[0] == nil || len(differ(b.sku, vals, b.onHand, b.reserved)) == 0 {
 				continue
 			}
-			found := false
-			for j, f := range []struct {
-				name   string
-				ledger int64
-			}{{"on_hand", b.onHand}, {"reserved", b.reserved}} {
-				got := int64(0)
-				if vals[j] != nil {
-					got = asInt(vals[j])
-				}
-				if got != f.ledger || vals[j] == nil {
-					out = append(out, Mismatch{SKU: b.sku, Field: f.name, Redis: got, Ledger: f.ledger})
-					found = true
-				}
+			ms, err := s.recheck(ctx, b.sku, fix, differ)
+			if err != nil {
+				return err
 			}
-			if found && fix {
-				if err := s.rdb.HSet(ctx, s.CounterKey(b.sku), "on_hand", b.onHand, "reserved", b.reserved).Err(); err != nil {
-					return fmt.Errorf("rewriting counters of %s: %w", b.sku, err)
-				}
-			}
+			out = append(out, ms...)
 		}
 		page = page[:0]
 		return nil
@@ -536,3 +540,45 @@ func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 	}
 	return out, err
 }
+
+// recheck reads a SKU that differed in the snapshot again, and returns what
+// still differs; with fix it sets the counters to the ledger's values if
+// they still hold what it read.
+func (s *Store) recheck(ctx context.Context, sku string, fix bool, differ func(string, []any, int64, int64) []Mismatch) ([]Mismatch, error) {
+	vals, err := s.rdb.HMGet(ctx, s.CounterKey(sku), "on_hand", "reserved").Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading counters of %s: %w", sku, err)
+	}
+	if len(vals) != 2 || vals[0] == nil {
+		return nil, nil // evicted meanwhile: it reloads from the ledger on first use
+	}
+	l, err := s.sql.Levels(ctx, sku)
+	if err != nil {
+		return nil, err
+	}
+	ms := differ(sku, vals, l.OnHand, l.Reserved)
+	if len(ms) == 0 || !fix {
+		return ms, nil
+	}
+	str := func(v any) string {
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprint(v)
+	}
+	if err := casCountersScript.Run(ctx, s.rdb, []string{s.CounterKey(sku)}, str(vals[0]), str(vals[1]), l.OnHand, l.Reserved).Err(); err != nil {
+		return nil, fmt.Errorf("rewriting counters of %s: %w", sku, err)
+	}
+	return ms, nil
+}
+
+// casCountersScript sets a SKU's counters only if they still hold the values
+// reconcile read (ARGV 1-2; "" for a missing field).
+var casCountersScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved')
+if (cur[1] or '') ~= ARGV[1] or (cur[2] or '') ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'on_hand', ARGV[3], 'reserved', ARGV[4])
+return 1
+`)
