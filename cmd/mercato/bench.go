@@ -56,7 +56,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "mercato: --roles applies to the embedded platform, not to --url")
 		return exitConfig
 	}
-	if _, err := (&config.Config{Roles: *roles}).RoleList(); err != nil {
+	if list, err := (&config.Config{Roles: *roles}).RoleList(); err != nil || !slices.Contains(list, config.RoleAPI) {
+		if err == nil {
+			err = fmt.Errorf("%q does not include %s, which serves the orders", *roles, config.RoleAPI)
+		}
 		fmt.Fprintf(stderr, "mercato: --roles: %v\n", err)
 		return exitConfig
 	}

@@ -379,7 +379,10 @@ func TestBenchOrdersEmbedded(t *testing.T) {
 		t.Fatalf("bench printed:\n%s", out.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"bench", "orders", "--roles", "nope"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--roles") {
-		t.Fatalf("bad roles: exit %d, %q", code, errb.String())
+	for _, roles := range []string{"nope", "pricing"} {
+		errb.Reset()
+		if code := run(context.Background(), []string{"bench", "orders", "--roles", roles}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--roles") {
+			t.Fatalf("--roles %s: exit %d, %q", roles, code, errb.String())
+		}
 	}
 }
