@@ -237,29 +237,24 @@ func (p *Pricer) Restore(s *SKUState) error {
 		return fmt.Errorf("%w: SKU %q has %d buckets, this config uses %d (window or slide changed; restore from an empty changelog)",
 			ErrCorruptState, s.SKU, s.Window.size, p.d.size)
 	}
-	if old := p.skus[s.SKU]; old != nil && old.flags&flagListed != 0 {
-		// Replacing a restored SKU (callers restore the latest record of each
-		// SKU once, so this is rare): drop the old active-list entry.
-		if i := slices.Index(p.active, old); i >= 0 {
-			p.active = slices.Delete(p.active, i, i+1)
-		}
-	}
 	for i := 1; i < len(s.waiting); i++ {
 		if floorDiv(s.waiting[i].At, p.d.slideMs) <= floorDiv(s.waiting[i-1].At, p.d.slideMs) {
 			return fmt.Errorf("%w: SKU %q has two waiting stock records in one slide", ErrCorruptState, s.SKU)
 		}
 	}
 	if old := p.skus[s.SKU]; old != nil {
-		// Replacing a SKU restored before: drop the old object from the
-		// lists that hold it.
-		if old.flags&flagWaiting != 0 {
-			if i := slices.Index(p.waiting, old); i >= 0 {
-				p.waiting = slices.Delete(p.waiting, i, i+1)
+		// Replacing a restored SKU (callers restore the latest record of each
+		// SKU once, so this is rare): drop the old object from the lists
+		// that hold it.
+		for _, l := range []struct {
+			flag uint8
+			list *[]*SKUState
+		}{{flagListed, &p.active}, {flagWaiting, &p.waiting}, {flagTouched, &p.touched}} {
+			if old.flags&l.flag == 0 {
+				continue
 			}
-		}
-		if old.flags&flagTouched != 0 {
-			if i := slices.Index(p.touched, old); i >= 0 {
-				p.touched = slices.Delete(p.touched, i, i+1)
+			if i := slices.Index(*l.list, old); i >= 0 {
+				*l.list = slices.Delete(*l.list, i, i+1)
 			}
 		}
 	}
