@@ -487,22 +487,6 @@ func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 		out  []Mismatch
 		page []balance
 	)
-	differ := func(sku string, vals []any, onHand, reserved int64) []Mismatch {
-		var ms []Mismatch
-		for j, f := range []struct {
-			name   string
-			ledger int64
-		}{{"on_hand", onHand}, {"reserved", reserved}} {
-			got := int64(0)
-			if vals[j] != nil {
-				got = asInt(vals[j])
-			}
-			if got != f.ledger || vals[j] == nil {
-				ms = append(ms, Mismatch{SKU: sku, Field: f.name, Redis: got, Ledger: f.ledger})
-			}
-		}
-		return ms
-	}
 	check := func() error {
 		if len(page) == 0 {
 			return nil
@@ -516,10 +500,10 @@ func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 			return fmt.Errorf("reading counters: %w", err)
 		}
 		for i, b := range page {
-			if vals := cmds[i].Val(); len(vals) != 2 || vals[0] == nil || len(differ(b.sku, vals, b.onHand, b.reserved)) == 0 {
+			if vals := cmds[i].Val(); len(vals) != 2 || vals[0] == nil || len(counterMismatches(b.sku, vals, b.onHand, b.reserved)) == 0 {
 				continue
 			}
-			ms, err := s.recheck(ctx, b.sku, fix, differ)
+			ms, err := s.recheck(ctx, b.sku, fix)
 			if err != nil {
 				return err
 			}
@@ -541,10 +525,29 @@ func (s *Store) Reconcile(ctx context.Context, fix bool) ([]Mismatch, error) {
 	return out, err
 }
 
+// counterMismatches compares a SKU's counters (HMGET on_hand, reserved) with
+// the ledger's values; a missing field is a mismatch.
+func counterMismatches(sku string, vals []any, onHand, reserved int64) []Mismatch {
+	var ms []Mismatch
+	for j, f := range []struct {
+		name   string
+		ledger int64
+	}{{"on_hand", onHand}, {"reserved", reserved}} {
+		got := int64(0)
+		if vals[j] != nil {
+			got = asInt(vals[j])
+		}
+		if got != f.ledger || vals[j] == nil {
+			ms = append(ms, Mismatch{SKU: sku, Field: f.name, Redis: got, Ledger: f.ledger})
+		}
+	}
+	return ms
+}
+
 // recheck reads a SKU that differed in the snapshot again, and returns what
 // still differs; with fix it sets the counters to the ledger's values if
 // they still hold what it read.
-func (s *Store) recheck(ctx context.Context, sku string, fix bool, differ func(string, []any, int64, int64) []Mismatch) ([]Mismatch, error) {
+func (s *Store) recheck(ctx context.Context, sku string, fix bool) ([]Mismatch, error) {
 	vals, err := s.rdb.HMGet(ctx, s.CounterKey(sku), "on_hand", "reserved").Result()
 	if err != nil {
 		return nil, fmt.Errorf("reading counters of %s: %w", sku, err)
@@ -556,7 +559,7 @@ func (s *Store) recheck(ctx context.Context, sku string, fix bool, differ func(s
 	if err != nil {
 		return nil, err
 	}
-	ms := differ(sku, vals, l.OnHand, l.Reserved)
+	ms := counterMismatches(sku, vals, l.OnHand, l.Reserved)
 	if len(ms) == 0 || !fix {
 		return ms, nil
 	}

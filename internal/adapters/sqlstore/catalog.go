@@ -240,10 +240,6 @@ func (s *Store) Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry
 	return out, rows.Err()
 }
 
-func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) error {
-	return s.enqueueRows(ctx, tx, msgs)
-}
-
 // EnqueueEvents writes events to the outbox in their own transaction, for
 // writers whose state lives elsewhere (and for tools and benchmarks).
 func (s *Store) EnqueueEvents(ctx context.Context, msgs []event.Message) error {

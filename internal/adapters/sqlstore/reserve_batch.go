@@ -221,7 +221,7 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 	if err := s.insertRows(ctx, tx, `INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at) VALUES `, 7, ledger); err != nil {
 		return fmt.Errorf("appending ledger entries: %w", err)
 	}
-	return s.enqueueRows(ctx, tx, msgs)
+	return s.enqueue(ctx, tx, msgs)
 }
 
 // reservationStates returns the state of each entry's reservation that
@@ -257,8 +257,8 @@ func (s *Store) reservationStates(ctx context.Context, tx *txn, entries []batchE
 	return out, nil
 }
 
-// enqueueRows writes events to the outbox with multi-row inserts.
-func (s *Store) enqueueRows(ctx context.Context, tx *txn, msgs []event.Message) error {
+// enqueue writes events to the outbox with multi-row inserts.
+func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) error {
 	rows := make([][]any, 0, len(msgs))
 	for _, m := range msgs {
 		payload, err := m.Envelope.Encode()
