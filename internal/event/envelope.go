@@ -87,7 +87,7 @@ func (e Envelope) Encode() ([]byte, error) {
 	b = append(b, `,"data":`...)
 	buf.Write(b)
 	if err := json.Compact(buf, e.Data); err != nil || isNull(e.Data) {
-		return nil, fmt.Errorf("%w: data must be a JSON value", ErrMalformed)
+		return nil, errNotAValue
 	}
 	b = buf.AvailableBuffer()
 	b = append(b, `,"schema_version":`...)
@@ -113,13 +113,16 @@ func appendString(b []byte, s string) []byte {
 
 func isNull(data []byte) bool { return string(bytes.TrimSpace(data)) == "null" }
 
+// errNotAValue refuses an envelope whose data is missing, null or not JSON.
+var errNotAValue = fmt.Errorf("%w: data must be a JSON value", ErrMalformed)
+
 // Validate reports the first missing or out-of-range field.
 func (e Envelope) Validate() error {
 	if err := e.validateFields(); err != nil {
 		return err
 	}
 	if len(e.Data) == 0 || !json.Valid(e.Data) || isNull(e.Data) {
-		return fmt.Errorf("%w: data must be a JSON value", ErrMalformed)
+		return errNotAValue
 	}
 	return nil
 }
@@ -165,7 +168,7 @@ func Decode(b []byte) (Envelope, error) {
 		return Envelope{}, err
 	}
 	if len(e.Data) == 0 || isNull(e.Data) {
-		return Envelope{}, fmt.Errorf("%w: data must be a JSON value", ErrMalformed)
+		return Envelope{}, errNotAValue
 	}
 	return e, nil
 }
