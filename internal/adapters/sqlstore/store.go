@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,11 @@ type Options struct {
 	MaxConns int
 	// AlertHysteresis re-arms low-stock alerts at threshold × (1 + h); default 0.10.
 	AlertHysteresis float64
+	// WriterNice is the nice value (Linux, -20 to 19) the SQLite writer's
+	// thread asks for; 0 keeps the process's. The single writer is the
+	// serial part of every write, so a negative value lets it run ahead of
+	// the goroutines queueing work for it. See WriterPriority.
+	WriterNice int
 }
 
 // Store is the system of record.
@@ -54,6 +60,9 @@ type Store struct {
 	stmtMu  sync.Mutex
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool
+
+	// writerNice is the error from setting the writer's priority, if any.
+	writerNice error
 }
 
 // txn is a write transaction whose statements use the prepared cache.
@@ -208,6 +217,9 @@ func openSQLite(path string, o Options) (*Store, error) {
 	if sync != "FULL" && sync != "NORMAL" {
 		return nil, fmt.Errorf("SQLite synchronous must be FULL or NORMAL, got %q", o.SQLiteSynchronous)
 	}
+	if o.WriterNice < -20 || o.WriterNice > 19 {
+		return nil, fmt.Errorf("SQLite writer nice must be -20 to 19, got %d", o.WriterNice)
+	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
 		q.Set("_busy_timeout", "10000")
@@ -246,7 +258,9 @@ func openSQLite(path string, o Options) (*Store, error) {
 	r.SetMaxIdleConns(o.MaxConns)
 	s := &Store{w: w, r: r, writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}),
 		stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
-	go s.groupCommitter()
+	started := make(chan error, 1)
+	go s.groupCommitter(o.WriterNice, started)
+	s.writerNice = <-started
 	return s, nil
 }
 
@@ -361,11 +375,49 @@ func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
+// prioritise sets the calling thread's nice value, which the caller has
+// locked, and returns what gives the thread back when the writer stops.
+func prioritise(nice int) (restore func(), err error) {
+	if nice == 0 {
+		return runtime.UnlockOSThread, nil
+	}
+	before, err := threadNice()
+	if err != nil {
+		return runtime.UnlockOSThread, err
+	}
+	if err := setThreadNice(nice); err != nil {
+		return runtime.UnlockOSThread, err
+	}
+	return func() {
+		if setThreadNice(before) == nil {
+			runtime.UnlockOSThread()
+		}
+	}, nil
+}
+
+// WriterPriority reports whether the SQLite writer's thread runs at the nice
+// value asked for (Options.WriterNice): nil when it does, or when none was
+// asked for or the store is PostgreSQL; otherwise why not (typically a
+// missing CAP_SYS_NICE), in which case it runs at the process's priority.
+func (s *Store) WriterPriority() error { return s.writerNice }
+
 // groupCommitter is SQLite's single writer. It takes whatever writes are
 // queued (at least one, at most maxGroup), runs each in its own savepoint so
 // a failing write rolls back alone, and commits them together.
-func (s *Store) groupCommitter() {
+//
+// It keeps one OS thread for itself, so every SQLite call of the writer runs
+// on that thread and the thread's priority (nice) applies to all of them.
+// started receives the result of setting the priority before the first
+// write is taken. When the writer stops, the thread gets its priority back
+// and returns to Go's pool; if it cannot (a raised nice value needs no
+// privilege, lowering it again does), it stays locked and ends with the
+// goroutine, so the priority never passes to other goroutines.
+func (s *Store) groupCommitter(nice int, started chan<- error) {
 	defer close(s.stopped)
+	runtime.LockOSThread()
+	restore, err := prioritise(nice)
+	defer restore()
+	started <- err
 	for first := range s.writes {
 		batch := []*writeReq{first}
 	fill:

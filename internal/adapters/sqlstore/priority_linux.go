@@ -1,0 +1,26 @@
+package sqlstore
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// threadNice returns the calling OS thread's nice value. Linux keeps one per
+// thread; the raw getpriority system call returns 20 - nice.
+func threadNice() (int, error) {
+	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	if err != nil {
+		return 0, fmt.Errorf("reading the SQLite writer's nice value: %w", err)
+	}
+	return 20 - p, nil
+}
+
+// setThreadNice sets the calling OS thread's nice value, and only that
+// thread's. Raising priority (a lower nice) needs CAP_SYS_NICE or a high
+// enough RLIMIT_NICE (ulimit -e, systemd's LimitNICE=).
+func setThreadNice(nice int) error {
+	if err := syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice); err != nil {
+		return fmt.Errorf("setting the SQLite writer's nice value to %d: %w", nice, err)
+	}
+	return nil
+}
