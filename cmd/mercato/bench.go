@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -99,7 +100,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() { done <- a.Run(rctx) }()
 		defer func() { cancel(); <-done }()
 		base, tok = "http://"+a.HTTPAddr(), a.AdminToken()
-		fmt.Fprintf(stdout, "embedded Mercato in %s (SQLite synchronous=FULL, broker with fsync'd writes, roles: %s)\n", dir, *roles)
+		writer := fmt.Sprintf("writer nice %d", cfg.SQLiteNice)
+		if err := a.WriterPriority(); err != nil {
+			writer = "writer at normal priority: " + err.Error()
+		}
+		fmt.Fprintf(stdout, "embedded Mercato in %s (SQLite synchronous=FULL, %s, GOMAXPROCS %d on %d CPUs; broker with fsync'd writes; roles: %s)\n",
+			dir, writer, runtime.GOMAXPROCS(0), runtime.NumCPU(), *roles)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
 	if err := createBenchSKUs(ctx, client, base, tok, *skus); err != nil {

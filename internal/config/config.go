@@ -53,6 +53,7 @@ type Config struct {
 	Roles        string
 	LogLevel     string
 	SQLiteSync   string
+	SQLiteNice   int
 
 	OutboxPollInterval time.Duration
 	OutboxBatch        int
@@ -119,6 +120,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Roles, "roles", RoleAll, "comma-separated roles to run, or all")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug|info|warn|error")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", "FULL", "SQLite synchronous pragma: FULL (fsync every commit) or NORMAL")
+	fs.IntVar(&c.SQLiteNice, "sqlite-writer-nice", -10, "nice value (-20 to 19) the SQLite writer's thread asks for, 0 to leave it; below 0 needs CAP_SYS_NICE or RLIMIT_NICE, else it runs at normal priority")
 	fs.DurationVar(&c.OutboxPollInterval, "outbox-poll-interval", 20*time.Millisecond, "how often the outbox relay looks for new rows when idle")
 	fs.IntVar(&c.OutboxBatch, "outbox-batch", 500, "outbox rows published per relay batch")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
@@ -354,6 +356,9 @@ func (c *Config) Validate() error {
 	case "FULL", "NORMAL":
 	default:
 		bad("--sqlite-synchronous must be FULL or NORMAL, got %q", c.SQLiteSync)
+	}
+	if c.SQLiteNice < -20 || c.SQLiteNice > 19 {
+		bad("--sqlite-writer-nice must be -20 to 19, got %d", c.SQLiteNice)
 	}
 	if c.OutboxPollInterval <= 0 {
 		bad("--outbox-poll-interval must be positive")

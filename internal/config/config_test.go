@@ -86,6 +86,7 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		{"bad broker list", []string{"--kafka-brokers", "a:1,b"}, nil, []string{"\"b\""}},
 		{"unknown flag", []string{"--nope"}, nil, []string{"nope"}},
 		{"sync", []string{"--sqlite-synchronous", "OFF"}, nil, []string{"FULL or NORMAL"}},
+		{"writer nice", []string{"--sqlite-writer-nice", "-21"}, nil, []string{"--sqlite-writer-nice must be -20 to 19"}},
 		{"redis", []string{"--redis-addr", "nohost", "--redis-shards", "0"}, nil, []string{"--redis-addr", "--redis-shards"}},
 		{"webhook", []string{"--alert-webhook-url", "ftp://x"}, nil, []string{"--alert-webhook-url"}},
 		{"ttl", []string{"--reservation-ttl", "10ms"}, nil, []string{"--reservation-ttl"}},
