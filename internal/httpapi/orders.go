@@ -48,8 +48,16 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	hash := idempotency.Hash(r.Method, r.URL.Path, body)
 	// A paid checkout's response is stored with the order in one
-	// transaction where the store can; Finish below then writes nothing.
-	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) { return s.orderOutcome(o, nil) }}
+	// transaction where the store can (orders.IdemRef.Respond); Finish
+	// below is then skipped. The last response rendered is the committed
+	// one: a transaction run again renders again, and one that failed
+	// fails the checkout.
+	var stored []byte
+	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) {
+		status, body := s.orderOutcome(o, nil)
+		stored = body
+		return status, body
+	}}
 	var (
 		o    orders.Order
 		perr error
@@ -108,6 +116,8 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		if err := deferred.store.Settle(ctx, customer, key, deferred.claim, status, out); err != nil {
 			return err
 		}
+	case perr == nil && bytes.Equal(out, stored):
+		// Stored by the transaction that marked the order paid.
 	default:
 		if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
 			return err
