@@ -89,6 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		cfg.RegisterFlags(cfs)
 		_ = cfs.Parse([]string{"--data-dir", dir, "--http-addr", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn", "--roles", *roles})
+		app.SpareProcs(cfg)
 		a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			printErrors(stderr, err)

@@ -220,6 +220,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 // prints why and returns a nil App and the exit status.
 func openApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, *slog.Logger, int) {
 	log := newLogger(stderr, cfg.LogLevel)
+	if n, ok := app.SpareProcs(cfg); ok {
+		log.Debug("Go scheduler widened for the SQLite writer", "GOMAXPROCS", n)
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		printErrors(stderr, err)

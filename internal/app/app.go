@@ -122,13 +122,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.store, err = OpenStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if a.store.Kind() == "sqlite" {
-		if err := a.store.WriterPriority(); err != nil {
-			log.Info("SQLite writer runs at normal priority", "reason", err)
-		}
-		if n, ok := SpareProcs(); ok {
-			log.Debug("Go scheduler widened for the SQLite writer", "GOMAXPROCS", n)
-		}
+	if err := a.store.WriterPriority(); err != nil {
+		log.Info("SQLite writer runs at normal priority", "reason", err)
 	}
 	var stock inventory.Store = a.store
 	var stockCache catalog.StockCache
@@ -577,14 +572,16 @@ var startProcs = runtime.GOMAXPROCS(0)
 
 // SpareProcs gives the Go scheduler twice the Ps the process started with
 // (and reports the new GOMAXPROCS), unless GOMAXPROCS is set in the
-// environment. It is for processes that run the SQLite writer: its thread
+// environment or cfg's system of record is not SQLite. It is for the
+// process that runs the SQLite writer, and the commands that start the
+// platform call it (a library leaves GOMAXPROCS alone): the writer's thread
 // spends most of its time in SQLite's C code, and each time it returns to
 // Go it needs a P, which with one P per core the HTTP and consumer
 // goroutines hold. On 2 cores, checkout throughput rose with 3 Ps over 2 and
 // with 4 over 3, and 6 measured the same as 4 (BENCHMARKS.md). Calling it
 // again changes nothing.
-func SpareProcs() (int, bool) {
-	if os.Getenv("GOMAXPROCS") != "" {
+func SpareProcs(cfg config.Config) (int, bool) {
+	if kind, _, err := config.ParseDB(cfg.DBOrDefault()); err != nil || kind != "sqlite" || os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0), false
 	}
 	runtime.GOMAXPROCS(2 * startProcs)
