@@ -112,7 +112,7 @@ func waitReady(t testing.TB, base string) {
 	}
 }
 
-func consumeUntil(t *testing.T, seed, topic string, match func(event.Envelope) bool) bool {
+func consumeUntil(t testing.TB, seed, topic string, match func(event.Envelope) bool) bool {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {

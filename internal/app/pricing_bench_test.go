@@ -27,6 +27,13 @@ func BenchmarkPriceLatency(b *testing.B) {
 	if code := call(b, a, "PUT", "/v1/products/LAT-1", `{"name":"latency","category":"lat","base_price":100000,"price_floor":10000,"price_ceiling":1000000,"stock":100000000}`); code != 201 {
 		b.Fatalf("PUT = %d", code)
 	}
+	// The product's events reach the broker through the outbox relay: until
+	// they have, the pricing group has nothing to commit, waitGroupConsumed
+	// returns at once, and the first window's sales are for a SKU pricing
+	// does not know yet.
+	if !consumeUntil(b, a.KafkaAddr(), event.TopicProducts, func(env event.Envelope) bool { return env.Subject == "LAT-1" }) {
+		b.Fatal("product event never published")
+	}
 	c, err := bus.NewClient(bus.Options{Brokers: []string{a.KafkaAddr()}})
 	if err != nil {
 		b.Fatal(err)
