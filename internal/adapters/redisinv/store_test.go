@@ -29,7 +29,9 @@ type fixture struct {
 
 func newFixture(t testing.TB, addr string, shards int) fixture {
 	t.Helper()
-	sql, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "ledger.db"), sqlstore.Options{})
+	// The ledger's writer at the nice value mercato serve gives it
+	// (--sqlite-writer-nice); unprivileged it runs at normal priority.
+	sql, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "ledger.db"), sqlstore.Options{WriterNice: -10})
 	if err != nil {
 		t.Fatal(err)
 	}

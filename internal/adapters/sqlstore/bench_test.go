@@ -15,13 +15,17 @@ import (
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
+// servedNice is the SQLite writer's nice value as mercato serve runs it
+// (--sqlite-writer-nice); unprivileged the writer runs at normal priority.
+const servedNice = -10
+
 // BenchmarkReserve: reservations/s and latency on SQLite (synchronous=FULL:
 // every acknowledged reservation is fsync'd, group commit shares the fsync)
 // and PostgreSQL (the test server runs with fsync=off; see BENCHMARKS.md).
 func BenchmarkReserve(b *testing.B) {
 	engines := map[string]func(testing.TB) *sqlstore.Store{
 		"sqlite": func(tb testing.TB) *sqlstore.Store {
-			s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(tb.TempDir(), "b.db"), sqlstore.Options{})
+			s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(tb.TempDir(), "b.db"), sqlstore.Options{WriterNice: servedNice})
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -54,7 +58,7 @@ func BenchmarkReserve(b *testing.B) {
 // Redis adapter's batches take), batches of 64 one-item reservations from 4
 // callers, on SQLite with synchronous=FULL.
 func BenchmarkReserveBatch(b *testing.B) {
-	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "b.db"), sqlstore.Options{})
+	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "b.db"), sqlstore.Options{WriterNice: servedNice})
 	if err != nil {
 		b.Fatal(err)
 	}
