@@ -101,9 +101,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() { done <- a.Run(rctx) }()
 		defer func() { cancel(); <-done }()
 		base, tok = "http://"+a.HTTPAddr(), a.AdminToken()
-		writer := fmt.Sprintf("writer nice %d", cfg.SQLiteNice)
+		writer := fmt.Sprintf("writer nice %+d", cfg.SQLiteNice)
 		if err := a.WriterPriority(); err != nil {
-			writer = "writer at normal priority: " + err.Error()
+			writer = "writer at the process's priority: " + err.Error()
 		}
 		fmt.Fprintf(stdout, "embedded Mercato in %s (SQLite synchronous=FULL, %s, GOMAXPROCS %d on %d CPUs; broker with fsync'd writes; roles: %s)\n",
 			dir, writer, runtime.GOMAXPROCS(0), runtime.NumCPU(), *roles)

@@ -122,8 +122,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.store, err = OpenStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if err := a.store.WriterPriority(); err != nil {
-		log.Info("SQLite writer runs at normal priority", "reason", err)
+	if err := a.store.WriterPriority(); errors.Is(err, errors.ErrUnsupported) {
+		log.Debug("SQLite writer runs at the process's priority", "reason", err)
+	} else if err != nil {
+		log.Info("SQLite writer runs at the process's priority", "reason", err)
 	}
 	var stock inventory.Store = a.store
 	var stockCache catalog.StockCache
@@ -570,22 +572,23 @@ func StartBroker(cfg config.Config) (*bus.EmbeddedBroker, error) {
 // startProcs is GOMAXPROCS as the process started.
 var startProcs = runtime.GOMAXPROCS(0)
 
-// SpareProcs gives the Go scheduler twice the Ps the process started with
-// (and reports the new GOMAXPROCS), unless GOMAXPROCS is set in the
-// environment or cfg's system of record is not SQLite. It is for the
-// process that runs the SQLite writer, and the commands that start the
-// platform call it (a library leaves GOMAXPROCS alone): the writer's thread
-// spends most of its time in SQLite's C code, and each time it returns to
-// Go it needs a P, which with one P per core the HTTP and consumer
-// goroutines hold. On 2 cores, checkout throughput rose with 3 Ps over 2 and
-// with 4 over 3, and 6 measured the same as 4 (BENCHMARKS.md). Calling it
-// again changes nothing.
+// SpareProcs gives the Go scheduler two Ps more than the process started
+// with and reports the new GOMAXPROCS, unless GOMAXPROCS is set in the
+// environment or cfg's system of record is not SQLite; calling it again
+// changes nothing. It is for the process that runs the SQLite writer, and
+// the commands that start the platform call it (a library leaves GOMAXPROCS
+// alone). The writer's thread spends most of its time in SQLite's C code,
+// and each time it returns to Go it needs a P, which with one P per core the
+// HTTP and consumer goroutines hold. On 2 cores, checkout throughput rose
+// with 3 Ps over 2 and with 4 over 3, and 6 measured the same as 4
+// (BENCHMARKS.md). Once set, GOMAXPROCS no longer follows changes of the
+// CPU quota or affinity.
 func SpareProcs(cfg config.Config) (int, bool) {
 	if kind, _, err := config.ParseDB(cfg.DBOrDefault()); err != nil || kind != "sqlite" || os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0), false
 	}
-	runtime.GOMAXPROCS(2 * startProcs)
-	return 2 * startProcs, true
+	runtime.GOMAXPROCS(startProcs + 2)
+	return startProcs + 2, true
 }
 
 // OpenStore opens the system of record named by --db.

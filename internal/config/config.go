@@ -120,7 +120,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Roles, "roles", RoleAll, "comma-separated roles to run, or all")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug|info|warn|error")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", "FULL", "SQLite synchronous pragma: FULL (fsync every commit) or NORMAL")
-	fs.IntVar(&c.SQLiteNice, "sqlite-writer-nice", -10, "nice value (-20 to 19) the SQLite writer's thread asks for, 0 to leave it; below 0 needs CAP_SYS_NICE or RLIMIT_NICE, else it runs at normal priority")
+	fs.IntVar(&c.SQLiteNice, "sqlite-writer-nice", -10, "adjustment of the SQLite writer's thread nice value (-20 to 19), as nice -n: -10 runs it ahead of the rest of the process, 0 leaves it; a negative one needs CAP_SYS_NICE or RLIMIT_NICE, else the writer runs at the process's priority")
 	fs.DurationVar(&c.OutboxPollInterval, "outbox-poll-interval", 20*time.Millisecond, "how often the outbox relay looks for new rows when idle")
 	fs.IntVar(&c.OutboxBatch, "outbox-batch", 500, "outbox rows published per relay batch")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")

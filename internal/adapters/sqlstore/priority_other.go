@@ -7,13 +7,12 @@ import (
 	"fmt"
 )
 
-// Thread priorities are Linux-only here: elsewhere the writer keeps the
-// process's priority.
-
+// threadNice is Linux-only: elsewhere the writer keeps the process's priority.
 func threadNice() (int, error) {
-	return 0, fmt.Errorf("reading the SQLite writer's nice value: %w", errors.ErrUnsupported)
+	return 0, fmt.Errorf("reading the thread's nice value: %w", errors.ErrUnsupported)
 }
 
+// setThreadNice is Linux-only, like threadNice.
 func setThreadNice(nice int) error {
-	return fmt.Errorf("setting the SQLite writer's nice value to %d: %w", nice, errors.ErrUnsupported)
+	return fmt.Errorf("setting the thread's nice value to %d: %w", nice, errors.ErrUnsupported)
 }

@@ -30,10 +30,11 @@ type Options struct {
 	MaxConns int
 	// AlertHysteresis re-arms low-stock alerts at threshold × (1 + h); default 0.10.
 	AlertHysteresis float64
-	// WriterNice is the nice value (Linux, -20 to 19) the SQLite writer's
-	// thread asks for; 0 keeps the process's. The single writer is the
-	// serial part of every write, so a negative value lets it run ahead of
-	// the goroutines queueing work for it. See WriterPriority.
+	// WriterNice adjusts the nice value of the SQLite writer's thread
+	// (Linux), as nice -n does: -10 runs it ten steps ahead of the rest of
+	// the process, 0 leaves it. The single writer is the serial part of
+	// every write, so a negative value lets it run ahead of the goroutines
+	// queueing work for it. See WriterPriority.
 	WriterNice int
 }
 
@@ -61,8 +62,8 @@ type Store struct {
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool
 
-	// writerNice is the error from setting the writer's priority, if any.
-	writerNice error
+	// writerNiceErr is why the writer's priority could not be set, if so.
+	writerNiceErr error
 }
 
 // txn is a write transaction whose statements use the prepared cache.
@@ -218,7 +219,7 @@ func openSQLite(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("SQLite synchronous must be FULL or NORMAL, got %q", o.SQLiteSynchronous)
 	}
 	if o.WriterNice < -20 || o.WriterNice > 19 {
-		return nil, fmt.Errorf("SQLite writer nice must be -20 to 19, got %d", o.WriterNice)
+		return nil, fmt.Errorf("SQLite writer nice adjustment must be -20 to 19, got %d", o.WriterNice)
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -260,7 +261,7 @@ func openSQLite(path string, o Options) (*Store, error) {
 		stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 	started := make(chan error, 1)
 	go s.groupCommitter(o.WriterNice, started)
-	s.writerNice = <-started
+	s.writerNiceErr = <-started
 	return s, nil
 }
 
@@ -375,46 +376,54 @@ func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
-// prioritise sets the calling thread's nice value, which the caller has
-// locked, and returns what gives the thread back when the writer stops.
-func prioritise(nice int) (restore func(), err error) {
-	if nice == 0 {
-		return runtime.UnlockOSThread, nil
+// prioritise adjusts the calling thread's nice value by adjust, as nice -n
+// does, within -20 to 19, and locks the goroutine to the thread so the value
+// applies to everything the goroutine runs. It returns what gives the thread
+// back when the writer stops. With no adjustment, or when the adjustment is
+// refused, nothing is locked or changed.
+func prioritise(adjust int) (restore func(), err error) {
+	if adjust == 0 {
+		return func() {}, nil
 	}
+	runtime.LockOSThread()
 	before, err := threadNice()
 	if err != nil {
-		return runtime.UnlockOSThread, err
+		runtime.UnlockOSThread()
+		return func() {}, err
 	}
-	if err := setThreadNice(nice); err != nil {
-		return runtime.UnlockOSThread, err
+	if err := setThreadNice(min(max(before+adjust, -20), 19)); err != nil {
+		runtime.UnlockOSThread()
+		return func() {}, err
 	}
 	return func() {
+		// Going back to a higher priority may be refused (an unprivileged
+		// positive adjustment): the goroutine then ends locked, and Go ends
+		// its thread with it, or parks it for good if it is the main thread.
 		if setThreadNice(before) == nil {
 			runtime.UnlockOSThread()
 		}
 	}, nil
 }
 
-// WriterPriority reports whether the SQLite writer's thread runs at the nice
-// value asked for (Options.WriterNice): nil when it does, or when none was
-// asked for or the store is PostgreSQL; otherwise why not (typically a
+// WriterPriority reports whether the SQLite writer's thread runs at the
+// priority asked for (Options.WriterNice): nil when it does, or when none
+// was asked for or the store is PostgreSQL; otherwise why not (typically a
 // missing CAP_SYS_NICE), in which case it runs at the process's priority.
-func (s *Store) WriterPriority() error { return s.writerNice }
+func (s *Store) WriterPriority() error { return s.writerNiceErr }
 
 // groupCommitter is SQLite's single writer. It takes whatever writes are
 // queued (at least one, at most maxGroup), runs each in its own savepoint so
 // a failing write rolls back alone, and commits them together.
 //
-// It keeps one OS thread for itself, so every SQLite call of the writer runs
-// on that thread and the thread's priority (nice) applies to all of them.
-// started receives the result of setting the priority before the first
-// write is taken. When the writer stops, the thread gets its priority back
-// and returns to Go's pool; if it cannot (a raised nice value needs no
-// privilege, lowering it again does), it stays locked and ends with the
-// goroutine, so the priority never passes to other goroutines.
+// With a priority to take (nice), it keeps one OS thread for itself, so
+// every write transaction runs on that thread at its priority (nice value).
+// Go never starts new threads from a locked one, so the value passes to no
+// other thread; the thread may be the process's main thread, which then
+// shows as the process in ps and top. started receives the result before
+// the first write is taken. When the writer stops, the thread gets its value
+// back and returns to Go's pool.
 func (s *Store) groupCommitter(nice int, started chan<- error) {
 	defer close(s.stopped)
-	runtime.LockOSThread()
 	restore, err := prioritise(nice)
 	defer restore()
 	started <- err
