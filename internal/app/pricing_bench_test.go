@@ -31,8 +31,10 @@ func BenchmarkPriceLatency(b *testing.B) {
 	// they have, the pricing group has nothing to commit, waitGroupConsumed
 	// returns at once, and the first window's sales are for a SKU pricing
 	// does not know yet.
-	if !consumeUntil(b, a.KafkaAddr(), event.TopicProducts, func(env event.Envelope) bool { return env.Subject == "LAT-1" }) {
-		b.Fatal("product event never published")
+	for _, topic := range []string{event.TopicProducts, event.TopicInventory} {
+		if !consumeUntil(b, a.KafkaAddr(), topic, func(env event.Envelope) bool { return env.Subject == "LAT-1" }) {
+			b.Fatalf("LAT-1's event never reached %s", topic)
+		}
 	}
 	c, err := bus.NewClient(bus.Options{Brokers: []string{a.KafkaAddr()}})
 	if err != nil {

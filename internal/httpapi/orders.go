@@ -51,7 +51,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	// transaction where the store can (orders.IdemRef.Respond); Finish
 	// below is then skipped. The last response rendered is the committed
 	// one: a transaction run again renders again, and one that failed
-	// fails the checkout.
+	// fails the checkout. This relies on the keys living in the orders'
+	// database, as they do wherever a store takes Respond (app.New wires
+	// one store as both).
 	var stored []byte
 	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) {
 		status, body := s.orderOutcome(o, nil)
@@ -116,7 +118,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		if err := deferred.store.Settle(ctx, customer, key, deferred.claim, status, out); err != nil {
 			return err
 		}
-	case perr == nil && bytes.Equal(out, stored):
+	case perr == nil && stored != nil && bytes.Equal(out, stored):
 		// Stored by the transaction that marked the order paid.
 	default:
 		if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
