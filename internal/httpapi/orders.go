@@ -47,18 +47,20 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkoutTimeout)
 	defer cancel()
 	hash := idempotency.Hash(r.Method, r.URL.Path, body)
-	// A paid checkout's response is stored with the order in one
-	// transaction where the store can (orders.IdemRef.Respond); Finish
-	// below is then skipped. The last response rendered is the committed
-	// one: a transaction run again renders again, and one that failed
-	// fails the checkout. This relies on the keys living in the orders'
-	// database, as they do wherever a store takes Respond (app.New wires
-	// one store as both).
-	var stored []byte
+	// A paid checkout's response is rendered and stored with the order in
+	// one transaction where the store can (orders.IdemRef.Respond); the
+	// handler then answers with those bytes and skips Finish. The last
+	// response rendered is the committed one: a transaction run again
+	// renders again, and one that failed fails the checkout. This relies on
+	// the keys living in the orders' database, as they do wherever a store
+	// takes Respond (app.New wires one store as both).
+	var (
+		storedStatus int
+		stored       []byte
+	)
 	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) {
-		status, body := s.orderOutcome(o, nil)
-		stored = body
-		return status, body
+		storedStatus, stored = s.orderOutcome(o, nil)
+		return storedStatus, stored
 	}}
 	var (
 		o    orders.Order
@@ -94,7 +96,10 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 			o, perr = s.o.Orders.Place(ctx, customer, idem, req)
 		}
 	}
-	status, out := s.orderOutcome(o, perr)
+	status, out := storedStatus, stored
+	if perr != nil || stored == nil {
+		status, out = s.orderOutcome(o, perr)
+	}
 	switch {
 	case status >= 500:
 		// A retry may succeed: let it run again, unless an order this key
@@ -118,7 +123,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		if err := deferred.store.Settle(ctx, customer, key, deferred.claim, status, out); err != nil {
 			return err
 		}
-	case perr == nil && stored != nil && bytes.Equal(out, stored):
+	case perr == nil && stored != nil:
 		// Stored by the transaction that marked the order paid.
 	default:
 		if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
