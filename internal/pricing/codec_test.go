@@ -24,9 +24,9 @@ func sampleState() *SKUState {
 	return s
 }
 
-func TestSKUStateRoundTrip(t *testing.T) {
-	t.Parallel()
-	s := sampleState()
+// roundTrip encodes s and decodes it again, returning the copy and its encoding.
+func roundTrip(t *testing.T, s *SKUState) (*SKUState, []byte) {
+	t.Helper()
 	b, err := s.AppendBinary(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +35,13 @@ func TestSKUStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return got, b
+}
+
+func TestSKUStateRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := sampleState()
+	got, b := roundTrip(t, s)
 	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, s)
 	}
@@ -167,14 +174,7 @@ func TestRestoreRefusesOrBoundsBadWaitingRecords(t *testing.T) {
 	p := newTestPricer(t)
 	s := &SKUState{SKU: "W", Window: NewDemandWindow(p.d.size), Baseline: Baseline{Rate: 1}}
 	s.waiting = []stockUpdate{{At: 60_001, Available: 1, ID: "a"}, {At: 60_002, Available: 2, ID: "b"}}
-	b, err := s.AppendBinary(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2, err := DecodeSKUState(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, _ := roundTrip(t, s)
 	if err := p.Restore(s2); !errors.Is(err, ErrCorruptState) || !strings.Contains(err.Error(), "one slide") {
 		t.Fatalf("Restore = %v, want ErrCorruptState for two records in one slide", err)
 	}
@@ -196,11 +196,5 @@ func TestRestoreRefusesOrBoundsBadWaitingRecords(t *testing.T) {
 	if len(a.waiting) != maxWaiting || q.stale != 100 {
 		t.Fatalf("A waits on %d records (stale %d), want %d and 100", len(a.waiting), q.stale, maxWaiting)
 	}
-	enc, err := a.AppendBinary(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := DecodeSKUState(enc); err != nil {
-		t.Fatalf("the bounded state does not decode: %v", err)
-	}
+	roundTrip(t, a) // the bounded state encodes and decodes
 }
