@@ -623,21 +623,21 @@ func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore
 func redisPrefix(cfg config.Config) string { return cfg.TopicPrefix + "mercato:" }
 
 // dynamicPrices prices order lines at the SKU's current dynamic price, or
-// its base price until the pricing role has priced it.
+// its base price until the pricing role has priced it; the order service
+// clamps either into the product's current bounds (orders.Quote.Charge).
 type dynamicPrices struct {
 	store *sqlstore.Store
 	book  *prices.Book
 }
 
 func (p dynamicPrices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
-	base, category, err := p.store.ProductQuote(ctx, sku)
+	q, err := p.store.ProductQuote(ctx, sku)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return orders.Quote{}, fmt.Errorf("%w: %s", orders.ErrUnknownSKU, sku)
 	}
 	if err != nil {
 		return orders.Quote{}, err
 	}
-	q := orders.Quote{Price: base, BasePrice: base, Category: category}
 	if rec, ok := p.book.Price(sku); ok {
 		q.Price = rec.Price
 	}

@@ -151,7 +151,7 @@ func schemas() map[string]any {
 		}),
 		"Order": obj(nil, map[string]any{
 			"id": str, "customer_id": str,
-			"status": map[string]any{"type": "string", "enum": []string{"pending", "reserved", "paid", "payment_failed", "cancelled"}},
+			"status": map[string]any{"type": "string", "enum": []string{"pending", "reserved", "paid", "failing", "payment_failed", "cancelled"}},
 			"items":  map[string]any{"type": "array", "items": obj(nil, map[string]any{"sku": str, "quantity": i64, "unit_price": i64, "base_price": i64, "category": str})},
 			"total":  i64, "payment_id": str, "failure_reason": str, "created_at": stamp, "updated_at": stamp,
 		}),

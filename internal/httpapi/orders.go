@@ -258,6 +258,10 @@ func orderError(err error) *APIError {
 		return apiErr(http.StatusConflict, "insufficient_stock", "insufficient stock for %s: requested %d, available %d", ise.SKU, ise.Requested, ise.Available)
 	case errors.Is(err, payments.ErrInvalidToken):
 		return apiErr(http.StatusUnprocessableEntity, "invalid_payment_token", "%s", err.Error())
+	case errors.Is(err, orders.ErrAmountTooLarge):
+		return apiErr(http.StatusUnprocessableEntity, "amount_too_large", "%s", err.Error())
+	case errors.Is(err, orders.ErrUnpriceable):
+		return apiErr(http.StatusConflict, "unpriceable_sku", "%s", err.Error())
 	case errors.Is(err, orders.ErrDuplicateSKU):
 		return apiErr(http.StatusUnprocessableEntity, "duplicate_sku", "%s", err.Error())
 	case errors.Is(err, orders.ErrInvalid):

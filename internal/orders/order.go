@@ -11,20 +11,31 @@ type Status string
 
 // Order states.
 const (
-	StatusPending       Status = "pending"
-	StatusReserved      Status = "reserved"
-	StatusPaid          Status = "paid"
+	StatusPending  Status = "pending"
+	StatusReserved Status = "reserved"
+	StatusPaid     Status = "paid"
+	// StatusFailing is a checkout that will never be paid whose
+	// compensation is under way: its authorization is voided and its stock
+	// returned, then it ends payment_failed. The move into it is the one
+	// decision that a concurrent payment and the recovery loop race for
+	// (whoever moves the order out of reserved first wins), and it is
+	// durable, so a crash half way through the compensation is finished by
+	// the recovery loop.
+	StatusFailing       Status = "failing"
 	StatusPaymentFailed Status = "payment_failed"
 	StatusCancelled     Status = "cancelled"
 )
 
 // Statuses lists every state, for exhaustive tests.
-var Statuses = []Status{StatusPending, StatusReserved, StatusPaid, StatusPaymentFailed, StatusCancelled}
+var Statuses = []Status{StatusPending, StatusReserved, StatusPaid, StatusFailing, StatusPaymentFailed, StatusCancelled}
 
-// transitions are the only allowed moves.
+// transitions are the only allowed moves. Nothing leaves failing or
+// payment_failed for paid: a payment that completes after the decision to
+// fail is voided, never recorded.
 var transitions = map[Status][]Status{
 	StatusPending:  {StatusReserved},
-	StatusReserved: {StatusPaid, StatusPaymentFailed},
+	StatusReserved: {StatusPaid, StatusFailing},
+	StatusFailing:  {StatusPaymentFailed},
 	StatusPaid:     {StatusCancelled},
 }
 

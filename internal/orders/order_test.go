@@ -11,14 +11,15 @@ import (
 
 // TestStateMachineExhaustive checks every (from, to) pair against the
 // allowed transitions: pending -> reserved -> paid -> cancelled, and
-// reserved -> payment_failed. Nothing else.
+// reserved -> failing -> payment_failed. Nothing else.
 func TestStateMachineExhaustive(t *testing.T) {
 	t.Parallel()
 	allowed := map[[2]orders.Status]bool{
-		{orders.StatusPending, orders.StatusReserved}:       true,
-		{orders.StatusReserved, orders.StatusPaid}:          true,
-		{orders.StatusReserved, orders.StatusPaymentFailed}: true,
-		{orders.StatusPaid, orders.StatusCancelled}:         true,
+		{orders.StatusPending, orders.StatusReserved}:      true,
+		{orders.StatusReserved, orders.StatusPaid}:         true,
+		{orders.StatusReserved, orders.StatusFailing}:      true,
+		{orders.StatusFailing, orders.StatusPaymentFailed}: true,
+		{orders.StatusPaid, orders.StatusCancelled}:        true,
 	}
 	for _, from := range orders.Statuses {
 		for _, to := range orders.Statuses {

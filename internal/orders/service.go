@@ -10,6 +10,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/money"
 	"github.com/mercato-platform/mercato/internal/payments"
 	"github.com/mercato-platform/mercato/internal/periodic"
 )
@@ -22,6 +23,12 @@ var (
 	ErrDuplicateSKU    = errors.New("duplicate sku in order")
 	ErrNotCancellable  = errors.New("order cannot be cancelled")
 	ErrCheckoutExpired = errors.New("stock reservation expired before payment completed")
+	// ErrAmountTooLarge: a line (price × quantity) or the order's total
+	// above money.MaxAmount.
+	ErrAmountTooLarge = errors.New("order amount too large")
+	// ErrUnpriceable: the SKU has no usable price (its bounds allow none
+	// above zero); nothing is sold at a price of zero or less.
+	ErrUnpriceable = errors.New("sku has no valid price")
 )
 
 // FailureError is a checkout that ended with the order kept as
@@ -71,18 +78,70 @@ type Store interface {
 // and selling the stock together with marking the order paid.
 type StockStore interface {
 	CreateReservedOrder(ctx context.Context, o Order, idem IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error
-	// CommitAndUpdateOrder also stores idem's response (when Respond is set
-	// and the order ends paid) in the same transaction.
+	// CommitAndUpdateOrder runs fn on the locked order and, when fn changed
+	// it, sells its reservation, in one transaction: a reservation that is
+	// no longer held (inventory.ErrReservationClosed) fails it whole. It
+	// also stores idem's response (when Respond is set and the order ends
+	// paid) in the same transaction.
 	CommitAndUpdateOrder(ctx context.Context, id string, idem IdemRef, fn func(o *Order) ([]event.Message, error)) (Order, error)
+	// ReleaseAndUpdateOrder runs fn on the locked order and, when fn changed
+	// it, returns its reservation's stock, in one transaction. A
+	// reservation already released (or expired) is left as it is; one
+	// that was sold fails it (in a joint store only a paid order's stock
+	// is sold).
+	ReleaseAndUpdateOrder(ctx context.Context, id string, fn func(o *Order) ([]event.Message, error)) (Order, error)
 }
 
 // Quote is what an order line locks in for a SKU: the price it sells at
-// (the dynamic price once pricing runs, the base price until then), and the
-// base price and category the sales reports compare and group by.
+// (the dynamic price once pricing runs, the base price until then), the
+// product's current bounds, and the base price and category the sales
+// reports compare and group by.
 type Quote struct {
 	Price     int64
 	BasePrice int64
-	Category  string
+	// Floor and Ceiling are the product's bounds now. The price comes from
+	// the price book, which follows the product's changes with a delay (and
+	// not at all while its category is frozen), so checkout clamps it into
+	// them: a product whose bounds moved is never sold outside them.
+	Floor, Ceiling int64
+	Category       string
+}
+
+// Charge is the unit price an order line is charged: the quoted price
+// clamped into the product's bounds.
+func (q Quote) Charge() (int64, error) {
+	p := q.Price
+	if q.Floor > 0 && p < q.Floor {
+		p = q.Floor
+	}
+	if q.Ceiling > 0 && p > q.Ceiling {
+		p = q.Ceiling
+	}
+	if p <= 0 {
+		return 0, fmt.Errorf("%w: price %d, bounds [%d, %d]", ErrUnpriceable, p, q.Floor, q.Ceiling)
+	}
+	if p > money.MaxAmount {
+		return 0, fmt.Errorf("%w: unit price %d exceeds %d", ErrAmountTooLarge, p, money.MaxAmount)
+	}
+	return p, nil
+}
+
+type pricedLine struct {
+	Line
+	amount int64
+}
+
+// line prices one requested item.
+func (q Quote) line(it RequestItem) (pricedLine, error) {
+	price, err := q.Charge()
+	if err != nil {
+		return pricedLine{}, fmt.Errorf("pricing %s: %w", it.SKU, err)
+	}
+	amount, ok := money.Mul(price, it.Quantity)
+	if !ok {
+		return pricedLine{}, fmt.Errorf("%w: %s: %d × %d exceeds %d", ErrAmountTooLarge, it.SKU, price, it.Quantity, money.MaxAmount)
+	}
+	return pricedLine{Line: Line{SKU: it.SKU, Quantity: it.Quantity, UnitPrice: price, BasePrice: q.BasePrice, Category: q.Category}, amount: amount}, nil
 }
 
 // Prices quotes SKUs for new orders.
@@ -118,6 +177,15 @@ type Service struct {
 	stock   Stock
 	gateway payments.Gateway
 	o       Options
+	// checkpoint, when set (tests only, see export_test.go), is called at
+	// each step of the saga where another actor may interleave.
+	checkpoint func(ctx context.Context, step, orderID string)
+}
+
+func (s *Service) at(ctx context.Context, step, orderID string) {
+	if s.checkpoint != nil {
+		s.checkpoint(ctx, step, orderID)
+	}
 }
 
 // NewService builds the checkout service.
@@ -204,8 +272,15 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 		if err != nil {
 			return Order{}, err
 		}
-		o.Items = append(o.Items, Line{SKU: it.SKU, Quantity: it.Quantity, UnitPrice: q.Price, BasePrice: q.BasePrice, Category: q.Category})
-		o.Total += q.Price * it.Quantity
+		line, err := q.line(it)
+		if err != nil {
+			return Order{}, err
+		}
+		total, ok := money.Add(o.Total, line.amount)
+		if !ok {
+			return Order{}, fmt.Errorf("%w: the order's total would exceed %d", ErrAmountTooLarge, money.MaxAmount)
+		}
+		o.Items, o.Total = append(o.Items, line.Line), total
 		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
 	}
 	if s.joint != nil {
@@ -268,21 +343,37 @@ func (s *Service) Resume(ctx context.Context, id string) (Order, error) {
 	switch o.Status {
 	case StatusReserved:
 		return s.pay(ctx, o, IdemRef{})
-	case StatusPaymentFailed:
-		return o, &FailureError{Order: o, Cause: failureCause(o.FailureReason)}
+	case StatusFailing, StatusPaymentFailed:
+		// Decided already: finish the compensation if it is under way.
+		return s.fail(ctx, id, o.FailureReason, false)
 	}
 	return o, nil
 }
 
 func failureCause(reason string) error {
 	switch reason {
-	case "gateway_unavailable":
+	case reasonUnavailable:
 		return payments.ErrUnavailable
-	case "reservation_expired", "abandoned":
+	case reasonExpired, reasonAbandoned:
 		return ErrCheckoutExpired
+	case reasonInvalidToken:
+		return payments.ErrInvalidToken
 	}
 	return payments.ErrDeclined
 }
+
+// Failure reasons an order keeps (FailureReason).
+const (
+	reasonDeclined     = "declined"
+	reasonInvalidToken = "invalid_token"
+	reasonUnavailable  = "gateway_unavailable"
+	reasonExpired      = "reservation_expired"
+	reasonAbandoned    = "abandoned"
+)
+
+// voids reports whether a failure reason may have left an authorization
+// behind: every one except the gateway's own refusals.
+func voids(reason string) bool { return reason != reasonDeclined && reason != reasonInvalidToken }
 
 func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error) {
 	actx, cancel := context.WithTimeout(ctx, s.o.PaymentTimeout)
@@ -291,17 +382,24 @@ func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error)
 	switch {
 	case err == nil:
 	case errors.Is(err, payments.ErrDeclined):
-		return s.fail(ctx, o, "declined", payments.ErrDeclined)
+		return s.fail(ctx, o.ID, reasonDeclined, false)
 	case errors.Is(err, payments.ErrInvalidToken):
-		return s.fail(ctx, o, "invalid_token", payments.ErrInvalidToken)
+		return s.fail(ctx, o.ID, reasonInvalidToken, false)
+	case errors.Is(err, payments.ErrVoided):
+		// The checkout was given up (by the recovery loop) while this
+		// request waited for the gateway.
+		return s.fail(ctx, o.ID, reasonAbandoned, false)
 	default:
-		// The outcome is unknown: void so no card stays charged without a paid order.
-		s.voidQuietly(o.ID)
-		return s.fail(ctx, o, "gateway_unavailable", payments.ErrUnavailable)
+		// The outcome is unknown: the compensation voids it, so no card
+		// stays charged without a paid order.
+		return s.fail(ctx, o.ID, reasonUnavailable, true)
 	}
 	markPaid := func(cur *Order) ([]event.Message, error) {
 		if cur.Status == StatusPaid {
 			return nil, nil
+		}
+		if cur.Status != StatusReserved {
+			return nil, errLeftReserved
 		}
 		now := s.o.Now()
 		if err := cur.Move(StatusPaid, now); err != nil {
@@ -314,40 +412,129 @@ func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error)
 	if s.joint != nil {
 		paid, err = s.joint.CommitAndUpdateOrder(ctx, o.ID, idem, markPaid)
 	} else if err = s.stock.Commit(ctx, o.ID); err == nil {
+		s.at(ctx, "committed", o.ID)
 		paid, err = s.store.UpdateOrder(ctx, o.ID, markPaid)
 	}
-	if errors.Is(err, inventory.ErrReservationClosed) {
-		s.voidQuietly(o.ID)
-		return s.fail(ctx, o, "reservation_expired", ErrCheckoutExpired)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, inventory.ErrReservationClosed):
+		// The reservation expired while the card was authorized.
+		return s.fail(ctx, o.ID, reasonExpired, true)
+	case errors.Is(err, errLeftReserved):
+		// The order was given up while the card was authorized: it will
+		// never be paid, so this authorization is voided with it.
+		return s.fail(ctx, o.ID, reasonAbandoned, true)
+	case err != nil:
 		return Order{}, fmt.Errorf("recording payment of %s: %w", o.ID, err)
 	}
 	s.o.Committed()
 	return paid, nil
 }
 
-// fail returns the reservation and keeps the order as payment_failed.
-func (s *Service) fail(ctx context.Context, o Order, reason string, cause error) (Order, error) {
-	if err := s.stock.Release(ctx, o.ID); err != nil && !errors.Is(err, inventory.ErrReservationClosed) {
-		return Order{}, fmt.Errorf("releasing stock of %s: %w", o.ID, err)
+// errLeftReserved: the order moved out of reserved (to failing, by the
+// recovery loop or another attempt) before this payment was recorded.
+var errLeftReserved = errors.New("order is no longer reserved")
+
+// fail gives up an order's checkout: it decides, in one transaction that
+// re-reads the order, to move it from reserved to failing (keeping reason),
+// then compensates: voids the authorization (when the reason may have left
+// one, or mustVoid: the caller holds one) and returns the stock, and ends
+// the order payment_failed. The decision is the one a concurrent payment
+// races for: an order that is paid by then is left alone and returned
+// without error (its payment won); one decided already (failing or
+// payment_failed) keeps its reason and is compensated or reported.
+func (s *Service) fail(ctx context.Context, id, reason string, mustVoid bool) (Order, error) {
+	o, err := s.store.UpdateOrder(ctx, id, func(cur *Order) ([]event.Message, error) {
+		if cur.Status != StatusReserved {
+			return nil, nil
+		}
+		if err := cur.Move(StatusFailing, s.o.Now()); err != nil {
+			return nil, err
+		}
+		cur.FailureReason = reason
+		return nil, nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("deciding to fail %s: %w", id, err)
 	}
-	failed, err := s.store.UpdateOrder(ctx, o.ID, func(cur *Order) ([]event.Message, error) {
-		if cur.Status == StatusPaymentFailed {
+	switch o.Status {
+	case StatusFailing:
+	case StatusPaymentFailed:
+		if mustVoid {
+			// This caller's authorization came after the compensation.
+			if err := s.gateway.Void(ctx, id); err != nil {
+				return Order{}, fmt.Errorf("voiding %s: %w", id, err)
+			}
+		}
+		return o, &FailureError{Order: o, Cause: failureCause(o.FailureReason)}
+	default: // paid (or cancelled since): its payment won the race
+		return o, nil
+	}
+	return s.compensate(ctx, o, mustVoid)
+}
+
+// compensate undoes a failing order's effects, each step idempotent, and
+// ends it payment_failed; a crash anywhere leaves it failing, and the
+// recovery loop runs compensate again.
+func (s *Service) compensate(ctx context.Context, o Order, mustVoid bool) (Order, error) {
+	if mustVoid || voids(o.FailureReason) {
+		if err := s.gateway.Void(ctx, o.ID); err != nil {
+			return Order{}, fmt.Errorf("voiding %s: %w", o.ID, err)
+		}
+		s.at(ctx, "voided", o.ID)
+	}
+	finish := func(cur *Order) ([]event.Message, error) {
+		if cur.Status != StatusFailing {
 			return nil, nil
 		}
 		now := s.o.Now()
 		if err := cur.Move(StatusPaymentFailed, now); err != nil {
 			return nil, err
 		}
-		cur.FailureReason = reason
-		return failedEvents(*cur, reason, now)
-	})
+		return failedEvents(*cur, cur.FailureReason, now)
+	}
+	var (
+		failed Order
+		err    error
+	)
+	if s.joint != nil {
+		failed, err = s.joint.ReleaseAndUpdateOrder(ctx, o.ID, finish)
+	}
+	if s.joint == nil || errors.Is(err, inventory.ErrReservationClosed) {
+		// Apart from the orders, or sold without the order paid (a joint
+		// store sells only with the payment, so only data from elsewhere
+		// gets here): return the stock step by step.
+		if err := s.returnStock(ctx, o); err != nil {
+			return Order{}, err
+		}
+		s.at(ctx, "released", o.ID)
+		failed, err = s.store.UpdateOrder(ctx, o.ID, finish)
+	}
 	if err != nil {
 		return Order{}, fmt.Errorf("recording failed payment of %s: %w", o.ID, err)
 	}
 	s.o.Committed()
-	return failed, &FailureError{Order: failed, Cause: cause}
+	return failed, &FailureError{Order: failed, Cause: failureCause(failed.FailureReason)}
+}
+
+// returnStock gives a failing order's stock back where the stock is kept
+// apart from the orders: its reservation is released, or, when the stock
+// was sold but the order never marked paid (the request died between the
+// two, or its payment lost the race to the decision to fail), put back by
+// an adjustment. A failing order can never become paid, so neither can be
+// undone by its payment.
+func (s *Service) returnStock(ctx context.Context, o Order) error {
+	err := s.stock.Release(ctx, o.ID)
+	switch {
+	case errors.Is(err, inventory.ErrReservationClosed):
+		for _, l := range o.Items {
+			if _, err := s.stock.Adjust(ctx, l.SKU, l.Quantity, "order_abandoned", "abandon:"+o.ID); err != nil {
+				return fmt.Errorf("returning stock of %s: %w", o.ID, err)
+			}
+		}
+	case err != nil && !errors.Is(err, inventory.ErrUnknownReservation):
+		return fmt.Errorf("releasing stock of %s: %w", o.ID, err)
+	}
+	return nil
 }
 
 func (s *Service) releaseQuietly(id string) {
@@ -355,14 +542,6 @@ func (s *Service) releaseQuietly(id string) {
 	defer cancel()
 	if err := s.stock.Release(ctx, id); err != nil {
 		s.o.Logger.Warn("releasing stock of an order that was not stored; the expiry sweeper will", "order", id, "err", err)
-	}
-}
-
-func (s *Service) voidQuietly(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.gateway.Void(ctx, id); err != nil {
-		s.o.Logger.Warn("voiding authorization", "order", id, "err", err)
 	}
 }
 
@@ -411,46 +590,29 @@ func (s *Service) Cancel(ctx context.Context, id string) (Order, error) {
 	return out, nil
 }
 
-// RecoverStale abandons orders stuck in reserved (their request died): it
-// voids any authorization, returns the stock and records payment_failed.
+// RecoverStale gives up orders stuck in reserved (their request died) and
+// finishes compensations a crash interrupted (orders left failing): each
+// ends payment_failed with its authorization voided and its stock back.
 func (s *Service) RecoverStale(ctx context.Context) (int, error) {
-	ids, err := s.store.StaleOrders(ctx, StatusReserved, s.o.Now().Add(-s.o.RecoverAfter), 200)
+	now := s.o.Now()
+	stuck, err := s.store.StaleOrders(ctx, StatusReserved, now.Add(-s.o.RecoverAfter), 200)
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
-		if err := s.abandon(ctx, id); err != nil {
+	// A compensation takes one void and one transaction; one older than a
+	// payment timeout was interrupted.
+	failing, err := s.store.StaleOrders(ctx, StatusFailing, now.Add(-s.o.PaymentTimeout), 200)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range append(stuck, failing...) {
+		_, err := s.fail(ctx, id, reasonAbandoned, false)
+		var fe *FailureError
+		if err != nil && !errors.As(err, &fe) {
 			return 0, err
 		}
 	}
-	return len(ids), nil
-}
-
-func (s *Service) abandon(ctx context.Context, id string) error {
-	o, err := s.store.GetOrder(ctx, id)
-	if err != nil || o.Status != StatusReserved {
-		return err
-	}
-	if err := s.gateway.Void(ctx, id); err != nil {
-		return fmt.Errorf("voiding %s: %w", id, err)
-	}
-	err = s.stock.Release(ctx, id)
-	if errors.Is(err, inventory.ErrReservationClosed) {
-		// The stock was already sold when the request died: put it back.
-		for _, l := range o.Items {
-			if _, err := s.stock.Adjust(ctx, l.SKU, l.Quantity, "order_abandoned", "abandon:"+id); err != nil {
-				return fmt.Errorf("returning stock of %s: %w", id, err)
-			}
-		}
-	} else if err != nil && !errors.Is(err, inventory.ErrUnknownReservation) {
-		return fmt.Errorf("releasing stock of %s: %w", id, err)
-	}
-	_, err = s.fail(ctx, o, "abandoned", ErrCheckoutExpired)
-	var fe *FailureError
-	if errors.As(err, &fe) {
-		return nil
-	}
-	return err
+	return len(stuck) + len(failing), nil
 }
 
 // RunRecovery runs RecoverStale every interval until ctx ends.

@@ -142,3 +142,81 @@ func TestDeferredClaimsNeedAJointStore(t *testing.T) {
 
 // stockOnly hides the store's other methods: stock kept apart from orders.
 type stockOnly struct{ orders.Stock }
+
+// quoted prices a SKU at a fixed quote.
+type quoted orders.Quote
+
+func (q quoted) Quote(context.Context, string) (orders.Quote, error) { return orders.Quote(q), nil }
+
+// Checkout charges the quoted price clamped into the product's current
+// bounds, refuses a SKU with no positive price, and refuses amounts past
+// money.MaxAmount instead of overflowing, storing nothing.
+func TestPlaceChargesWithinBoundsAndLimits(t *testing.T) {
+	t.Parallel()
+	req := func(qty int64) orders.Request {
+		r := orders.Request{Items: []orders.RequestItem{{SKU: "A", Quantity: qty}}}
+		r.Payment.Method, r.Payment.Token = "card", "tok_ok"
+		return r
+	}
+	tests := []struct {
+		name      string
+		q         orders.Quote
+		qty       int64
+		wantPrice int64
+		wantErr   error
+	}{
+		// The price book still holds a price from before the bounds moved.
+		{"below a raised floor", orders.Quote{Price: 9500, BasePrice: 50000, Floor: 50000, Ceiling: 60000}, 1, 50000, nil},
+		{"above a lowered ceiling", orders.Quote{Price: 15000, BasePrice: 9000, Floor: 8000, Ceiling: 10000}, 2, 10000, nil},
+		{"inside", orders.Quote{Price: 1200, BasePrice: 1000, Floor: 900, Ceiling: 1300}, 1, 1200, nil},
+		{"forged negative price", orders.Quote{Price: -500, BasePrice: 1000, Floor: 900, Ceiling: 1300}, 1, 900, nil},
+		{"no bounds, no price", orders.Quote{Price: 0}, 1, 0, orders.ErrUnpriceable},
+		{"unit price past the maximum", orders.Quote{Price: 9_223_372_036_854_775_807}, 1, 0, orders.ErrAmountTooLarge},
+		{"line past the maximum", orders.Quote{Price: 2_000_000_000, Floor: 1, Ceiling: 2_000_000_000}, 1000, 0, orders.ErrAmountTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, gw := setup(t)
+			svc := orders.NewService(s, quoted(tt.q), s, gw, orders.Options{})
+			o, err := svc.Place(context.Background(), "c", orders.IdemRef{}, req(tt.qty))
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Place = %+v, %v; want %v", o, err, tt.wantErr)
+				}
+				if l, _ := s.Levels(context.Background(), "A"); l.Reserved != 0 || l.OnHand != 10 {
+					t.Errorf("a refused order touched stock: %+v", l)
+				}
+				return
+			}
+			if err != nil || o.Status != orders.StatusPaid {
+				t.Fatalf("Place = %+v, %v", o, err)
+			}
+			if got := o.Items[0].UnitPrice; got != tt.wantPrice || o.Total != tt.wantPrice*tt.qty {
+				t.Errorf("charged %d × %d = %d, want unit price %d", got, tt.qty, o.Total, tt.wantPrice)
+			}
+		})
+	}
+}
+
+// An order's total is checked as it is summed: lines each within the
+// maximum may not add up past it.
+func TestPlaceRefusesATotalPastTheMaximum(t *testing.T) {
+	t.Parallel()
+	s, gw := setup(t)
+	ctx := context.Background()
+	for _, sku := range []string{"B", "C"} {
+		stock := int64(10)
+		if _, _, err := catalog.NewService(s, nil, nil).Put(ctx, sku, catalog.PutRequest{
+			Name: sku, Category: "c", BasePrice: 1000, PriceFloor: 1000, PriceCeiling: 1000, Stock: &stock}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := orders.Quote{Price: 600_000_000_000, Floor: 1, Ceiling: 600_000_000_000}
+	svc := orders.NewService(s, quoted(q), s, gw, orders.Options{})
+	r := orders.Request{Items: []orders.RequestItem{{SKU: "B", Quantity: 1}, {SKU: "C", Quantity: 1}}}
+	r.Payment.Method, r.Payment.Token = "card", "tok_ok"
+	if o, err := svc.Place(ctx, "c", orders.IdemRef{}, r); !errors.Is(err, orders.ErrAmountTooLarge) {
+		t.Fatalf("Place = %+v, %v; want ErrAmountTooLarge", o, err)
+	}
+}

@@ -486,6 +486,46 @@ func testJointCheckout(t *testing.T, s Store) {
 	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 1 || l.OnHand != 1 {
 		t.Fatalf("a failed pay sold stock: %+v", l)
 	}
+	// A paid order paid again changes nothing and sells nothing twice.
+	if again, err := s.CommitAndUpdateOrder(ctx(t), "ord_1", orders.IdemRef{}, func(*orders.Order) ([]event.Message, error) { return nil, nil }); err != nil || again.Status != orders.StatusPaid {
+		t.Fatalf("pay replay: %+v %v", again, err)
+	}
+	// Giving an order up returns its stock in the same transaction; an
+	// update that changes nothing releases nothing.
+	if _, err := s.ReleaseAndUpdateOrder(ctx(t), "ord_2", func(*orders.Order) ([]event.Message, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 1 {
+		t.Fatalf("an unchanged order released its stock: %+v", l)
+	}
+	failed, err := s.ReleaseAndUpdateOrder(ctx(t), "ord_2", func(o *orders.Order) ([]event.Message, error) {
+		return nil, o.Move(orders.StatusFailing, now)
+	})
+	if err != nil || failed.Status != orders.StatusFailing {
+		t.Fatalf("give up: %+v %v", failed, err)
+	}
+	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 0 || l.OnHand != 1 {
+		t.Fatalf("after giving up: %+v", l)
+	}
+	// A sold reservation is never released: the whole update fails.
+	if _, err := s.ReleaseAndUpdateOrder(ctx(t), "ord_1", func(o *orders.Order) ([]event.Message, error) {
+		return nil, o.Move(orders.StatusCancelled, now)
+	}); !errors.Is(err, inventory.ErrReservationClosed) {
+		t.Fatalf("release of a sold reservation: %v", err)
+	}
+	if o, _ := s.GetOrder(ctx(t), "ord_1"); o.Status != orders.StatusPaid {
+		t.Fatalf("the failed release changed the order: %+v", o)
+	}
+	// A pay after the release finds the reservation closed and changes nothing.
+	if _, err := s.CommitAndUpdateOrder(ctx(t), "ord_2", orders.IdemRef{}, func(o *orders.Order) ([]event.Message, error) {
+		o.Status = orders.StatusReserved // as if the order had not been given up
+		return nil, o.Move(orders.StatusPaid, now)
+	}); !errors.Is(err, inventory.ErrReservationClosed) {
+		t.Fatalf("pay after release: %v", err)
+	}
+	if o, _ := s.GetOrder(ctx(t), "ord_2"); o.Status != orders.StatusFailing {
+		t.Fatalf("a pay of a released reservation stored the order: %+v", o)
+	}
 }
 
 // testDeferredClaim: a key claimed by the transaction that reserves and

@@ -10,6 +10,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
 )
 
 const productColumns = `p.sku, p.name, p.category, p.base_price, p.price_floor, p.price_ceiling,
@@ -55,17 +56,21 @@ func (s *Store) getCurrent(ctx context.Context, q interface {
 	return c, nil
 }
 
-// ProductQuote reads what checkout locks into an order line: the SKU's base
-// price and category (one row, no stock, nothing to decode).
-func (s *Store) ProductQuote(ctx context.Context, sku string) (basePrice int64, category string, err error) {
-	err = s.r.QueryRowContext(ctx, s.q(`SELECT base_price, category FROM products WHERE sku = ?`), sku).Scan(&basePrice, &category)
+// ProductQuote reads what checkout locks into an order line: the SKU's
+// base price (as its price), bounds and category (one row, no stock,
+// nothing to decode).
+func (s *Store) ProductQuote(ctx context.Context, sku string) (orders.Quote, error) {
+	var q orders.Quote
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT base_price, price_floor, price_ceiling, category FROM products WHERE sku = ?`), sku).
+		Scan(&q.BasePrice, &q.Floor, &q.Ceiling, &q.Category)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, "", fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
+		return orders.Quote{}, fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("reading price of %s: %w", sku, err)
+		return orders.Quote{}, fmt.Errorf("reading price of %s: %w", sku, err)
 	}
-	return basePrice, category, nil
+	q.Price = q.BasePrice
+	return q, nil
 }
 
 // GetProduct returns a product with its stock.

@@ -115,16 +115,13 @@ func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem or
 	})
 }
 
-// CommitAndUpdateOrder sells an order's reservation and changes the order
-// with fn, in one transaction (orders.StockStore).
+// CommitAndUpdateOrder changes the order with fn and, when fn changed it,
+// sells its reservation, in one transaction (orders.StockStore). The order
+// row is locked first, as in ReleaseAndUpdateOrder, so the two never wait
+// on each other in opposite orders.
 func (s *Store) CommitAndUpdateOrder(ctx context.Context, id string, idem orders.IdemRef, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
-	var out orders.Order
-	err := s.inTx(ctx, func(tx *txn) error {
+	return s.updateOrderThen(ctx, id, fn, func(tx *txn, out orders.Order) error {
 		if err := s.closeReservationTx(ctx, tx, id, inventory.StateCommitted); err != nil {
-			return err
-		}
-		var err error
-		if out, err = s.updateOrderTx(ctx, tx, id, fn); err != nil {
 			return err
 		}
 		if idem.Key == "" || idem.Respond == nil || out.Status != orders.StatusPaid {
@@ -132,6 +129,36 @@ func (s *Store) CommitAndUpdateOrder(ctx context.Context, id string, idem orders
 		}
 		status, body := idem.Respond(out)
 		return s.finishTx(ctx, tx, idem.Scope, idem.Key, status, body)
+	})
+}
+
+// ReleaseAndUpdateOrder changes the order with fn and, when fn changed it,
+// returns its reserved stock, in one transaction (orders.StockStore). A
+// reservation released already (by the expiry sweeper) stays released; a
+// sold one fails the transaction: here only a paid order's stock is sold.
+func (s *Store) ReleaseAndUpdateOrder(ctx context.Context, id string, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
+	return s.updateOrderThen(ctx, id, fn, func(tx *txn, _ orders.Order) error {
+		err := s.closeReservationTx(ctx, tx, id, inventory.StateReleased)
+		if errors.Is(err, inventory.ErrUnknownReservation) {
+			return nil // nothing was held
+		}
+		return err
+	})
+}
+
+// updateOrderThen changes the order with fn and, when fn changed it, runs
+// then in the same transaction.
+func (s *Store) updateOrderThen(ctx context.Context, id string, fn func(*orders.Order) ([]event.Message, error), then func(*txn, orders.Order) error) (orders.Order, error) {
+	var out orders.Order
+	err := s.inTx(ctx, func(tx *txn) error {
+		var (
+			changed bool
+			err     error
+		)
+		if out, changed, err = s.updateOrderTx(ctx, tx, id, fn); err != nil || !changed {
+			return err
+		}
+		return then(tx, out)
 	})
 	return out, err
 }
@@ -153,33 +180,35 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, fn func(*orders.Orde
 	var out orders.Order
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		out, err = s.updateOrderTx(ctx, tx, id, fn)
+		out, _, err = s.updateOrderTx(ctx, tx, id, fn)
 		return err
 	})
 	return out, err
 }
 
-func (s *Store) updateOrderTx(ctx context.Context, tx *txn, id string, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
+// updateOrderTx runs fn on the order, read under its row lock, and stores
+// the result and fn's events when fn changed it (moved its version).
+func (s *Store) updateOrderTx(ctx context.Context, tx *txn, id string, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, bool, error) {
 	o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`+s.forUpdate(), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return orders.Order{}, fmt.Errorf("%w: %s", orders.ErrNotFound, id)
+		return orders.Order{}, false, fmt.Errorf("%w: %s", orders.ErrNotFound, id)
 	}
 	if err != nil {
-		return orders.Order{}, fmt.Errorf("reading order %s: %w", id, err)
+		return orders.Order{}, false, fmt.Errorf("reading order %s: %w", id, err)
 	}
 	before := o.Version
 	events, err := fn(&o)
 	if err != nil {
-		return orders.Order{}, err
+		return orders.Order{}, false, err
 	}
 	if o.Version == before {
-		return o, nil // nothing changed
+		return o, false, nil // nothing changed
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, payment_id = ?, failure_reason = ?, version = ?, updated_at = ? WHERE id = ?`,
 		string(o.Status), o.PaymentID, o.FailureReason, o.Version, micros(o.UpdatedAt), id); err != nil {
-		return orders.Order{}, fmt.Errorf("updating order %s: %w", id, err)
+		return orders.Order{}, false, fmt.Errorf("updating order %s: %w", id, err)
 	}
-	return o, s.enqueue(ctx, tx, events)
+	return o, true, s.enqueue(ctx, tx, events)
 }
 
 // StaleOrders lists orders in status last updated before a time.

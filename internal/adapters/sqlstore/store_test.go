@@ -54,18 +54,18 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	}
 }
 
-// ProductQuote reads a SKU's base price and category; an unknown SKU is
-// catalog.ErrNotFound.
+// ProductQuote reads a SKU's base price, bounds and category; an unknown
+// SKU is catalog.ErrNotFound.
 func TestProductQuote(t *testing.T) {
 	t.Parallel()
 	s := open(t, "sqlite", filepath.Join(t.TempDir(), "q.db"))
 	inventoryEnv(s).CreateSKU(t, "Q-1", 5, 0)
-	base, category, err := s.ProductQuote(context.Background(), "Q-1")
+	q, err := s.ProductQuote(context.Background(), "Q-1")
 	p := storetest.Product("Q-1", "test")
-	if err != nil || base != p.BasePrice || category != p.Category {
-		t.Fatalf("quote = %d %q %v, want %d %q", base, category, err, p.BasePrice, p.Category)
+	if err != nil || q.Price != p.BasePrice || q.BasePrice != p.BasePrice || q.Floor != p.PriceFloor || q.Ceiling != p.PriceCeiling || q.Category != p.Category {
+		t.Fatalf("quote = %+v %v, want the product %+v", q, err, p)
 	}
-	if _, _, err := s.ProductQuote(context.Background(), "NOPE"); !errors.Is(err, catalog.ErrNotFound) {
+	if _, err := s.ProductQuote(context.Background(), "NOPE"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("unknown SKU: %v", err)
 	}
 }
