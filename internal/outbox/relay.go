@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -32,8 +33,23 @@ type Store interface {
 	// OutboxBacklog counts unsent rows.
 	OutboxBacklog(ctx context.Context) (int64, error)
 	// AcquireRelayLease blocks until this process is the one relay allowed to
-	// publish (one relay keeps per-key order); release gives it up.
-	AcquireRelayLease(ctx context.Context) (release func(), err error)
+	// publish (one relay keeps per-key order).
+	AcquireRelayLease(ctx context.Context) (Lease, error)
+}
+
+// ErrLeaseLost means a relay no longer holds its lease: another relay may
+// be publishing, so this one must stop until it acquires the lease again.
+var ErrLeaseLost = errors.New("outbox relay lease lost")
+
+// Lease is the right to be the one publishing relay. A lease can be lost
+// while the process lives (on PostgreSQL, when the connection holding the
+// lock drops), so the relay checks it before every batch.
+type Lease interface {
+	// Check returns nil while the lease is held and an error wrapping
+	// ErrLeaseLost once it is not (or can no longer be confirmed).
+	Check(ctx context.Context) error
+	// Release gives the lease up; it is safe after the lease was lost.
+	Release()
 }
 
 // Producer publishes records and waits for their acknowledgement.
@@ -97,21 +113,49 @@ func (r *Relay) Notify() {
 }
 
 // Run relays until ctx is cancelled. Errors are retried with backoff: the
-// rows stay in the table, so nothing acknowledged is lost.
+// rows stay in the table, so nothing acknowledged is lost. A lost lease
+// stops publishing at once; the relay then waits to acquire it again.
 func (r *Relay) Run(ctx context.Context) error {
-	release, err := r.store.AcquireRelayLease(ctx)
-	if err != nil {
+	backoff := r.o.PollInterval
+	for {
+		lease, err := r.store.AcquireRelayLease(ctx)
+		if ctx.Err() != nil {
+			if lease != nil {
+				lease.Release()
+			}
+			return nil
+		}
+		if err != nil {
+			// The system of record may be briefly unreachable (the very drop
+			// that lost the lease): keep trying rather than end the role.
+			r.o.Logger.Warn("acquiring outbox relay lease failed, retrying", "err", err, "backoff", backoff)
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = r.o.PollInterval
+		err = r.publish(ctx, lease)
+		lease.Release()
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("acquiring outbox relay lease: %w", err)
+		r.o.Logger.Warn("outbox relay lease lost, stopped publishing until it is acquired again", "err", err)
 	}
-	defer release()
+}
+
+// publish relays batches while lease is held; it returns when ctx is done
+// (nil) or the lease is lost (the error saying why).
+func (r *Relay) publish(ctx context.Context, lease Lease) error {
 	backoff := r.o.PollInterval
 	for {
-		n, err := r.RelayOnce(ctx)
+		n, err := r.relayBatch(ctx, lease)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, ErrLeaseLost) {
+			return err
 		}
 		wait := r.o.PollInterval
 		switch {
@@ -137,14 +181,40 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// RelayOnce publishes one batch and marks it sent; it returns the batch size.
+// sleep waits d or until ctx is done; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// RelayOnce publishes one batch and marks it sent; it returns the batch
+// size. It takes no lease: the caller is the only relay (tests, tools).
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	return r.relayBatch(ctx, nil)
+}
+
+// relayBatch publishes one batch if lease (when not nil) is still held.
+func (r *Relay) relayBatch(ctx context.Context, lease Lease) (int, error) {
 	rows, err := r.store.PendingOutbox(ctx, r.o.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("reading outbox: %w", err)
 	}
 	if len(rows) == 0 {
 		return 0, nil
+	}
+	// Checked after reading, right before producing, so the window in which
+	// a relay that lost its lease could still publish is one round trip.
+	if lease != nil {
+		if err := lease.Check(ctx); err != nil {
+			if !errors.Is(err, ErrLeaseLost) {
+				err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+			}
+			return 0, err
+		}
 	}
 	recs := make([]*kgo.Record, len(rows))
 	ids := make([]int64, len(rows))

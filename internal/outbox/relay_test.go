@@ -41,7 +41,10 @@ func putProducts(t *testing.T, s *sqlstore.Store, n int) {
 	}
 }
 
-func consume(t *testing.T, seed string, topics ...string) []*kgo.Record {
+// consume reads topics from the start: at least atLeast records (waiting up
+// to 30 s for them, as a loaded machine may be slow to serve the first
+// fetch), then whatever follows until a poll comes back empty.
+func consume(t *testing.T, seed string, atLeast int, topics ...string) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -49,11 +52,12 @@ func consume(t *testing.T, seed string, topics ...string) []*kgo.Record {
 	}
 	defer cl.Close()
 	var out []*kgo.Record
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		recs := cl.PollFetches(ctx).Records()
 		cancel()
-		if len(recs) == 0 {
+		if len(recs) == 0 && (len(out) >= atLeast || time.Now().After(deadline)) {
 			return out
 		}
 		out = append(out, recs...)
@@ -98,7 +102,7 @@ func TestRelayPublishesInKeyOrderAndRepublishesAfterCrash(t *testing.T) {
 	if n, _ := s.OutboxBacklog(context.Background()); n != 0 {
 		t.Fatalf("backlog after relay = %d", n)
 	}
-	recs := consume(t, b.Addr(), producer.Topic(event.TopicProducts), producer.Topic(event.TopicInventory))
+	recs := consume(t, b.Addr(), 100, producer.Topic(event.TopicProducts), producer.Topic(event.TopicInventory))
 	ids := map[string]int{}
 	versions := map[string][]int64{}
 	for _, r := range recs {

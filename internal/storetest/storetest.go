@@ -32,7 +32,8 @@ type Store interface {
 
 // Features says what an adapter promises beyond the common contract.
 type Features struct {
-	// ExclusiveRelayLease: a second AcquireRelayLease waits until the first is released.
+	// ExclusiveRelayLease: a second AcquireRelayLease waits until the first
+	// is released (a single-process store's lease is immediate instead).
 	ExclusiveRelayLease bool
 }
 
@@ -352,9 +353,12 @@ func testOutbox(t *testing.T, s Store) {
 }
 
 func testLease(t *testing.T, s Store, f Features) {
-	release, err := s.AcquireRelayLease(ctx(t))
+	lease, err := s.AcquireRelayLease(ctx(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := lease.Check(ctx(t)); err != nil {
+		t.Fatalf("check of a held lease: %v", err)
 	}
 	if f.ExclusiveRelayLease {
 		c, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
@@ -363,13 +367,20 @@ func testLease(t *testing.T, s Store, f Features) {
 		if err == nil {
 			t.Fatal("a second relay lease was granted while the first was held")
 		}
+		if err := lease.Check(ctx(t)); err != nil {
+			t.Fatalf("check after a refused second lease: %v", err)
+		}
 	}
-	release()
-	release2, err := s.AcquireRelayLease(ctx(t))
+	lease.Release()
+	lease.Release() // releasing twice is harmless
+	lease2, err := s.AcquireRelayLease(ctx(t))
 	if err != nil {
 		t.Fatalf("lease after release: %v", err)
 	}
-	release2()
+	if err := lease2.Check(ctx(t)); err != nil {
+		t.Fatalf("check of the second lease: %v", err)
+	}
+	lease2.Release()
 }
 
 func testReportRuns(t *testing.T, s Store) {

@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/outbox"
@@ -58,15 +61,18 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// relayLockKey is the advisory lock the publishing relay holds. Being below
+// 2^32, pg_locks shows it as classid 0, objid relayLockKey, objsubid 1.
 const relayLockKey = 727002
 
 // AcquireRelayLease makes this process the only publishing relay. On
 // PostgreSQL it holds a session advisory lock on a dedicated connection; if
-// that connection drops, the lock goes with it and another relay takes over.
-// SQLite is owned by one process, so the lease is immediate.
-func (s *Store) AcquireRelayLease(ctx context.Context) (func(), error) {
+// that connection drops, the lock goes with it and another relay may take
+// over, which the lease's Check then reports. SQLite is owned by one process,
+// so the lease is immediate and never lost.
+func (s *Store) AcquireRelayLease(ctx context.Context) (outbox.Lease, error) {
 	if !s.pg {
-		return func() {}, nil
+		return processLease{}, nil
 	}
 	for {
 		conn, err := s.w.Conn(ctx)
@@ -75,16 +81,11 @@ func (s *Store) AcquireRelayLease(ctx context.Context) (func(), error) {
 		}
 		var ok bool
 		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, relayLockKey).Scan(&ok); err != nil {
-			conn.Close()
+			discard(conn)
 			return nil, fmt.Errorf("relay lease: %w", err)
 		}
 		if ok {
-			return func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_, _ = conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, relayLockKey)
-				conn.Close()
-			}, nil
+			return &pgLease{conn: conn}, nil
 		}
 		conn.Close()
 		select {
@@ -93,4 +94,67 @@ func (s *Store) AcquireRelayLease(ctx context.Context) (func(), error) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// processLease is the lease of a store only one process can open.
+type processLease struct{}
+
+func (processLease) Check(context.Context) error { return nil }
+func (processLease) Release()                    {}
+
+// pgLease is a session advisory lock held by one pinned connection.
+type pgLease struct {
+	mu   sync.Mutex
+	conn *sql.Conn // nil once released
+}
+
+// leaseCheckTimeout bounds one check: a lease that cannot be confirmed in
+// time is treated as lost rather than stalling the relay.
+const leaseCheckTimeout = 5 * time.Second
+
+// Check asks, on the connection that took the lock, whether its backend
+// still holds it. A pooled connection would not do: a ping on a fresh one
+// succeeds after the lock's own session died. database/sql never swaps the
+// driver connection under a *sql.Conn, so a dropped one fails here.
+func (l *pgLease) Check(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return fmt.Errorf("%w: released", outbox.ErrLeaseLost)
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaseCheckTimeout)
+	defer cancel()
+	var held bool
+	err := l.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1
+		AND pid = pg_backend_pid() AND granted)`, relayLockKey).Scan(&held)
+	if err != nil {
+		return fmt.Errorf("%w: checking the advisory lock: %w", outbox.ErrLeaseLost, err)
+	}
+	if !held {
+		return fmt.Errorf("%w: the advisory lock is no longer held by this session", outbox.ErrLeaseLost)
+	}
+	return nil
+}
+
+// Release unlocks and closes the session rather than pooling it: a pooled
+// session that still held the lock (an unlock that failed or timed out)
+// would keep every relay out for as long as it lived.
+func (l *pgLease) Release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, relayLockKey)
+	discard(l.conn)
+	l.conn = nil
+}
+
+// discard closes conn's session instead of returning it to the pool.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
 }
