@@ -118,6 +118,8 @@ func WriteCSV(w io.Writer, r SalesReport) error {
 		{"cancelled_amount", itoa(s.CancelledAmount)},
 		{"refunds", itoa(s.Refunds)},
 		{"refunded_amount", itoa(s.RefundedAmount)},
+		{"rejected_lines", itoa(s.RejectedLines)},
+		{"rejected_events", itoa(s.RejectedEvents)},
 	} {
 		rec := row("summary", kv.key)
 		rec[colValue] = kv.value
@@ -445,6 +447,12 @@ func newHTMLPage(r SalesReport) htmlPage {
 					fmt.Sprintf("#%d %s (%s): %s, %s units", k.Rank, chartText(k.SKU), chartText(k.Category), value, formatCount(k.Units)),
 					value
 			}),
+	}
+	// Shown only when there is something to own up to: a lake written
+	// before Mercato bounded amounts may hold records the figures leave out.
+	if n := s.RejectedLines + s.RejectedEvents; n > 0 {
+		p.Cards = append(p.Cards, card{"Rejected records", formatCount(n),
+			formatCount(s.RejectedLines) + " lines, " + formatCount(s.RejectedEvents) + " events out of bounds, left out"})
 	}
 	if !r.GeneratedAt.IsZero() {
 		p.Generated = r.GeneratedAt.UTC().Format(time.RFC3339)

@@ -197,7 +197,7 @@ func TestRenderCSV(t *testing.T) {
 					}
 				}
 			}
-			want := map[string]int{"report": 6, "summary": 13, "by_category": len(r.ByCategory),
+			want := map[string]int{"report": 6, "summary": 15, "by_category": len(r.ByCategory),
 				"top_skus": len(r.TopSKUs), "hourly": 24, "inputs": len(r.Inputs)}
 			for s, n := range want {
 				if sections[s] != n {
@@ -279,6 +279,16 @@ func TestRenderHTMLContent(t *testing.T) {
 	r.To = "2026-03-07"
 	if page := string(render(t, WriteHTML, r)); !strings.Contains(page, "<title>Mercato sales report 2026-03-01 – 2026-03-07</title>") {
 		t.Error("a range report's title does not show both days")
+	}
+
+	if strings.Contains(page, "Rejected records") {
+		t.Error("a report without rejected records shows the card")
+	}
+	r = sampleReport()
+	r.Summary.RejectedLines, r.Summary.RejectedEvents = 1, 2
+	want := `<div class="label">Rejected records</div><div class="value">3</div><div class="note">1 lines, 2 events out of bounds, left out</div>`
+	if page := string(render(t, WriteHTML, r)); !strings.Contains(page, want) {
+		t.Errorf("a report with rejected records lacks %s", want)
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/lake"
+	"github.com/mercato-platform/mercato/internal/money"
 )
 
 // Engine runs report SQL over the lake. The SQL is written in the subset
@@ -62,6 +64,12 @@ type Summary struct {
 	CancelledAmount    int64   `json:"cancelled_amount"`
 	Refunds            int64   `json:"refunds"`
 	RefundedAmount     int64   `json:"refunded_amount"`
+	// RejectedLines counts sales lines left out of every figure because
+	// their quantity or amount lay outside Mercato's bounds (money.MaxAmount,
+	// money.MaxStock): records of a lake written before the bounds existed.
+	RejectedLines int64 `json:"rejected_lines"`
+	// RejectedEvents counts order and payment events left out likewise.
+	RejectedEvents int64 `json:"rejected_events"`
 }
 
 // CategorySales is one category's share of the day.
@@ -100,26 +108,49 @@ type Input struct {
 }
 
 // Queries are the SQL of the sales report, with {sales}, {orders},
-// {payments}, {from} and {to} filled in by Build. One scan of the sales
-// table yields the totals, categories, SKUs and hours (GROUPING SETS).
+// {payments}, {from}, {to}, {max_amount} and {max_stock} filled in by Build.
+// One scan of the sales table yields the totals, categories, SKUs and hours
+// (GROUPING SETS).
+//
+// A lake may hold records written before Mercato bounded amounts (a line
+// priced at int64 max, an order total that wrapped negative). A sales line
+// counts only if its quantity is 1..max_stock and quantity × unit_price is
+// within 0..max_amount; an order or payment event only if its amount is;
+// the rest are left out of every figure and counted as rejected, so one bad
+// record neither fails the report nor skews it. Products are computed in
+// DECIMAL(38,0), which holds any product of two BIGINTs, and sums too, so
+// no engine overflows whatever the lake holds.
 var Queries = struct{ Sales, Orders, Payments, Inputs string }{
 	Sales: `SELECT GROUPING(category) AS g_category, GROUPING(sku) AS g_sku, GROUPING(event_hour) AS g_hour,
   category, sku, event_hour,
-  CAST(COUNT(*) AS BIGINT) AS line_count,
-  CAST(SUM(quantity) AS BIGINT) AS units,
-  CAST(SUM(quantity * unit_price) AS BIGINT) AS revenue,
-  CAST(SUM(CASE WHEN base_price > 0 THEN quantity * base_price ELSE 0 END) AS BIGINT) AS base_revenue,
-  MIN(category) AS sku_category,
-  CAST(SUM(CASE WHEN base_price > 0 THEN quantity ELSE 0 END) AS BIGINT) AS based_units,
-  CAST(SUM(CASE WHEN base_price > 0 THEN quantity * unit_price ELSE 0 END) AS BIGINT) AS based_revenue
-FROM {sales}
-WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
+  CAST(SUM(ok) AS BIGINT) AS line_count,
+  CAST(SUM(CASE WHEN ok = 1 THEN quantity ELSE 0 END) AS BIGINT) AS units,
+  CAST(SUM(CASE WHEN ok = 1 THEN amount ELSE 0 END) AS BIGINT) AS revenue,
+  CAST(SUM(CASE WHEN ok = 1 AND based = 1 THEN base_amount ELSE 0 END) AS BIGINT) AS base_revenue,
+  MIN(CASE WHEN ok = 1 THEN category END) AS sku_category,
+  CAST(SUM(CASE WHEN ok = 1 AND based = 1 THEN quantity ELSE 0 END) AS BIGINT) AS based_units,
+  CAST(SUM(CASE WHEN ok = 1 AND based = 1 THEN amount ELSE 0 END) AS BIGINT) AS based_revenue,
+  CAST(COUNT(*) - SUM(ok) AS BIGINT) AS rejected_lines
+FROM (SELECT category, sku, event_hour, quantity, amount, base_amount,
+    CASE WHEN quantity BETWEEN 1 AND {max_stock} AND amount BETWEEN 0 AND {max_amount} THEN 1 ELSE 0 END AS ok,
+    CASE WHEN base_price > 0 AND base_amount <= {max_amount} THEN 1 ELSE 0 END AS based
+  FROM (SELECT category, sku, event_hour, quantity, base_price,
+      CAST(quantity AS DECIMAL(38,0)) * CAST(unit_price AS DECIMAL(38,0)) AS amount,
+      CAST(quantity AS DECIMAL(38,0)) * CAST(base_price AS DECIMAL(38,0)) AS base_amount
+    FROM {sales}
+    WHERE date BETWEEN DATE '{from}' AND DATE '{to}') priced) checked
 GROUP BY GROUPING SETS ((), (category), (sku), (event_hour))`,
-	Orders: `SELECT event_type, CAST(COUNT(*) AS BIGINT) AS events, CAST(SUM(total) AS BIGINT) AS amount
+	Orders: `SELECT event_type,
+  CAST(SUM(CASE WHEN total BETWEEN 0 AND {max_amount} THEN 1 ELSE 0 END) AS BIGINT) AS events,
+  CAST(SUM(CASE WHEN total BETWEEN 0 AND {max_amount} THEN CAST(total AS DECIMAL(38,0)) ELSE 0 END) AS BIGINT) AS amount,
+  CAST(SUM(CASE WHEN total BETWEEN 0 AND {max_amount} THEN 0 ELSE 1 END) AS BIGINT) AS rejected
 FROM {orders}
 WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
 GROUP BY event_type`,
-	Payments: `SELECT event_type, reason, CAST(COUNT(*) AS BIGINT) AS events, CAST(SUM(amount) AS BIGINT) AS amount
+	Payments: `SELECT event_type, reason,
+  CAST(SUM(CASE WHEN amount BETWEEN 0 AND {max_amount} THEN 1 ELSE 0 END) AS BIGINT) AS events,
+  CAST(SUM(CASE WHEN amount BETWEEN 0 AND {max_amount} THEN CAST(amount AS DECIMAL(38,0)) ELSE 0 END) AS BIGINT) AS amount,
+  CAST(SUM(CASE WHEN amount BETWEEN 0 AND {max_amount} THEN 0 ELSE 1 END) AS BIGINT) AS rejected
 FROM {payments}
 WHERE date BETWEEN DATE '{from}' AND DATE '{to}'
 GROUP BY event_type, reason`,
@@ -156,7 +187,8 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 	}
 	fill := func(q string) string {
 		return strings.NewReplacer("{sales}", src[lake.TableSales], "{orders}", src[lake.TableOrders],
-			"{payments}", src[lake.TablePayments], "{from}", from, "{to}", to).Replace(q)
+			"{payments}", src[lake.TablePayments], "{from}", from, "{to}", to,
+			"{max_amount}", strconv.FormatInt(money.MaxAmount, 10), "{max_stock}", strconv.FormatInt(money.MaxStock, 10)).Replace(q)
 	}
 	r := SalesReport{Report: SalesReportName, From: from, To: to, Currency: "KRW", Engine: e.Name(),
 		GeneratedAt: now.UTC().Truncate(time.Second), ByCategory: []CategorySales{}, TopSKUs: []SKUSales{}}
@@ -178,7 +210,7 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 
 	sales, err := e.Query(ctx, fill(Queries.Sales))
 	if err == nil {
-		err = checkWidth(sales, 13)
+		err = checkWidth(sales, 14)
 	}
 	if err != nil {
 		return SalesReport{}, fmt.Errorf("sales query: %w", err)
@@ -194,6 +226,9 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 		switch {
 		case gCat == 1 && gSKU == 1 && gHour == 1: // ()
 			r.Summary.Lines, r.Summary.Units, r.Summary.GrossRevenue = lines, units, revenue
+			r.Summary.RejectedLines = i64(row[13])
+		case lines == 0:
+			// A category, SKU or hour of rejected lines only.
 		case gCat == 0:
 			r.ByCategory = append(r.ByCategory, CategorySales{Category: CategoryName(str(row[3])), Units: units, Revenue: revenue})
 		case gSKU == 0:
@@ -233,7 +268,7 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 
 	orderRows, err := e.Query(ctx, fill(Queries.Orders))
 	if err == nil {
-		err = checkWidth(orderRows, 3)
+		err = checkWidth(orderRows, 4)
 	}
 	if err != nil {
 		return SalesReport{}, fmt.Errorf("orders query: %w", err)
@@ -241,10 +276,11 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 	orders := map[string][2]int64{}
 	for _, row := range orderRows {
 		orders[str(row[0])] = [2]int64{i64(row[1]), i64(row[2])}
+		r.Summary.RejectedEvents += i64(row[3])
 	}
 	paymentRows, err := e.Query(ctx, fill(Queries.Payments))
 	if err == nil {
-		err = checkWidth(paymentRows, 4)
+		err = checkWidth(paymentRows, 5)
 	}
 	if err != nil {
 		return SalesReport{}, fmt.Errorf("payments query: %w", err)
@@ -252,6 +288,7 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 	s := &r.Summary
 	for _, row := range paymentRows {
 		n, amount := i64(row[2]), i64(row[3])
+		s.RejectedEvents += i64(row[4])
 		switch str(row[0]) {
 		case "payment.authorized":
 			s.PaymentsAuthorized += n

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/lake"
+	"github.com/mercato-platform/mercato/internal/money"
 	"github.com/mercato-platform/mercato/internal/reports"
 )
 
@@ -92,6 +93,40 @@ func Run(t *testing.T, newEngine func(t *testing.T, lakeRoot string) reports.Eng
 			t.Fatalf("empty day = %+v", got)
 		}
 	})
+	t.Run("OutOfBoundsRecords", func(t *testing.T) {
+		root := hostileLake(t)
+		e := newEngine(t, root)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		got, err := reports.Build(ctx, e, HostileDay, HostileDay, now)
+		if err != nil {
+			t.Fatalf("a lake with out-of-bounds records fails the report: %v", err)
+		}
+		want := Expected(t, root, HostileDay, HostileDay)
+		want.Engine, want.GeneratedAt = got.Engine, got.GeneratedAt
+		compare(t, got, want)
+		s := got.Summary
+		if s.RejectedLines != 5 || s.RejectedEvents != 5 {
+			t.Errorf("rejected %d lines and %d events, want 5 and 5", s.RejectedLines, s.RejectedEvents)
+		}
+		if s.Lines != 3 || s.Units != 6 || s.GrossRevenue != money.MaxAmount+3500 || s.Orders != 1 ||
+			s.Cancellations != 1 || s.CancelledAmount != 700 || s.Refunds != 1 || s.RefundedAmount != 300 {
+			t.Errorf("summary counts out-of-bounds records: %+v", s)
+		}
+		for _, c := range got.ByCategory {
+			if c.Category == "ghost" || c.Category == "c2" {
+				t.Errorf("category %q of rejected lines only is reported: %+v", c.Category, c)
+			}
+		}
+		for _, k := range got.TopSKUs {
+			if k.SKU == "B" || k.SKU == "D" {
+				t.Errorf("SKU %q of rejected lines only is reported: %+v", k.SKU, k)
+			}
+			if k.SKU == "E" && (k.AvgBasePrice != 0 || k.PriceIndex != 0) {
+				t.Errorf("an out-of-bounds base price is used: %+v", k)
+			}
+		}
+	})
 	t.Run("BadRange", func(t *testing.T) {
 		for _, r := range [][2]string{{"2026-13-01", "2026-13-01"}, {Day2, Day1}, {"x", "y"}} {
 			if _, err := reports.Build(context.Background(), e, r[0], r[1], now); !errors.Is(err, reports.ErrBadRange) {
@@ -125,7 +160,11 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 			r.Inputs = append(r.Inputs, reports.Input{Table: lake.TableSales, Date: d, Rows: int64(len(sales))})
 		}
 		for _, s := range sales {
-			rev := s.Quantity * s.UnitPrice
+			rev, ok := money.Mul(s.Quantity, s.UnitPrice)
+			if !ok || s.Quantity < 1 || s.Quantity > money.MaxStock {
+				r.Summary.RejectedLines++
+				continue
+			}
 			r.Summary.Lines++
 			r.Summary.Units += s.Quantity
 			r.Summary.GrossRevenue += rev
@@ -143,8 +182,8 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 				}
 				a.units += s.Quantity
 				a.revenue += rev
-				if s.BasePrice > 0 {
-					a.base += s.Quantity * s.BasePrice
+				if base, ok := money.Mul(s.Quantity, s.BasePrice); ok && s.BasePrice > 0 {
+					a.base += base
 					a.basedUnits += s.Quantity
 					a.basedRevenue += rev
 				}
@@ -156,6 +195,10 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 			r.Inputs = append(r.Inputs, reports.Input{Table: lake.TableOrders, Date: d, Rows: int64(len(orders))})
 		}
 		for _, o := range orders {
+			if o.Total < 0 || o.Total > money.MaxAmount {
+				r.Summary.RejectedEvents++
+				continue
+			}
 			switch o.EventType {
 			case "order.paid":
 				r.Summary.Orders++
@@ -169,6 +212,10 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 			r.Inputs = append(r.Inputs, reports.Input{Table: lake.TablePayments, Date: d, Rows: int64(len(pays))})
 		}
 		for _, p := range pays {
+			if p.Amount < 0 || p.Amount > money.MaxAmount {
+				r.Summary.RejectedEvents++
+				continue
+			}
 			switch p.EventType {
 			case "payment.authorized":
 				r.Summary.PaymentsAuthorized++
@@ -220,6 +267,65 @@ func Expected(t testing.TB, root, from, to string) reports.SalesReport {
 		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Date, b.Date))
 	})
 	return r
+}
+
+// HostileDay is the day of hostileLake's partitions.
+const HostileDay = "2026-11-25"
+
+// hostileLake writes a lake of one day holding what a lake written before
+// Mercato bounded amounts can hold: the line of an order at int64 max × 2
+// (stored with total −2), negative prices and quantities, amounts just
+// inside and just outside money.MaxAmount, a quantity no stock can hold.
+func hostileLake(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	at := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	sale := func(id, sku, category string, qty, price, base int64, hour int32) lake.Sale {
+		return lake.Sale{EventID: id, OrderID: "o-" + id, SKU: sku, Category: category, Quantity: qty,
+			UnitPrice: price, BasePrice: base, EventTime: at, EventHour: hour}
+	}
+	sales := []lake.Sale{
+		sale("1", "A", "c1", 2, 1000, 1100, 9),              // fine
+		sale("2", "A", "c1", 2, math.MaxInt64, 1100, 9),     // overflows int64: rejected
+		sale("3", "B", "c2", 1, -5, 0, 10),                  // negative price: rejected
+		sale("4", "C", "c3", 1, money.MaxAmount, 0, 11),     // at the bound: fine
+		sale("5", "C", "c3", 2, money.MaxAmount/2+1, 0, 11), // just past it: rejected
+		sale("6", "D", "ghost", math.MaxInt64, 0, 0, 12),    // no stock holds it: rejected
+		sale("7", "E", "c1", 3, 500, math.MaxInt64, 13),     // fine, its base price is not
+		sale("8", "E", "c1", -1, 100, 100, 13),              // negative quantity: rejected
+	}
+	order := func(id, typ string, total int64) lake.Order {
+		return lake.Order{EventID: id, EventType: typ, OrderID: "o-" + id, Total: total, EventTime: at, EventHour: 9}
+	}
+	orders := []lake.Order{
+		order("o1", "order.paid", 2000),
+		order("o2", "order.paid", -2), // int64 max × 2, wrapped
+		order("o3", "order.cancelled", math.MaxInt64),
+		order("o4", "order.cancelled", math.MaxInt64),
+		order("o5", "order.cancelled", 700),
+	}
+	payment := func(id, typ string, amount int64) lake.Payment {
+		return lake.Payment{EventID: id, EventType: typ, OrderID: "o-" + id, Amount: amount, EventTime: at, EventHour: 9}
+	}
+	pays := []lake.Payment{
+		payment("p1", "payment.authorized", 2000),
+		payment("p2", "payment.authorized", -2),
+		payment("p3", "payment.refunded", math.MaxInt64),
+		payment("p4", "payment.refunded", 300),
+	}
+	write := func(table string, fn func(path string) error) {
+		dir := lake.DateDir(root, table, HostileDay)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(filepath.Join(dir, lake.FileName(0, 0, 99))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(lake.TableSales, func(p string) error { return lake.WriteFile(p, sales) })
+	write(lake.TableOrders, func(p string) error { return lake.WriteFile(p, orders) })
+	write(lake.TablePayments, func(p string) error { return lake.WriteFile(p, pays) })
+	return root
 }
 
 func readDay[T any](t testing.TB, root, table, day string) []T {

@@ -287,13 +287,13 @@ var (
 	i64      = arrow.PrimitiveTypes.Int64
 	str      = arrow.BinaryTypes.String
 	inputs   = fields("day", str, "row_count", i64)
-	byType   = fields("event_type", str, "events", i64, "amount", i64)
-	byReason = fields("event_type", str, "reason", str, "events", i64, "amount", i64)
+	byType   = fields("event_type", str, "events", i64, "amount", i64, "rejected", i64)
+	byReason = fields("event_type", str, "reason", str, "events", i64, "amount", i64, "rejected", i64)
 	// The sales query's columns with the types Spark gives them: GROUPING
 	// is a TINYINT, event_hour an INT.
 	salesCols = fields("g_category", i8, "g_sku", i8, "g_hour", i8, "category", str, "sku", str, "event_hour", i32,
 		"line_count", i64, "units", i64, "revenue", i64, "base_revenue", i64, "sku_category", str,
-		"based_units", i64, "based_revenue", i64)
+		"based_units", i64, "based_revenue", i64, "rejected_lines", i64)
 )
 
 // dayAnswers answers the report's queries for 2026-11-24 like Spark would
@@ -311,20 +311,23 @@ func dayAnswers(t *testing.T) answerFunc {
 			}
 		case strings.HasPrefix(q, "SELECT GROUPING(category)") && strings.Contains(q, from(lake.TableSales)):
 			return makeRecord(t, salesCols,
-				[]any{1, 1, 1, nil, nil, nil, 5, 7, 70000, 80000, "books", 7, 70000},
-				[]any{0, 1, 1, "books", nil, nil, 3, 4, 40000, 44000, "books", 4, 40000},
-				[]any{0, 1, 1, "toys", nil, nil, 2, 3, 30000, 36000, "toys", 3, 30000},
-				[]any{1, 0, 1, nil, "B-1", nil, 3, 4, 40000, 44000, "books", 4, 40000},
-				[]any{1, 0, 1, nil, "T-1", nil, 2, 3, 30000, 36000, "toys", 3, 30000},
-				[]any{1, 1, 0, nil, nil, 9, 3, 4, 40000, 44000, "books", 4, 40000},
-				[]any{1, 1, 0, nil, nil, 14, 2, 3, 30000, 36000, "toys", 3, 30000},
+				// One toys line at 14:00 was out of bounds, the only line of
+				// SKU X-1, so the report leaves X-1 out of its SKUs.
+				[]any{1, 1, 1, nil, nil, nil, 5, 7, 70000, 80000, "books", 7, 70000, 1},
+				[]any{0, 1, 1, "books", nil, nil, 3, 4, 40000, 44000, "books", 4, 40000, 0},
+				[]any{0, 1, 1, "toys", nil, nil, 2, 3, 30000, 36000, "toys", 3, 30000, 1},
+				[]any{1, 0, 1, nil, "B-1", nil, 3, 4, 40000, 44000, "books", 4, 40000, 0},
+				[]any{1, 0, 1, nil, "T-1", nil, 2, 3, 30000, 36000, "toys", 3, 30000, 0},
+				[]any{1, 0, 1, nil, "X-1", nil, 0, 0, 0, 0, nil, 0, 0, 1},
+				[]any{1, 1, 0, nil, nil, 9, 3, 4, 40000, 44000, "books", 4, 40000, 0},
+				[]any{1, 1, 0, nil, nil, 14, 2, 3, 30000, 36000, "toys", 3, 30000, 1},
 			), nil
 		case strings.Contains(q, from(lake.TableOrders)):
 			return makeRecord(t, byType,
-				[]any{"order.created", 3, 75000}, []any{"order.paid", 2, 70000}, []any{"order.cancelled", 1, 5000}), nil
+				[]any{"order.created", 3, 75000, 0}, []any{"order.paid", 2, 70000, 1}, []any{"order.cancelled", 1, 5000, 0}), nil
 		case strings.Contains(q, from(lake.TablePayments)):
 			return makeRecord(t, byReason,
-				[]any{"payment.authorized", "", 2, 70000}, []any{"payment.declined", "declined", 1, 9000}, []any{"payment.refunded", "", 1, 10000}), nil
+				[]any{"payment.authorized", "", 2, 70000, 1}, []any{"payment.declined", "declined", 1, 9000, 0}, []any{"payment.refunded", "", 1, 10000, 0}), nil
 		}
 		return nil, fmt.Errorf("[TABLE_OR_VIEW_NOT_FOUND] fake spark has no answer for: %s", q)
 	}
@@ -378,6 +381,7 @@ func TestBuildThroughSparkConnect(t *testing.T) {
 			Orders: 2, Lines: 5, Units: 7, GrossRevenue: 70000, NetRevenue: 60000, AverageOrderValue: 35000,
 			PaymentsAuthorized: 2, PaymentsDeclined: 1, PaymentFailureRate: 0.3333,
 			Cancellations: 1, CancelledAmount: 5000, Refunds: 1, RefundedAmount: 10000,
+			RejectedLines: 1, RejectedEvents: 2,
 		},
 		ByCategory: []reports.CategorySales{
 			{Category: "books", Units: 4, Revenue: 40000, RevenueShare: 0.5714},
