@@ -46,6 +46,7 @@ func commands() []command {
 		{"sentiment", "train, evaluate and run the review sentiment classifier", runSentiment},
 		{"report", "batch sales reports: run, backfill, list, airflow-dag", runReport},
 		{"lake", "sales lake tools: generate writes a synthetic lake for benchmarks and demos", runLake},
+		{"simulate", "counterfactual pricing simulator: policies compared on a ground-truth demand model (--compare)", runSimulate},
 		{"bench", "load benchmarks: bench orders drives checkout over HTTP and reports orders/s and latency", runBench},
 		{"version", "print the version", runVersion},
 		{"help", "list commands, or show a command's flags: mercato help serve", nil},
@@ -92,7 +93,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every flag can also be set as MERCATO_<FLAG> (e.g. MERCATO_DATA_DIR) or in a YAML file given with --config.")
@@ -118,6 +119,8 @@ func helpFor(name string, stdout, stderr io.Writer) int {
 		return runReport(context.Background(), []string{"help"}, stdout, stderr)
 	case "lake":
 		return runLake(context.Background(), []string{"generate", "-h"}, stdout, stdout)
+	case "simulate":
+		return simulateHelp(stdout)
 	case "version", "help":
 		fmt.Fprintf(stdout, "Usage: mercato %s\n", name)
 		return exitOK

@@ -165,6 +165,14 @@ func schemas() map[string]any {
 			"id": str, "category": str, "demand_weight": num, "max_demand_adjust": num, "smoothing_units": num,
 			"scarcity_weight": num, "target_cover_hours": num, "overstock_weight": num, "overstock_cover_hours": num,
 			"step_limit": num, "cooldown_seconds": i64, "price_unit": i64, "frozen": map[string]any{"type": "boolean"},
+			"policy":    map[string]any{"type": "string", "enum": []string{"rule", "learn"}},
+			"objective": map[string]any{"type": "string", "enum": []string{"margin", "revenue"}},
+			"learn": obj(nil, map[string]any{
+				"prior_elasticity": num, "prior_elasticity_sd": num, "memory_hours": num, "decision_seconds": i64,
+				"horizon_hours": num, "min_units": i64,
+				"demand_by_hour":    map[string]any{"type": "array", "minItems": 24, "maxItems": 24, "items": num},
+				"demand_by_weekday": map[string]any{"type": "array", "minItems": 7, "maxItems": 7, "items": num},
+			}),
 		}),
 		"ReviewRequest": obj([]string{"sku", "rating", "text"}, map[string]any{
 			"sku": str, "rating": map[string]any{"type": "integer", "minimum": 1, "maximum": 5},

@@ -11,12 +11,18 @@ import (
 // BenchmarkCoreLoop is purchase events through watermark, window update,
 // baseline folds and the price rule at every boundary — no I/O, no JSON.
 // 100,000 SKUs with a skewed popularity, 1,000 purchases per second of event
-// time, so each 1-minute boundary evaluates tens of thousands of SKUs.
+// time, so each 1-minute boundary evaluates tens of thousands of SKUs; once
+// with the rule policy and once with learn.
 //
 //	go test -run '^$' -bench CoreLoop -cpu 1 ./internal/pricing/
 func BenchmarkCoreLoop(b *testing.B) {
+	b.Run("rule", func(b *testing.B) { coreLoop(b, heuristicRule()) })
+	b.Run("learn", func(b *testing.B) { coreLoop(b, DefaultRule()) })
+}
+
+func coreLoop(b *testing.B, fallback Rule) {
 	const nSKU = 100_000
-	p := newTestPricer(b)
+	p := newTestPricerWith(b, fallback)
 	skus := make([]string, nSKU)
 	for i := range skus {
 		skus[i] = fmt.Sprintf("SKU-%06d", i)

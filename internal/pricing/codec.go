@@ -10,11 +10,14 @@ import (
 )
 
 // SKU state encodings: version 1 has no waiting stock records; version 2
-// appends them. A state with none is written as version 1, so both decode
-// and re-encode to the same bytes.
+// appends them. Version 3 adds the product's cost and lead time, the
+// quantity on order, the waiting records' on-order quantities and the learn
+// policy's evidence. A state without any of those is still written as
+// version 1 or 2, so older states decode and re-encode to the same bytes.
 const (
 	stateVersion        = 1
 	stateVersionWaiting = 2
+	stateVersionLearn   = 3
 )
 
 // Bounds on decoded strings: a SKU is at most 64 characters and a category
@@ -35,9 +38,13 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 	if len(s.SKU) == 0 || len(s.SKU) > maxSKULen || len(s.Category) > maxCategoryLen {
 		return b, fmt.Errorf("%w: SKU %q or its category too long to encode", ErrCorruptState, s.SKU)
 	}
-	if len(s.waiting) == 0 {
+	v3 := s.needsV3()
+	switch {
+	case v3:
+		b = append(b, stateVersionLearn)
+	case len(s.waiting) == 0:
 		b = append(b, stateVersion)
-	} else {
+	default:
 		b = append(b, stateVersionWaiting)
 	}
 	b = appendString(b, s.SKU)
@@ -54,6 +61,9 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendVarint(b, v)
 	}
 	b = append(b, s.flags&persistedFlags)
+	if v3 {
+		return s.appendV3(b), nil
+	}
 	if len(s.waiting) > 0 {
 		b = binary.AppendUvarint(b, uint64(len(s.waiting)))
 		for _, u := range s.waiting {
@@ -71,8 +81,8 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 func DecodeSKUState(b []byte) (*SKUState, error) {
 	r := reader{b: b}
 	v := r.byte()
-	if v != stateVersion && v != stateVersionWaiting {
-		return nil, fmt.Errorf("%w: version %d, want %d or %d", ErrCorruptState, v, stateVersion, stateVersionWaiting)
+	if v != stateVersion && v != stateVersionWaiting && v != stateVersionLearn {
+		return nil, fmt.Errorf("%w: version %d, want %d to %d", ErrCorruptState, v, stateVersion, stateVersionLearn)
 	}
 	s := &SKUState{}
 	s.SKU = r.string(maxSKULen)
@@ -100,13 +110,19 @@ func DecodeSKUState(b []byte) (*SKUState, error) {
 	if r.err == nil && s.flags&^persistedFlags != 0 {
 		r.fail("unknown flags")
 	}
-	if v == stateVersionWaiting {
+	switch v {
+	case stateVersionWaiting:
 		n := r.uvarint()
 		if r.err == nil && (n == 0 || n > maxWaiting) {
 			r.fail("waiting stock record count out of range")
 		}
 		for i := uint64(0); i < n && r.err == nil; i++ {
-			s.waiting = append(s.waiting, stockUpdate{At: r.varint(), Available: r.varint(), ID: r.string(maxSKULen)})
+			s.waiting = append(s.waiting, stockUpdate{At: r.varint(), Available: r.varint(), OnOrder: -1, ID: r.string(maxSKULen)})
+		}
+	case stateVersionLearn:
+		s.readV3(&r)
+		if r.err == nil && !s.needsV3() {
+			r.fail("version 3 without version 3 fields")
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
@@ -145,8 +161,141 @@ func (s *SKUState) check() error {
 		if u.At <= 0 || (i > 0 && u.At <= s.waiting[i-1].At) {
 			return bad("waiting stock records out of order")
 		}
+		if u.OnOrder < -1 {
+			return bad("waiting stock record with a negative quantity on order")
+		}
+	}
+	if s.UnitCost < 0 || s.LeadTimeMs < 0 || s.LeadTimeMs > 366*86_400_000 || s.OnOrder < 0 || s.OrderedAt < 0 {
+		return bad("negative cost, lead time, quantity on order or order time")
+	}
+	if L := s.Learn; L != nil {
+		for _, f := range [...]float32{L.A, L.B, L.C, L.SdB} {
+			if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+				return bad("learn posterior not a number")
+			}
+		}
+		for i := range L.Units {
+			u, e := float64(L.Units[i]), float64(L.Exposure[i])
+			if math.IsNaN(u) || math.IsNaN(e) || math.IsInf(u, 0) || math.IsInf(e, 0) || u < 0 || e < 0 {
+				return bad("learn evidence not a non-negative number")
+			}
+		}
+		if L.SdB < 0 || L.Next < 0 || L.Decide < 0 || L.Target < 0 || L.PoolW < 0 || L.PoolW > maxPoolW || L.PoolWB < -maxPoolWB || L.PoolWB > maxPoolWB {
+			return bad("learn state out of range")
+		}
 	}
 	return nil
+}
+
+// Bounds on a SKU's pool contribution (maxPoolPrecision, |b| ≤ 20, scaled),
+// so a category's sums cannot overflow.
+const (
+	maxPoolW  = maxPoolPrecision * poolScale
+	maxPoolWB = 20 * maxPoolW
+)
+
+// needsV3 reports whether s holds anything versions 1 and 2 cannot carry.
+func (s *SKUState) needsV3() bool {
+	if s.Learn != nil || s.UnitCost != 0 || s.LeadTimeMs != 0 || s.OnOrder != 0 || s.OrderedAt != 0 {
+		return true
+	}
+	for _, u := range s.waiting {
+		if u.OnOrder != -1 {
+			return true
+		}
+	}
+	return false
+}
+
+// appendV3 appends version 3's fields after the common ones: the product's
+// cost, the orders, the waiting records (count first, possibly 0), then the
+// learn evidence, buckets without evidence left out (a bit mask says which
+// are present).
+func (s *SKUState) appendV3(b []byte) []byte {
+	for _, v := range [...]int64{s.UnitCost, s.LeadTimeMs, s.OnOrder, s.OrderedAt} {
+		b = binary.AppendVarint(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.waiting)))
+	for _, u := range s.waiting {
+		b = binary.AppendVarint(b, u.At)
+		b = binary.AppendVarint(b, u.Available)
+		b = binary.AppendVarint(b, u.OnOrder)
+		b = appendString(b, u.ID)
+	}
+	L := s.Learn
+	if L == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	for _, v := range [...]int64{L.Next, L.Decide, L.Target, L.PoolW, L.PoolWB} {
+		b = binary.AppendVarint(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(L.Seen))
+	for _, f := range [...]float32{L.A, L.B, L.C, L.SdB} {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	var mask uint64
+	for i := range L.Units {
+		if math.Float32bits(L.Units[i]) != 0 || math.Float32bits(L.Exposure[i]) != 0 {
+			mask |= 1 << i
+		}
+	}
+	b = binary.AppendUvarint(b, mask)
+	for i := range L.Units {
+		if mask&(1<<i) != 0 {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(L.Units[i]))
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(L.Exposure[i]))
+		}
+	}
+	return b
+}
+
+func (s *SKUState) readV3(r *reader) {
+	for _, v := range [...]*int64{&s.UnitCost, &s.LeadTimeMs, &s.OnOrder, &s.OrderedAt} {
+		*v = r.varint()
+	}
+	n := r.uvarint()
+	if r.err == nil && n > maxWaiting {
+		r.fail("waiting stock record count out of range")
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		s.waiting = append(s.waiting, stockUpdate{At: r.varint(), Available: r.varint(), OnOrder: r.varint(), ID: r.string(maxSKULen)})
+	}
+	switch r.byte() {
+	case 0:
+		return
+	case 1:
+	default:
+		r.fail("bad learn flag")
+		return
+	}
+	L := &LearnState{}
+	for _, v := range [...]*int64{&L.Next, &L.Decide, &L.Target, &L.PoolW, &L.PoolWB} {
+		*v = r.varint()
+	}
+	seen := r.uvarint()
+	if seen > math.MaxUint32 {
+		r.fail("learn evidence count overflows")
+	}
+	L.Seen = uint32(seen)
+	for _, f := range [...]*float32{&L.A, &L.B, &L.C, &L.SdB} {
+		*f = math.Float32frombits(r.uint32())
+	}
+	mask := r.uvarint()
+	if mask >= 1<<learnBuckets {
+		r.fail("learn bucket mask out of range")
+		return
+	}
+	for i := range L.Units {
+		if mask&(1<<i) != 0 {
+			L.Units[i] = math.Float32frombits(r.uint32())
+			L.Exposure[i] = math.Float32frombits(r.uint32())
+			if math.Float32bits(L.Units[i]) == 0 && math.Float32bits(L.Exposure[i]) == 0 {
+				r.fail("learn bucket marked present without evidence")
+			}
+		}
+	}
+	s.Learn = L
 }
 
 // Partition state encodings: version 1 also held every waiting stock
@@ -196,7 +345,7 @@ func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 		}
 		for i := uint64(0); i < n && r.err == nil; i++ {
 			sku := r.string(maxSKULen)
-			u := stockUpdate{At: r.varint(), Available: r.varint(), ID: r.string(maxSKULen)}
+			u := stockUpdate{At: r.varint(), Available: r.varint(), OnOrder: -1, ID: r.string(maxSKULen)}
 			if r.err == nil && (sku == "" || u.At <= 0) {
 				r.fail("bad pending stock record")
 			}
@@ -242,6 +391,9 @@ func (p *Pricer) Restore(s *SKUState) error {
 			return fmt.Errorf("%w: SKU %q has two waiting stock records in one slide", ErrCorruptState, s.SKU)
 		}
 	}
+	if old := p.skus[s.SKU]; old != nil && old.Learn != nil {
+		p.addPool(old.Category, -old.Learn.PoolW, -old.Learn.PoolWB)
+	}
 	if old := p.skus[s.SKU]; old != nil {
 		// Replacing a restored SKU (callers restore the latest record of each
 		// SKU once, so this is rare): drop the old object from the lists
@@ -259,6 +411,9 @@ func (p *Pricer) Restore(s *SKUState) error {
 		}
 	}
 	s.Category = p.intern(s.Category)
+	if s.Learn != nil {
+		p.addPool(s.Category, s.Learn.PoolW, s.Learn.PoolWB)
+	}
 	listed := s.flags&flagListed != 0
 	s.flags &^= flagListed | flagTouched | flagWaiting
 	p.skus[s.SKU] = s
@@ -300,6 +455,16 @@ func (r *reader) byte() byte {
 	}
 	v := r.b[0]
 	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uint32() uint32 {
+	if len(r.b) < 4 {
+		r.fail("truncated")
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
 	return v
 }
 

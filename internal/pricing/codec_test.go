@@ -110,13 +110,25 @@ func FuzzPartitionState(f *testing.F) {
 // recovery depends on it.
 func TestRestoreContinuesLikeAnUninterruptedRun(t *testing.T) {
 	t.Parallel()
+	for _, fallback := range []Rule{heuristicRule(), DefaultRule()} {
+		t.Run(fallback.Policy, func(t *testing.T) {
+			t.Parallel()
+			restoreContinuesLikeAnUninterruptedRun(t, fallback)
+		})
+	}
+}
+
+func restoreContinuesLikeAnUninterruptedRun(t *testing.T, fallback Rule) {
 	rng := rand.New(rand.NewPCG(11, 3))
 	skus := skuNames(30)
 	recs := jitter(rng, stream(rng, skus, 8000, 40*time.Minute), 5*time.Second)
-	want, wantStates := run(t, skus, recs)
+	want, wantStates := runWith(t, fallback, skus, recs)
+	if len(want) == 0 {
+		t.Fatal("no price changes: the restore is not exercised")
+	}
 
 	for _, cut := range []int{1, 2500, 5311, 7999} {
-		p := newTestPricer(t)
+		p := newTestPricerWith(t, fallback)
 		for i, sku := range skus {
 			cat := []string{"audio", "books", "toys"}[i%3]
 			if err := p.Product(sku, cat, 10000+int64(i%7)*1000, 9000, 16000+int64(i%5)*100); err != nil {
@@ -136,7 +148,7 @@ func TestRestoreContinuesLikeAnUninterruptedRun(t *testing.T) {
 		})
 		meta := p.AppendPartitionState(nil)
 
-		q := newTestPricer(t)
+		q := newTestPricerWith(t, fallback)
 		for _, b := range changelog {
 			s, err := DecodeSKUState(b)
 			if err != nil {

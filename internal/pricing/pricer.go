@@ -41,7 +41,17 @@ type SKUState struct {
 	BasePrice, PriceFloor, PriceCeiling int64 // 0 until the product is known
 	// LastChange is the event time (Unix ms) of the last emitted change.
 	LastChange int64
-	flags      uint8
+	// UnitCost (minor units) and LeadTimeMs come from the product's reorder
+	// policy; 0 when unknown. The learn policy's margin and stock horizon
+	// use them.
+	UnitCost, LeadTimeMs int64
+	// OnOrder is the quantity on open purchase orders as of StockAt, and
+	// OrderedAt the event time it became positive (0: none open).
+	OnOrder, OrderedAt int64
+	// Learn is the learn policy's evidence; nil until the SKU is first
+	// priced by it.
+	Learn *LearnState
+	flags uint8
 	// waiting holds the SKU's stock records the watermark has not passed,
 	// one per slide (see Pricer.Inventory), in time order. It is part of the
 	// SKU's changelog record, so the partition's own record stays small
@@ -72,7 +82,10 @@ type PriceChange struct {
 type stockUpdate struct {
 	At        int64
 	Available int64
-	ID        string
+	// OnOrder is the quantity on open purchase orders; −1 when the record
+	// did not say.
+	OnOrder int64
+	ID      string
 }
 
 // after reports whether u comes after v in the (time, id) order stock
@@ -111,6 +124,12 @@ type Pricer struct {
 	changes    []PriceChange
 
 	late, stale uint64
+
+	// pools are the learn policy's category priors: the sums of their SKUs'
+	// contributions (LearnState.PoolW, PoolWB), derived state rebuilt on
+	// Restore. poolDelta holds a boundary's contributions until it ends.
+	pools     map[string]*categoryPool
+	poolDelta map[string]*categoryPool
 }
 
 // NewPricer builds an empty pricer. rules is shared broadcast state: the
@@ -128,6 +147,8 @@ func NewPricer(c Config, rules *RuleBook) (*Pricer, error) {
 		wm:         NewWatermark(c),
 		skus:       map[string]*SKUState{},
 		categories: map[string]string{},
+		pools:      map[string]*categoryPool{},
+		poolDelta:  map[string]*categoryPool{},
 	}, nil
 }
 
@@ -209,6 +230,13 @@ func (p *Pricer) Purchase(sku string, at time.Time, units int64, now time.Time) 
 // next boundary the watermark passes. A late record still updates the stock
 // when it is newer than the level known; it reports late all the same.
 func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string, now time.Time) (late bool, err error) {
+	return p.InventoryLevels(sku, at, available, -1, id, now)
+}
+
+// InventoryLevels is Inventory with the quantity on open purchase orders
+// (−1: unknown, keep the last known), which tells the learn policy when the
+// next replenishment is due.
+func (p *Pricer) InventoryLevels(sku string, at time.Time, available, onOrder int64, id string, now time.Time) (late bool, err error) {
 	t := at.UnixMilli()
 	if sku == "" || t <= 0 {
 		return false, fmt.Errorf("%w: inventory of %q: need a SKU and a time after 1970", ErrInvalidInput, sku)
@@ -222,7 +250,7 @@ func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string,
 			s = p.newSKU(sku)
 		}
 		if t > s.StockAt {
-			p.setStock(s, available, t)
+			p.setStock(s, stockUpdate{At: t, Available: available, OnOrder: max(onOrder, -1), ID: id})
 		} else {
 			p.stale++
 		}
@@ -233,7 +261,7 @@ func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string,
 	if s == nil {
 		s = p.newSKU(sku)
 	}
-	p.wait(s, stockUpdate{At: t, Available: available, ID: id})
+	p.wait(s, stockUpdate{At: t, Available: available, OnOrder: max(onOrder, -1), ID: id})
 	return false, nil
 }
 
@@ -279,6 +307,11 @@ func (p *Pricer) Product(sku, category string, base, floor, ceiling int64) error
 	if s == nil {
 		s = p.newSKU(sku)
 	}
+	if s.Learn != nil && s.Category != category {
+		// The SKU's evidence moves to its new category's prior.
+		p.addPool(s.Category, -s.Learn.PoolW, -s.Learn.PoolWB)
+		p.addPool(category, s.Learn.PoolW, s.Learn.PoolWB)
+	}
 	s.Category = p.intern(category)
 	s.BasePrice, s.PriceFloor, s.PriceCeiling = base, floor, ceiling
 	if cur := s.CurrentPrice(); cur < floor || cur > ceiling {
@@ -287,6 +320,23 @@ func (p *Pricer) Product(sku, category string, base, floor, ceiling int64) error
 		s.flags |= flagDirty
 		p.list(s)
 	}
+	p.touch(s)
+	return nil
+}
+
+// ProductCost sets a SKU's unit cost (minor units, the product's
+// reorder.unit_cost) and its replenishment lead time: the learn policy's
+// margin and how long stock must last. Zero means unknown.
+func (p *Pricer) ProductCost(sku string, unitCost int64, leadTime time.Duration) error {
+	if sku == "" || unitCost < 0 || leadTime < 0 || leadTime > 366*24*time.Hour {
+		return fmt.Errorf("%w: product %q: need unit cost ≥ 0 (got %d) and a lead time of 0 to 366 days (got %v)",
+			ErrInvalidInput, sku, unitCost, leadTime)
+	}
+	s := p.skus[sku]
+	if s == nil {
+		s = p.newSKU(sku)
+	}
+	s.UnitCost, s.LeadTimeMs = unitCost, leadTime.Milliseconds()
 	p.touch(s)
 	return nil
 }
@@ -354,8 +404,17 @@ func (p *Pricer) touch(s *SKUState) {
 	}
 }
 
-func (p *Pricer) setStock(s *SKUState, available, at int64) {
-	s.Available, s.StockAt = available, at
+func (p *Pricer) setStock(s *SKUState, u stockUpdate) {
+	s.Available, s.StockAt = u.Available, u.At
+	if u.OnOrder >= 0 {
+		switch {
+		case u.OnOrder == 0:
+			s.OrderedAt = 0
+		case s.OnOrder <= 0 || s.OrderedAt == 0:
+			s.OrderedAt = u.At
+		}
+		s.OnOrder = u.OnOrder
+	}
 	s.flags |= flagDirty
 	p.list(s)
 	p.touch(s)
@@ -400,7 +459,10 @@ func (p *Pricer) evaluate(k int64) {
 	kept := p.active[:0]
 	for _, s := range p.active {
 		p.evaluateSKU(s, k, at)
-		if s.Window.head >= k+1-p.d.n || s.flags&(flagWalking|flagHadDemand|flagDirty) != 0 {
+		// A SKU under learn stays listed: its exposure counts even when
+		// nothing sells, and it is re-decided on schedule.
+		if s.Window.head >= k+1-p.d.n || s.flags&(flagWalking|flagHadDemand|flagDirty) != 0 ||
+			(s.BasePrice != 0 && p.rules.For(s.Category).learning()) {
 			kept = append(kept, s)
 		} else {
 			s.flags &^= flagListed
@@ -409,11 +471,17 @@ func (p *Pricer) evaluate(k int64) {
 	}
 	clear(p.active[len(kept):])
 	p.active = kept
+	p.applyPools()
 }
 
 func (p *Pricer) evaluateSKU(s *SKUState, k, at int64) {
 	if s.BasePrice == 0 {
 		return // product unknown: demand accumulates, nothing to price yet
+	}
+	rule := p.rules.For(s.Category)
+	if rule.learning() {
+		p.evaluateLearn(s, rule, k, at)
+		return
 	}
 	from := k - p.d.n
 	p.foldBaseline(s, from)
@@ -425,7 +493,6 @@ func (p *Pricer) evaluateSKU(s *SKUState, k, at int64) {
 	if s.Baseline.Next != 0 {
 		rate = s.Baseline.rateAt(&p.d)
 	}
-	rule := p.rules.For(s.Category)
 	d := rule.Decide(
 		Quote{Price: s.CurrentPrice(), Base: s.BasePrice, Floor: s.PriceFloor, Ceiling: s.PriceCeiling, LastChange: s.LastChange},
 		Signal{At: at, Units: units, WindowHours: p.d.windowHours, BaselineRate: rate, Available: s.Available, HasStock: s.StockAt != 0},
@@ -455,7 +522,7 @@ func (p *Pricer) applyStock(at int64) {
 		n := 0
 		for n < len(s.waiting) && s.waiting[n].At < at {
 			if u := s.waiting[n]; u.At >= s.StockAt {
-				p.setStock(s, u.Available, u.At)
+				p.setStock(s, u)
 			}
 			n++
 		}

@@ -33,9 +33,22 @@ type rec struct {
 	id   string
 }
 
+// heuristicRule is DefaultRule under the rule policy, which most pricer
+// tests pin down to the unit; learn has its own tests (learn_test.go).
+func heuristicRule() Rule {
+	r := DefaultRule()
+	r.Policy = PolicyRule
+	return r
+}
+
 func newTestPricer(t testing.TB, rules ...Rule) *Pricer {
 	t.Helper()
-	book, err := NewRuleBook(DefaultRule())
+	return newTestPricerWith(t, heuristicRule(), rules...)
+}
+
+func newTestPricerWith(t testing.TB, fallback Rule, rules ...Rule) *Pricer {
+	t.Helper()
+	book, err := NewRuleBook(fallback)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +207,7 @@ func TestPricerIdlePartitionClosesItsWindow(t *testing.T) {
 
 func TestPricerKillSwitchFreezesAndReleases(t *testing.T) {
 	t.Parallel()
-	frozen := DefaultRule()
+	frozen := heuristicRule()
 	frozen.Category, frozen.ID, frozen.Frozen = "audio", "audio@2", true
 	p := newTestPricer(t, frozen)
 	addProduct(t, p, "A", "audio")
@@ -291,7 +304,12 @@ func skuNames(n int) []string {
 // closes, and returns the changes and the final states.
 func run(t testing.TB, skus []string, recs []rec) ([]PriceChange, map[string]SKUState) {
 	t.Helper()
-	p := newTestPricer(t)
+	return runWith(t, heuristicRule(), skus, recs)
+}
+
+func runWith(t testing.TB, fallback Rule, skus []string, recs []rec) ([]PriceChange, map[string]SKUState) {
+	t.Helper()
+	p := newTestPricerWith(t, fallback)
 	for i, sku := range skus {
 		cat := []string{"audio", "books", "toys"}[i%3]
 		if err := p.Product(sku, cat, 10000+int64(i%7)*1000, 9000, 16000+int64(i%5)*100); err != nil {
@@ -318,10 +336,19 @@ func perSKU(changes []PriceChange) []PriceChange {
 
 func TestDeterministicAcrossArrivalOrders(t *testing.T) {
 	t.Parallel()
+	for _, fallback := range []Rule{heuristicRule(), DefaultRule()} {
+		t.Run(fallback.Policy, func(t *testing.T) {
+			t.Parallel()
+			deterministicAcrossArrivalOrders(t, fallback)
+		})
+	}
+}
+
+func deterministicAcrossArrivalOrders(t *testing.T, fallback Rule) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	skus := skuNames(40)
 	recs := stream(rng, skus, 20_000, 90*time.Minute)
-	want, wantStates := run(t, skus, recs)
+	want, wantStates := runWith(t, fallback, skus, recs)
 	if len(want) < 50 {
 		t.Fatalf("only %d changes; the stream should move prices", len(want))
 	}
@@ -330,7 +357,7 @@ func TestDeterministicAcrossArrivalOrders(t *testing.T) {
 		if slices.EqualFunc(shuffled, recs, func(a, b rec) bool { return a == b }) {
 			t.Fatal("jitter did not reorder anything")
 		}
-		got, gotStates := run(t, skus, shuffled)
+		got, gotStates := runWith(t, fallback, skus, shuffled)
 		if !reflect.DeepEqual(got, want) {
 			for i := range min(len(got), len(want)) {
 				if !reflect.DeepEqual(got[i], want[i]) {
@@ -369,7 +396,7 @@ func TestPropertyPricesStayInBoundsAndSteps(t *testing.T) {
 	total := 0
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 77))
-		rule := DefaultRule()
+		rule := heuristicRule()
 		rule.Category = "audio"
 		rule.DemandWeight = rng.Float64() * 0.5
 		rule.ScarcityWeight = rng.Float64()

@@ -529,7 +529,7 @@ func (p *Processor) stock(pr *Pricer, r *kgo.Record, now time.Time) (bool, error
 	if sku == "" {
 		sku = env.Subject
 	}
-	return pr.Inventory(sku, env.Time, d.Available, env.ID, now)
+	return pr.InventoryLevels(sku, env.Time, d.Available, max(d.OnOrder, 0), env.ID, now)
 }
 
 func (p *Processor) product(pr *Pricer, r *kgo.Record) error {
@@ -547,7 +547,13 @@ func (p *Processor) product(pr *Pricer, r *kgo.Record) error {
 	if err := env.DecodeData(&d); err != nil {
 		return err
 	}
-	return pr.Product(d.SKU, d.Category, d.BasePrice, d.PriceFloor, d.PriceCeiling)
+	if err := pr.Product(d.SKU, d.Category, d.BasePrice, d.PriceFloor, d.PriceCeiling); err != nil {
+		return err
+	}
+	// The learn policy's margin and stock horizon come from the product's
+	// reorder policy.
+	lead := time.Duration(d.Reorder.LeadTimeDays * float64(24*time.Hour))
+	return pr.ProductCost(d.SKU, d.Reorder.UnitCost, lead)
 }
 
 // priceRecord builds the commerce.prices record of a change.

@@ -507,7 +507,7 @@ func TestProcessorRulesTakeEffectWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	setRule := func(frozen bool, id string) {
-		rule := DefaultRule()
+		rule := heuristicRule() // the price below is the rule's, to the unit
 		rule.Category, rule.ID, rule.Frozen = "audio", id, frozen
 		e, err := event.New("pricing.rule", "test", "audio", t0, rule)
 		if err != nil {

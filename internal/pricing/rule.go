@@ -41,6 +41,50 @@ type Rule struct {
 	PriceUnit       int64   `json:"price_unit"`
 	// Frozen is the kill switch: prices of the category stay where they are.
 	Frozen bool `json:"frozen"`
+
+	// Policy is "rule" (the heuristic above) or "learn" (a demand model
+	// learned per SKU, see learn.go). Rules stored before policies existed
+	// have none and keep the heuristic.
+	Policy string `json:"policy,omitempty"`
+	// Objective is what learn maximises: "margin" (price − reorder.unit_cost,
+	// the default) or "revenue".
+	Objective string      `json:"objective,omitempty"`
+	Learn     LearnParams `json:"learn"`
+}
+
+// Pricing policies and objectives.
+const (
+	PolicyRule       = "rule"
+	PolicyLearn      = "learn"
+	ObjectiveMargin  = "margin"
+	ObjectiveRevenue = "revenue"
+)
+
+// LearnParams tune the learn policy (see learn.go).
+type LearnParams struct {
+	// PriorElasticity and PriorElasticitySD are the category's prior on a
+	// SKU's price elasticity (positive: dearer sells less) until the
+	// category's own SKUs have evidence; PriorElasticitySD also says how far
+	// one SKU may sit from its category.
+	PriorElasticity   float64 `json:"prior_elasticity"`
+	PriorElasticitySD float64 `json:"prior_elasticity_sd"`
+	// MemoryHours is the half-life of the evidence, so the model follows
+	// drifting demand.
+	MemoryHours float64 `json:"memory_hours"`
+	// DecisionSeconds is how often a SKU's price is re-decided (a fresh
+	// Thompson sample); stock at risk re-decides sooner.
+	DecisionSeconds int64 `json:"decision_seconds"`
+	// HorizonHours is how long stock must last when the SKU's lead time is
+	// unknown (no reorder.lead_time_days).
+	HorizonHours float64 `json:"horizon_hours"`
+	// MinUnits is the evidence (units sold) a SKU needs before its price
+	// leaves the base price.
+	MinUnits int64 `json:"min_units"`
+	// DemandByHour (UTC hour) and DemandByWeekday (UTC, Sunday first) are the
+	// shop's known demand profile, mean 1; empty means flat. Exposure is
+	// weighted by them, so prices tried at night are not read as unpopular.
+	DemandByHour    []float64 `json:"demand_by_hour,omitempty"`
+	DemandByWeekday []float64 `json:"demand_by_weekday,omitempty"`
 }
 
 // DefaultRule applies to categories without a rule of their own.
@@ -57,8 +101,26 @@ func DefaultRule() Rule {
 		StepLimit:           0.05,
 		CooldownSeconds:     60,
 		PriceUnit:           10,
+		Policy:              PolicyLearn,
+		Objective:           ObjectiveMargin,
+		Learn:               DefaultLearnParams(),
 	}
 }
+
+// DefaultLearnParams are the learn policy's defaults.
+func DefaultLearnParams() LearnParams {
+	return LearnParams{
+		PriorElasticity:   1.5,
+		PriorElasticitySD: 0.5,
+		MemoryHours:       24 * 7,
+		DecisionSeconds:   3600,
+		HorizonHours:      72,
+		MinUnits:          5,
+	}
+}
+
+// learning reports whether the rule prices with the learn policy.
+func (r *Rule) learning() bool { return r.Policy == PolicyLearn }
 
 // Validate reports every problem at once, one per line, naming the JSON field.
 func (r Rule) Validate() error {
@@ -97,6 +159,46 @@ func (r Rule) Validate() error {
 	if r.PriceUnit < 1 || r.PriceUnit > 1_000_000 {
 		bad("price_unit", "must be 1 to 1000000, got %d", r.PriceUnit)
 	}
+	switch r.Policy {
+	case "", PolicyRule, PolicyLearn:
+	default:
+		bad("policy", "must be %q or %q, got %q", PolicyRule, PolicyLearn, r.Policy)
+	}
+	switch r.Objective {
+	case "", ObjectiveMargin, ObjectiveRevenue:
+	default:
+		bad("objective", "must be %q or %q, got %q", ObjectiveMargin, ObjectiveRevenue, r.Objective)
+	}
+	if r.Policy == PolicyLearn {
+		l := r.Learn
+		finite("learn.prior_elasticity", l.PriorElasticity, -1, 10)
+		finite("learn.prior_elasticity_sd", l.PriorElasticitySD, 0.01, 5)
+		finite("learn.memory_hours", l.MemoryHours, 1, 24*365)
+		finite("learn.horizon_hours", l.HorizonHours, 0.1, 24*365)
+		if l.DecisionSeconds < 1 || l.DecisionSeconds > 7*24*3600 {
+			bad("learn.decision_seconds", "must be 1 to 604800, got %d", l.DecisionSeconds)
+		}
+		if l.MinUnits < 0 || l.MinUnits > 1_000_000 {
+			bad("learn.min_units", "must be 0 to 1000000, got %d", l.MinUnits)
+		}
+		profile := func(field string, v []float64, n int) {
+			if len(v) == 0 {
+				return
+			}
+			if len(v) != n {
+				bad(field, "must have %d values, got %d", n, len(v))
+				return
+			}
+			for _, x := range v {
+				if math.IsNaN(x) || x < 0.01 || x > 100 {
+					bad(field, "values must be between 0.01 and 100, got %g", x)
+					return
+				}
+			}
+		}
+		profile("learn.demand_by_hour", l.DemandByHour, 24)
+		profile("learn.demand_by_weekday", l.DemandByWeekday, 7)
+	}
 	return errors.Join(errs...)
 }
 
@@ -122,6 +224,8 @@ type Reason struct {
 	PreviousPrice   int64    `json:"previous_price"`
 	// ClippedBy is "floor", "ceiling", "step" or "".
 	ClippedBy string `json:"clipped_by"`
+	// Learn explains a change made by the learn policy; absent for rule.
+	Learn *LearnReason `json:"learn,omitempty"`
 }
 
 // Quote is a SKU's price position: what it costs now and its bounds.
@@ -197,9 +301,35 @@ func (r *Rule) Decide(q Quote, s Signal) Decision {
 		}
 	}
 	target := float64(q.Base) * (1 + demand + stock)
+	final, clipped, settled := r.limit(q, target)
 
-	var final int64
-	price, clipped, settled := target, "", true
+	d := Decision{
+		Price:   final,
+		Changed: final != q.Price,
+		Settled: settled,
+		Reason: Reason{
+			RuleID:          r.ID,
+			DemandRatio:     ratio,
+			UnitsInWindow:   s.Units,
+			ShortRate:       units / s.WindowHours,
+			BaselineRate:    s.BaselineRate,
+			StockCoverHours: cover,
+			Available:       avail,
+			TargetPrice:     int64(math.Round(target)),
+			PreviousPrice:   q.Price,
+			ClippedBy:       clipped,
+		},
+	}
+	return d
+}
+
+// limit turns a target into the price to emit: a price outside the bounds
+// goes to the nearest bound; otherwise the move is limited to ±StepLimit,
+// clamped to [Floor, Ceiling] and rounded to PriceUnit inside both. Every
+// policy goes through it, so none can leave the bounds or the step band.
+func (r *Rule) limit(q Quote, target float64) (final int64, clipped string, settled bool) {
+	price := target
+	settled = true
 	switch {
 	case q.Price < q.Floor:
 		// A price left outside by changed bounds makes the smallest correction,
@@ -224,25 +354,7 @@ func (r *Rule) Decide(q Quote, s Signal) Decision {
 		hi := min(q.Ceiling, int64(math.Floor(stepHi)))
 		final = roundWithin(price, r.PriceUnit, lo, hi)
 	}
-
-	d := Decision{
-		Price:   final,
-		Changed: final != q.Price,
-		Settled: settled,
-		Reason: Reason{
-			RuleID:          r.ID,
-			DemandRatio:     ratio,
-			UnitsInWindow:   s.Units,
-			ShortRate:       units / s.WindowHours,
-			BaselineRate:    s.BaselineRate,
-			StockCoverHours: cover,
-			Available:       avail,
-			TargetPrice:     int64(math.Round(target)),
-			PreviousPrice:   q.Price,
-			ClippedBy:       clipped,
-		},
-	}
-	return d
+	return final, clipped, settled
 }
 
 // roundWithin rounds p to the nearest multiple of unit inside [lo, hi]. When
