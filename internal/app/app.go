@@ -68,6 +68,7 @@ type App struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	api     *httpapi.Server
 }
 
 // runner is one long-running loop of a role.
@@ -206,7 +207,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			return nil, err
 		}
 		classifier := sync.OnceValues(func() (reviews.Classifier, error) { return sentiment.Default() })
-		revs = reviews.NewService(a.store, a.store, classifier, a.search, reviews.Options{Committed: notify, Logger: log})
+		revs = reviews.NewService(a.store, a.store, reviewOrders{a.store}, classifier, a.search, reviews.Options{Committed: notify, Logger: log})
 		// Load the model and the Korean dictionary now, not on the first review.
 		go func() {
 			if _, err := classifier(); err != nil {
@@ -312,13 +313,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", cfg.HTTPAddr, err)
 		}
+		a.api = api
 		a.httpSrv = &http.Server{
 			Handler:           api,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
+			MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes, // the API refuses more than httpapi.MaxHeaderBytes itself, in JSON
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 	}
@@ -473,6 +475,10 @@ func (a *App) Run(ctx context.Context) error {
 	if a.httpSrv != nil {
 		if err := a.httpSrv.Shutdown(sctx); err != nil {
 			a.log.Warn("HTTP shutdown", "err", err)
+		}
+		// Report runs started over the API are recorded as failed, not left running.
+		if err := a.api.Shutdown(sctx); err != nil {
+			a.log.Warn("API shutdown", "err", err)
 		}
 	}
 	done := make(chan struct{})

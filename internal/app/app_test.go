@@ -73,6 +73,17 @@ func TestServeEndToEnd(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("PUT = %d", resp.StatusCode)
 	}
+	// Oversized headers get the API's JSON error, not net/http's plain text.
+	req, _ = http.NewRequest("GET", base+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", 70<<10))
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 431 || !strings.Contains(string(raw), `"headers_too_large"`) {
+		t.Errorf("70 KB header = %d %s", resp.StatusCode, raw)
+	}
 	found := consumeUntil(t, a.KafkaAddr(), event.TopicProducts, func(env event.Envelope) bool {
 		var p catalog.ProductEvent
 		return env.Type == catalog.TypeProductUpserted && env.DecodeData(&p) == nil && p.SKU == "TANGERINE-5KG" && p.OnHand == 30

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/money"
 )
 
 // Stock is a SKU's stock as the system of record holds it.
@@ -112,8 +113,8 @@ func NewService(repo Repository, now func() time.Time, committed func()) *Servic
 
 // Put creates or updates a product. created reports which.
 func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current, bool, error) {
-	if req.Stock != nil && *req.Stock < 0 {
-		return Current{}, false, &ValidationError{Field: "stock", Message: "must not be negative"}
+	if req.Stock != nil && (*req.Stock < 0 || *req.Stock > money.MaxStock) {
+		return Current{}, false, &ValidationError{Field: "stock", Message: fmt.Sprintf("must be 0-%d, got %d", money.MaxStock, *req.Stock)}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	p := Product{

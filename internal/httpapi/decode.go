@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -16,18 +17,36 @@ import (
 const MaxBody = 1 << 20
 
 // decodeJSON reads one JSON object into v, whatever the Content-Type (curl -d
-// sends form encoding), strictly: unknown fields, wrong
-// types, trailing data, invalid UTF-8 and bodies over MaxBody are 400s.
+// sends form encoding), strictly: unknown fields, wrong types, trailing
+// data and invalid UTF-8 are 400s; the body is read by readBody.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := readBody(w, r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apiErr(http.StatusBadRequest, "body_too_large", "request body exceeds %d bytes", MaxBody)
-		}
-		return apiErr(http.StatusBadRequest, "unreadable_body", "reading request body: %v", err)
+		return err
 	}
 	return decodeBytes(body, v)
+}
+
+// readBody reads a request body of at most MaxBody bytes. Only a body over
+// the limit is a 413 body_too_large; a read that timed out (the server's
+// ReadTimeout) is a 408 and any other failure (a broken chunked encoding,
+// a client that sent less than its Content-Length) a 400 unreadable_body.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err == nil {
+		return body, nil
+	}
+	var (
+		tooBig  *http.MaxBytesError
+		timeout interface{ Timeout() bool }
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "request body exceeds %d bytes", MaxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &timeout) && timeout.Timeout():
+		return nil, apiErr(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
+	}
+	return nil, apiErr(http.StatusBadRequest, "unreadable_body", "reading request body: %v", err)
 }
 
 // decodeBytes is decodeJSON's strict decoding of a body already read.

@@ -56,12 +56,18 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
 	case errors.Is(err, catalog.ErrWouldGoNegative), errors.Is(err, inventory.ErrWouldGoNegative):
 		return apiErr(http.StatusConflict, "would_go_negative", "%s", err.Error())
+	case errors.Is(err, inventory.ErrStockLimit):
+		return apiErr(http.StatusUnprocessableEntity, "stock_limit", "%s", err.Error())
 	case errors.Is(err, reviews.ErrInvalid):
 		return apiErr(http.StatusBadRequest, "invalid_review", "%s", err.Error())
 	case errors.Is(err, reviews.ErrUnknownSKU):
 		return apiErr(http.StatusNotFound, "unknown_sku", "%s", err.Error())
 	case errors.Is(err, reviews.ErrNotFound):
 		return apiErr(http.StatusNotFound, "review_not_found", "%s", err.Error())
+	case errors.Is(err, reviews.ErrOrderNotFound):
+		return apiErr(http.StatusNotFound, "order_not_found", "%s", err.Error())
+	case errors.Is(err, reviews.ErrBadDateRange):
+		return apiErr(http.StatusBadRequest, "invalid_date_range", "%s", err.Error())
 	case errors.Is(err, replenishment.ErrNotFound):
 		return apiErr(http.StatusNotFound, "purchase_order_not_found", "%s", err.Error())
 	case errors.Is(err, replenishment.ErrIllegalTransition):

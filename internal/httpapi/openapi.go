@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mercato-platform/mercato/internal/money"
 )
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
@@ -56,6 +58,16 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		if rt.Method == "PUT" && rt.Path == "/v1/products/{sku}" {
 			responses["201"] = map[string]any{"description": "created", "content": jsonContent(ref(rt.Result))}
+		}
+		if rt.Method == "POST" && rt.Path == "/v1/reports/sales/runs" {
+			responses["202"] = map[string]any{
+				"description": "the run goes on in the background; poll the Location until its status is succeeded or failed",
+				"headers": map[string]any{
+					"Location":    map[string]any{"description": "GET /v1/reports/sales/runs/{id} of the run", "schema": str},
+					"Retry-After": map[string]any{"description": "seconds to wait before polling", "schema": i64},
+				},
+				"content": jsonContent(ref(rt.Result)),
+			}
 		}
 		responses["default"] = map[string]any{"description": "error", "content": jsonContent(ref("Error"))}
 		op["responses"] = responses
@@ -126,6 +138,8 @@ func schemas() map[string]any {
 		"base_price": i64, "price_floor": i64, "price_ceiling": i64, "low_stock_threshold": i64,
 		"reorder": reorder, "version": i64, "created_at": stamp, "updated_at": stamp,
 	}
+	price := map[string]any{"type": "integer", "format": "int64", "minimum": 1, "maximum": money.MaxAmount}
+	quantity := map[string]any{"type": "integer", "format": "int64", "minimum": 0, "maximum": money.MaxStock}
 	stock := obj(nil, map[string]any{"on_hand": i64, "reserved": i64, "available": i64, "on_order": i64})
 	view := map[string]any{"stock": stock}
 	for k, v := range product {
@@ -137,8 +151,8 @@ func schemas() map[string]any {
 		}),
 		"Status": map[string]any{"type": "object"},
 		"ProductPut": obj([]string{"name", "category", "base_price", "price_floor", "price_ceiling"}, map[string]any{
-			"name": str, "category": str, "base_price": i64, "price_floor": i64, "price_ceiling": i64,
-			"stock": i64, "low_stock_threshold": i64, "reorder": reorder,
+			"name": str, "category": str, "base_price": price, "price_floor": price, "price_ceiling": price,
+			"stock": quantity, "low_stock_threshold": quantity, "reorder": reorder,
 		}),
 		"Product": obj(nil, product),
 		"Levels": obj(nil, map[string]any{

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -32,9 +31,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	if len(key) > 255 || !utf8.ValidString(key) {
 		return apiErr(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be at most 255 bytes of UTF-8")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := readBody(w, r)
 	if err != nil {
-		return apiErr(http.StatusBadRequest, "body_too_large", "request body exceeds %d bytes", MaxBody)
+		return err
 	}
 	var req orders.Request
 	if err := decodeBytes(body, &req); err != nil {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/pricing"
 )
 
@@ -68,8 +68,8 @@ func (s *Server) getPriceHistory(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) putPricingRule(w http.ResponseWriter, r *http.Request) error {
 	category := r.PathValue("category")
-	if n := utf8.RuneCountInString(category); n < 1 || n > 100 {
-		return apiErr(http.StatusBadRequest, "invalid_category", "category must be 1-100 characters")
+	if !catalog.ValidCategory(category) {
+		return apiErr(http.StatusBadRequest, "invalid_category", "category must be 1-%d printable characters of valid UTF-8", catalog.MaxCategoryRunes)
 	}
 	rule := pricing.DefaultRule()
 	if err := decodeJSON(w, r, &rule); err != nil {

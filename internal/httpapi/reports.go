@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 
 // Reports is the batch report runner as the API uses it.
 type Reports interface {
-	Run(ctx context.Context, from, to, trigger string, attempt int) (reports.Run, error)
+	Start(ctx context.Context, from, to, trigger string, attempt int) (*reports.Pending, error)
+	GetRun(ctx context.Context, id string) (reports.Run, error)
 	Latest(ctx context.Context, from, to string) (reports.SalesReport, reports.Run, error)
 	Runs(ctx context.Context, limit int) ([]reports.Run, error)
 }
@@ -25,6 +27,9 @@ type ReportRunRequest struct {
 	To   string `json:"to,omitempty"`
 }
 
+// reportRunTimeout bounds one report run started over the API.
+const reportRunTimeout = 30 * time.Minute
+
 func (s *Server) reports() (Reports, error) {
 	if s.o.Reports == nil {
 		return nil, apiErr(http.StatusNotImplemented, "reports_unavailable", "this process has no report engine")
@@ -32,6 +37,12 @@ func (s *Server) reports() (Reports, error) {
 	return s.o.Reports, nil
 }
 
+func reportRunPath(id string) string { return "/v1/reports/sales/runs/" + url.PathEscape(id) }
+
+// runReport starts a run and waits up to ReportWait for it: a run done by
+// then answers 201 with its record (502 if it failed), a longer one 202
+// with the running record and a Location to poll, so no client waits past
+// the server's write timeout for an answer that would never come.
 func (s *Server) runReport(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.reports()
 	if err != nil {
@@ -44,11 +55,33 @@ func (s *Server) runReport(w http.ResponseWriter, r *http.Request) error {
 	if req.To == "" {
 		req.To = req.Date
 	}
-	// A client that hangs up does not cancel the run: it is recorded and
-	// its report replaces the day's either way.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Minute)
-	defer cancel()
-	run, err := rep.Run(ctx, req.Date, req.To, reports.TriggerAPI, 1)
+	// The run is not the request's: a client that hangs up or stops
+	// waiting leaves it running, recorded, replacing the day's report.
+	ctx, cancel, ok := s.background.start(reportRunTimeout)
+	if !ok {
+		return apiErr(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; run the report again later")
+	}
+	p, err := rep.Start(ctx, req.Date, req.To, reports.TriggerAPI, 1)
+	if err != nil {
+		cancel()
+		var busy *reports.InProgressError
+		if errors.As(err, &busy) {
+			w.Header().Set("Location", reportRunPath(busy.RunID))
+		}
+		return err
+	}
+	s.background.until(p.Done(), cancel)
+	wait := time.NewTimer(s.o.ReportWait)
+	defer wait.Stop()
+	select {
+	case <-p.Done():
+	case <-wait.C:
+		w.Header().Set("Location", reportRunPath(p.Started.ID))
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusAccepted, p.Started)
+		return nil
+	}
+	run, err := p.Result()
 	if err != nil && (run.ID == "" || run.Error == "") {
 		return err
 	}
@@ -56,6 +89,22 @@ func (s *Server) runReport(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusBadGateway, "report_failed", "report run %s failed: %s", run.ID, run.Error)
 	}
 	writeJSON(w, http.StatusCreated, run)
+	return nil
+}
+
+func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.reports()
+	if err != nil {
+		return err
+	}
+	run, err := rep.GetRun(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if run.Status == reports.RunRunning {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, http.StatusOK, run)
 	return nil
 }
 
@@ -139,6 +188,8 @@ func reportError(err error) *APIError {
 		return apiErr(http.StatusNotFound, "report_not_found", "%s", err.Error())
 	case errors.Is(err, reports.ErrRunInProgress):
 		return apiErr(http.StatusConflict, "run_in_progress", "%s", err.Error())
+	case errors.Is(err, reports.ErrRunNotFound):
+		return apiErr(http.StatusNotFound, "run_not_found", "%s", err.Error())
 	}
 	return nil
 }

@@ -63,6 +63,10 @@ type Options struct {
 	Reviews    *reviews.Service
 	Rules      RulePublisher
 	Reports    Reports
+	// ReportWait is how long POST /v1/reports/sales/runs waits for a run
+	// before answering 202 with where to poll (default 10 s). Keep it well
+	// below the http.Server's WriteTimeout, or the answer is lost.
+	ReportWait time.Duration
 	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
 	// and a claim whose request died may be taken over after IdempotencyLease.
 	Idempotency      idempotency.Store
@@ -76,13 +80,14 @@ type Options struct {
 
 // Server is the HTTP API.
 type Server struct {
-	o        Options
-	now      func() time.Time
-	log      *slog.Logger
-	mux      *http.ServeMux
-	routes   []Route
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	o          Options
+	background *background
+	now        func() time.Time
+	log        *slog.Logger
+	mux        *http.ServeMux
+	routes     []Route
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
 }
 
 // New builds the API's handler.
@@ -99,8 +104,11 @@ func New(o Options) *Server {
 	if o.IdempotencyLease <= 0 {
 		o.IdempotencyLease = time.Minute
 	}
+	if o.ReportWait <= 0 {
+		o.ReportWait = 10 * time.Second
+	}
 	s := &Server{
-		o: o, log: o.Logger, mux: http.NewServeMux(), now: time.Now,
+		o: o, log: o.Logger, mux: http.NewServeMux(), now: time.Now, background: newBackground(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mercato_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
@@ -122,8 +130,39 @@ func New(o Options) *Server {
 	return s
 }
 
+// Shutdown stops the work requests left running (report runs: each is
+// recorded as failed, to be run again) and waits until it has ended or
+// ctx is done. Call it after the http.Server's Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error { return s.background.shutdown(ctx) }
+
 // Routes returns the route table (for tests and the OpenAPI document).
 func (s *Server) Routes() []Route { return s.routes }
+
+// Request header limits. Go's server answers requests over its
+// MaxHeaderBytes itself, in plain text, before any handler runs; so the
+// http.Server gets ServerMaxHeaderBytes, well above what the API accepts,
+// and ServeHTTP refuses headers over MaxHeaderBytes with the API's JSON
+// error. Requests beyond ServerMaxHeaderBytes (plus the 4 KiB slack
+// net/http adds) still get Go's plain-text 431.
+const (
+	MaxHeaderBytes       = 64 << 10
+	ServerMaxHeaderBytes = 1 << 20
+)
+
+// headerBytes is the size of r's header fields as sent: each "name: value\r\n"
+// (Host included, which net/http moves out of r.Header).
+func headerBytes(r *http.Request) int {
+	n := 0
+	if r.Host != "" {
+		n += len("Host: \r\n") + len(r.Host)
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + len(": \r\n")
+		}
+	}
+	return n
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -133,6 +172,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, apiErr(http.StatusInternalServerError, "internal", "internal error"))
 		}
 	}()
+	if n := headerBytes(r); n > MaxHeaderBytes {
+		// The body is not read: close the connection rather than drain it.
+		w.Header().Set("Connection", "close")
+		s.writeError(w, r, apiErr(http.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "request headers are %d bytes, more than the %d accepted", n, MaxHeaderBytes))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -247,8 +292,9 @@ func (s *Server) table() []Route {
 		{Method: "GET", Path: "/v1/purchase-orders/{id}", Summary: "A purchase order with the numbers that justified it (d, σ, L, z, ROP, EOQ, position).", Result: "PurchaseOrder", Status: 200, handler: s.getPurchaseOrder},
 		{Method: "POST", Path: "/v1/purchase-orders/{id}/transitions", Summary: "Move a purchase order: confirmed, shipped, received (adds stock once) or cancelled.", Access: Admin, Body: "Transition", Result: "PurchaseOrder", Status: 200, handler: s.transitionPurchaseOrder},
 		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first.", Query: []string{"type", "since", "limit"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
-		{Method: "POST", Path: "/v1/reports/sales/runs", Summary: "Run the daily sales report for a date (or from..to) now; replaces that date's report. Returns the run record.", Access: Admin, Body: "ReportRunRequest", Result: "ReportRun", Status: 201, handler: s.runReport},
+		{Method: "POST", Path: "/v1/reports/sales/runs", Summary: "Run the daily sales report for a date (or from..to) now; replaces that date's report. 201 with the finished run record; 202 with the running record and a Location to poll when the run takes longer than a few seconds.", Access: Admin, Body: "ReportRunRequest", Result: "ReportRun", Status: 201, handler: s.runReport},
 		{Method: "GET", Path: "/v1/reports/sales/runs", Summary: "Report run history, newest first, each marked stale when its lake data changed since.", Query: []string{"limit"}, Result: "ReportRunList", Status: 200, handler: s.listReportRuns},
+		{Method: "GET", Path: "/v1/reports/sales/runs/{id}", Summary: "One report run: status running, succeeded or failed, timings, error; where a 202 from POST /v1/reports/sales/runs points.", Result: "ReportRun", Status: 200, handler: s.getReportRun},
 		{Method: "GET", Path: "/v1/reports/sales/{date}", Summary: "The sales report of a day (YYYY-MM-DD, or FROM_TO for a range) as JSON; add .csv or .html for a spreadsheet or a page with charts.", Result: "SalesReport", Status: 200, handler: s.getReport},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/money"
 )
 
 // Sentinel errors; the HTTP layer maps them in one place.
@@ -20,6 +21,9 @@ var (
 	// cannot be committed, or was committed and cannot be released.
 	ErrReservationClosed = errors.New("reservation already closed")
 	ErrInvalid           = errors.New("invalid inventory request")
+	// ErrStockLimit: a change would take a SKU's on-hand above
+	// money.MaxStock, or moves more than that at once.
+	ErrStockLimit = errors.New("stock limit exceeded")
 )
 
 // InsufficientStockError says which SKU lacked availability.
@@ -75,11 +79,34 @@ type Store interface {
 	Commit(ctx context.Context, reservationID string) error
 	// Release returns a held reservation's stock.
 	Release(ctx context.Context, reservationID string) error
-	// Adjust changes on_hand (receiving, counts, damage); never below reserved.
+	// Adjust changes on_hand (receiving, counts, damage); never below
+	// reserved (ErrWouldGoNegative) nor above money.MaxStock (ErrStockLimit).
 	Adjust(ctx context.Context, sku string, delta int64, reason, ref string) (Levels, error)
 	Levels(ctx context.Context, sku string) (Levels, error)
 	// ExpiredReservations lists held reservations whose TTL passed.
 	ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// OnHandCeiling returns the largest on-hand a SKU may have for delta to be
+// added to it without passing money.MaxStock: stores put it in the same
+// conditional update that applies delta, so the check is atomic. A
+// decrease fits any on-hand (it may bring down stock stored above the
+// bound before the bound existed); a change larger than money.MaxStock fits
+// none. Callers check CheckStockDelta first.
+func OnHandCeiling(delta int64) int64 {
+	if delta <= 0 {
+		return math.MaxInt64
+	}
+	return money.MaxStock - delta
+}
+
+// CheckStockDelta refuses a change of on-hand larger than money.MaxStock
+// either way: no SKU can need it, and it keeps stock arithmetic in range.
+func CheckStockDelta(delta int64) error {
+	if delta > money.MaxStock || delta < -money.MaxStock {
+		return fmt.Errorf("%w: a stock change is at most ±%d units, got %d", ErrStockLimit, money.MaxStock, delta)
+	}
+	return nil
 }
 
 // ReserveRequest is one reservation of a batch (see BatchReserver).

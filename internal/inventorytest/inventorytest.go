@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/money"
 )
 
 // Env is one fresh, empty inventory under test.
@@ -29,6 +31,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		"AllOrNothing":               testAllOrNothing,
 		"Idempotency":                testIdempotency,
 		"AdjustNeverBelowReserved":   testAdjust,
+		"AdjustNeverAboveStockLimit": testStockLimit,
 		"ExpiredReservations":        testExpiry,
 		"NoOversellUnderConcurrency": testNoOversell,
 		"MixedMultiSKUConservation":  testMixed,
@@ -196,6 +199,64 @@ func testAdjust(t *testing.T, e Env) {
 	if _, err := s.Adjust(bg(t), "A", 0, "count", ""); !errors.Is(err, inventory.ErrInvalid) {
 		t.Errorf("zero delta: err = %v", err)
 	}
+}
+
+// testStockLimit: no change takes on-hand above money.MaxStock, and a
+// refused one changes nothing. Stock stored above the bound before it
+// existed (SQLite once turned int64 max + 1 into a float) is refused an
+// increase, not failed, and may still be brought down.
+func testStockLimit(t *testing.T, e Env) {
+	e.CreateSKU(t, "A", money.MaxStock-5, 0)
+	e.CreateSKU(t, "LEGACY", math.MaxInt64, 0)
+	s := e.Store
+	// A hold makes adapters that cache counters load them.
+	if err := s.Reserve(bg(t), "r1", items("A", 2, "LEGACY", 1), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.Adjust(bg(t), "A", 5, "count", ""); err != nil || l.OnHand != money.MaxStock {
+		t.Fatalf("Adjust up to the limit = %+v, %v", l, err)
+	}
+	before := levels(t, e, "A")
+	refused := []struct {
+		sku        string
+		delta      int64
+		ref        string
+		onHandWant int64
+	}{
+		{"A", 1, "", money.MaxStock},
+		{"A", 1, "po:over", money.MaxStock},
+		{"A", money.MaxStock + 1, "", money.MaxStock},
+		{"A", math.MaxInt64, "", money.MaxStock},
+		{"A", math.MinInt64, "", money.MaxStock},
+		{"LEGACY", 1, "", math.MaxInt64},
+	}
+	for _, c := range refused {
+		if _, err := s.Adjust(bg(t), c.sku, c.delta, "receive", c.ref); !errors.Is(err, inventory.ErrStockLimit) {
+			t.Errorf("Adjust(%s, %d) err = %v, want ErrStockLimit", c.sku, c.delta, err)
+		}
+		if l := levels(t, e, c.sku); l.OnHand != c.onHandWant || l.Reserved == 0 {
+			t.Errorf("%s after a refused adjustment: %+v", c.sku, l)
+		}
+	}
+	if after := levels(t, e, "A"); after != before {
+		t.Errorf("refused adjustments changed A: %+v, was %+v", after, before)
+	}
+	// The refused ref was not recorded: it applies once there is room.
+	if _, err := s.Adjust(bg(t), "A", -10, "damage", ""); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.Adjust(bg(t), "A", 1, "receive", "po:over"); err != nil || l.OnHand != money.MaxStock-9 {
+		t.Fatalf("Adjust after room was made = %+v, %v", l, err)
+	}
+	if l, err := s.Adjust(bg(t), "LEGACY", -1, "count", ""); err != nil || l.OnHand != math.MaxInt64-1 {
+		t.Fatalf("bringing legacy stock down = %+v, %v", l, err)
+	}
+	// The counters an adapter caches followed only the accepted changes.
+	if err := s.Commit(bg(t), "r1"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e, "A", money.MaxStock-11, 0)
+	want(t, e, "LEGACY", math.MaxInt64-2, 0)
 }
 
 func testExpiry(t *testing.T, e Env) {

@@ -70,13 +70,29 @@ type RunStore interface {
 	// AbandonRuns marks runs still "running" that started before a time
 	// as failed: their process died (the scheduler calls it as it starts).
 	AbandonRuns(ctx context.Context, before time.Time) error
+	// GetRun returns one run; ErrRunNotFound when there is none.
+	GetRun(ctx context.Context, id string) (Run, error)
 }
 
 // Sentinels.
 var (
 	ErrNoReport      = errors.New("no report for that date")
 	ErrRunInProgress = errors.New("a run for that date is in progress")
+	ErrRunNotFound   = errors.New("report run not found")
 )
+
+// InProgressError is ErrRunInProgress naming the run this process has
+// going for the range, so a caller can follow it instead.
+type InProgressError struct {
+	From, To string
+	RunID    string
+}
+
+func (e *InProgressError) Error() string {
+	return fmt.Sprintf("%s: %s..%s (run %s)", ErrRunInProgress, e.From, e.To, e.RunID)
+}
+
+func (e *InProgressError) Unwrap() error { return ErrRunInProgress }
 
 // Runner runs reports and keeps their records and files.
 type Runner struct {
@@ -87,7 +103,7 @@ type Runner struct {
 	now     func() time.Time
 	log     *slog.Logger
 	mu      sync.Mutex
-	running map[string]bool
+	running map[string]string // from..to -> id of the run going
 }
 
 // RunnerOptions configure a Runner.
@@ -106,7 +122,7 @@ func NewRunner(engine Engine, store RunStore, o RunnerOptions) *Runner {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{engine: engine, store: store, lake: o.LakeRoot, out: o.OutputDir, now: o.Now, log: o.Logger, running: map[string]bool{}}
+	return &Runner{engine: engine, store: store, lake: o.LakeRoot, out: o.OutputDir, now: o.Now, log: o.Logger, running: map[string]string{}}
 }
 
 // Engine returns the runner's engine name.
@@ -116,33 +132,89 @@ func (r *Runner) Engine() string { return r.engine.Name() }
 // and replaces the report files atomically. A failed run keeps the previous
 // good result in place.
 func (r *Runner) Run(ctx context.Context, from, to, trigger string, attempt int) (Run, error) {
-	if err := CheckRange(from, to); err != nil {
-		return Run{}, err
+	run, release, err := r.begin(ctx, from, to, trigger, attempt)
+	if err != nil {
+		return run, err
 	}
+	defer release()
+	return r.build(ctx, run)
+}
+
+// Pending is a run going on in the background (Runner.Start).
+type Pending struct {
+	// Started is the run as recorded when it started (status running).
+	Started Run
+	done    chan struct{}
+	run     Run
+	err     error
+}
+
+// Done is closed when the run has finished and its outcome is recorded.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Result is what Run would have returned; call it once Done is closed.
+func (p *Pending) Result() (Run, error) {
+	<-p.done
+	return p.run, p.err
+}
+
+// Start records a run as Run does and builds it in a goroutine on ctx,
+// returning as soon as the run is recorded: a caller that cannot wait
+// (an HTTP request) hands out the run's id and lets clients poll the
+// record. ctx must outlive the caller; cancelling it fails the run.
+func (r *Runner) Start(ctx context.Context, from, to, trigger string, attempt int) (*Pending, error) {
+	run, release, err := r.begin(ctx, from, to, trigger, attempt)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pending{Started: run, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		// Released before Done: whoever saw the run end may start the next.
+		defer release()
+		p.run, p.err = r.build(ctx, run)
+	}()
+	return p, nil
+}
+
+// begin checks the range, claims it for this process and records the run
+// as running; release gives the claim back.
+func (r *Runner) begin(ctx context.Context, from, to, trigger string, attempt int) (run Run, release func(), err error) {
+	if err := CheckRange(from, to); err != nil {
+		return Run{}, nil, err
+	}
+	id := "rpt_" + event.NewID()
 	key := from + ".." + to
 	r.mu.Lock()
-	if r.running[key] {
+	if going, ok := r.running[key]; ok {
 		r.mu.Unlock()
-		return Run{}, fmt.Errorf("%w: %s", ErrRunInProgress, key)
+		return Run{}, nil, &InProgressError{From: from, To: to, RunID: going}
 	}
-	r.running[key] = true
+	r.running[key] = id
 	r.mu.Unlock()
-	defer func() {
+	release = func() {
 		r.mu.Lock()
 		delete(r.running, key)
 		r.mu.Unlock()
-	}()
-
+	}
 	fp, err := Fingerprint(r.lake, from, to)
 	if err != nil {
-		return Run{}, err
+		release()
+		return Run{}, nil, err
 	}
 	start := r.now().UTC().Truncate(time.Microsecond)
-	run := Run{ID: "rpt_" + event.NewID(), Report: SalesReportName, From: from, To: to, Engine: r.engine.Name(),
+	run = Run{ID: id, Report: SalesReportName, From: from, To: to, Engine: r.engine.Name(),
 		Trigger: trigger, Attempt: max(attempt, 1), Status: RunRunning, StartedAt: start, Fingerprint: fp, Inputs: []Input{}}
 	if err := r.store.StartRun(ctx, run); err != nil {
-		return run, fmt.Errorf("recording run: %w", err)
+		release()
+		return run, nil, fmt.Errorf("recording run: %w", err)
 	}
+	return run, release, nil
+}
+
+// build runs a recorded run and records its outcome.
+func (r *Runner) build(ctx context.Context, run Run) (Run, error) {
+	from, to, start := run.From, run.To, run.StartedAt
 	rep, err := Build(ctx, r.engine, from, to, start)
 	var result []byte
 	if err == nil {
@@ -172,7 +244,7 @@ func (r *Runner) Run(ctx context.Context, from, to, trigger string, attempt int)
 		r.log.Warn("report run failed", "from", from, "to", to, "engine", run.Engine, "attempt", run.Attempt, "err", err)
 		return run, err
 	}
-	r.log.Info("report run finished", "from", from, "to", to, "engine", run.Engine, "ms", run.DurationMS, "trigger", trigger)
+	r.log.Info("report run finished", "from", from, "to", to, "engine", run.Engine, "ms", run.DurationMS, "trigger", run.Trigger)
 	return run, nil
 }
 
@@ -259,6 +331,16 @@ func (r *Runner) Latest(ctx context.Context, from, to string) (SalesReport, Run,
 	}
 	run.Stale, _ = r.Stale(run)
 	return rep, run, nil
+}
+
+// GetRun returns one run, marked stale when its lake data changed since.
+func (r *Runner) GetRun(ctx context.Context, id string) (Run, error) {
+	run, err := r.store.GetRun(ctx, id)
+	if err != nil {
+		return Run{}, err
+	}
+	run.Stale, _ = r.Stale(run)
+	return run, nil
 }
 
 // Runs lists the newest runs, each marked stale when its lake data changed.

@@ -1,9 +1,11 @@
 package reviews
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestEmbedIsUnitAndDeterministic(t *testing.T) {
@@ -38,5 +40,33 @@ func TestSignificantTermsPreferWhatIsParticular(t *testing.T) {
 	got := significant(fg, bg, 3)
 	if len(got) == 0 || got[0] != "비린내" || slices.Contains(got, "배송") || slices.Contains(got, "신선") {
 		t.Errorf("significant = %v, want 비린내 first, no 배송 (everywhere) or 신선 (one review)", got)
+	}
+}
+
+func TestCheckDateRange(t *testing.T) {
+	t.Parallel()
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	tests := []struct {
+		name     string
+		from, to time.Time
+		ok       bool
+	}{
+		{"open", time.Time{}, time.Time{}, true},
+		{"a day", day(2026, 11, 25), day(2026, 11, 26), true},
+		{"empty", day(2026, 11, 25), day(2026, 11, 25), true},
+		{"bounds", day(1970, 1, 1), day(2200, 12, 31), true},
+		{"inverted", day(2026, 11, 26), day(2026, 11, 25), false},
+		{"before 1970", day(1969, 12, 31), time.Time{}, false},
+		{"after 2200", time.Time{}, day(2201, 1, 1), false},
+		{"beyond int64 nanoseconds", time.Time{}, day(9999, 12, 31), false},
+		{"year 1", day(1, 1, 2), time.Time{}, false},
+		// 2200-12-31T23:00-05:00 is already 2201 in UTC.
+		{"offset past the bound", time.Time{}, time.Date(2200, 12, 31, 23, 0, 0, 0, time.FixedZone("", -5*3600)), false},
+	}
+	for _, tt := range tests {
+		err := CheckDateRange(tt.from, tt.to)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrBadDateRange)) {
+			t.Errorf("%s: %v", tt.name, err)
+		}
 	}
 }

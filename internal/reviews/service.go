@@ -20,6 +20,20 @@ import (
 var (
 	ErrInvalid    = errors.New("invalid review")
 	ErrUnknownSKU = errors.New("unknown sku")
+	// ErrOrderNotFound: a review's order_id names no order of its author
+	// (whether the order is missing or another customer's is not told).
+	ErrOrderNotFound = errors.New("order not found")
+	// ErrBadDateRange: a search's from/to is outside the searchable years
+	// or from is after to.
+	ErrBadDateRange = errors.New("invalid date range")
+)
+
+// Searchable years. Bleve keeps datetimes as int64 nanoseconds (years
+// 1677-2262) and fails the whole search on anything outside; a shop's
+// reviews all fall well inside these bounds.
+const (
+	MinSearchYear = 1970
+	MaxSearchYear = 2200
 )
 
 // Store keeps reviews in the system of record.
@@ -33,6 +47,14 @@ type Products interface {
 	ProductExists(ctx context.Context, sku string) (bool, error)
 }
 
+// Orders tells who placed an order, so a review can cite only its
+// author's own order.
+type Orders interface {
+	// OrderCustomer returns the customer id of order id; ok is false when
+	// there is no such order.
+	OrderCustomer(ctx context.Context, id string) (customerID string, ok bool, err error)
+}
+
 // Classifier is the sentiment model.
 type Classifier interface {
 	Classify(text string) sentiment.Result
@@ -42,6 +64,7 @@ type Classifier interface {
 type Service struct {
 	store      Store
 	products   Products
+	orders     Orders
 	classifier func() (Classifier, error)
 	index      Index
 	now        func() time.Time
@@ -57,7 +80,7 @@ type Options struct {
 }
 
 // NewService builds the service; classifier loads the model on first use.
-func NewService(store Store, products Products, classifier func() (Classifier, error), index Index, o Options) *Service {
+func NewService(store Store, products Products, orders Orders, classifier func() (Classifier, error), index Index, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -67,7 +90,7 @@ func NewService(store Store, products Products, classifier func() (Classifier, e
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, products: products, classifier: classifier, index: index, now: o.Now, committed: o.Committed, log: o.Logger}
+	return &Service{store: store, products: products, orders: orders, classifier: classifier, index: index, now: o.Now, committed: o.Committed, log: o.Logger}
 }
 
 // Request is the body of POST /v1/reviews.
@@ -104,6 +127,15 @@ func (s *Service) Create(ctx context.Context, customerID string, req Request) (R
 	}
 	if !ok {
 		return Review{}, fmt.Errorf("%w: %s", ErrUnknownSKU, req.SKU)
+	}
+	if req.OrderID != "" {
+		owner, ok, err := s.orders.OrderCustomer(ctx, req.OrderID)
+		if err != nil {
+			return Review{}, fmt.Errorf("looking up order %s: %w", req.OrderID, err)
+		}
+		if !ok || owner != customerID {
+			return Review{}, fmt.Errorf("%w: %s", ErrOrderNotFound, req.OrderID)
+		}
 	}
 	c, err := s.classifier()
 	if err != nil {
@@ -173,6 +205,9 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	if utf8.RuneCountInString(q.Text) > 500 {
 		return Result{}, fmt.Errorf("%w: q must be at most 500 characters", ErrInvalid)
 	}
+	if err := CheckDateRange(q.From, q.To); err != nil {
+		return Result{}, err
+	}
 	res, err := s.index.Search(ctx, q)
 	if err != nil {
 		return Result{}, err
@@ -185,6 +220,23 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// CheckDateRange checks a search's created_at bounds (zero times are open
+// ends): each inside years MinSearchYear-MaxSearchYear, from not after to.
+func CheckDateRange(from, to time.Time) error {
+	for _, b := range []struct {
+		name string
+		t    time.Time
+	}{{"from", from}, {"to", to}} {
+		if y := b.t.UTC().Year(); !b.t.IsZero() && (y < MinSearchYear || y > MaxSearchYear) {
+			return fmt.Errorf("%w: %s %s is outside years %d-%d", ErrBadDateRange, b.name, b.t.Format(time.RFC3339), MinSearchYear, MaxSearchYear)
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && from.After(to) {
+		return fmt.Errorf("%w: from %s is after to %s", ErrBadDateRange, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return nil
 }
 
 func snippet(s string, n int) string {

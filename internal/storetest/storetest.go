@@ -424,6 +424,13 @@ func testReportRuns(t *testing.T, s Store) {
 	if len(all) != 3 || all[2].Status != reports.RunFailed || all[2].Error != "engine down" {
 		t.Fatalf("history keeps failures: %+v", all)
 	}
+	if got, err := s.GetRun(ctx(t), "rpt_1"); err != nil || got.Status != reports.RunFailed || got.Error != "engine down" ||
+		got.DurationMS != 2000 || !got.StartedAt.Equal(runs[0].StartedAt) || len(got.Inputs) != 1 {
+		t.Fatalf("get run = %+v, %v", got, err)
+	}
+	if _, err := s.GetRun(ctx(t), "rpt_nope"); !errors.Is(err, reports.ErrRunNotFound) {
+		t.Fatalf("get unknown run: %v", err)
+	}
 	// A run its process left "running" is failed by the next scheduler.
 	orphan := reports.Run{ID: "rpt_4", Report: "sales", From: "2026-11-23", To: "2026-11-23", Engine: "duckdb", Trigger: "schedule", Attempt: 1, Status: reports.RunRunning, StartedAt: t0}
 	if err := s.StartRun(ctx(t), orphan); err != nil {

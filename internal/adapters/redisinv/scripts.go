@@ -38,19 +38,22 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1])
 return {'ok'}
 `)
 
-// adjustScript changes on_hand unless it would fall below reserved. With a
-// second key (the adjustment's ref marker) it applies once per ref. A
-// change whose ledger version the counters were loaded at or after is in
-// them already.
+// adjustScript changes on_hand unless it would fall below reserved or rise
+// above the stock limit. With a second key (the adjustment's ref marker) it
+// applies once per ref. A change whose ledger version the counters were
+// loaded at or after is in them already.
 // KEYS[1] counters, KEYS[2] optional marker; ARGV[1] delta, ARGV[2] marker
-// TTL ms, ARGV[3] the stock row's version after the change.
-// Returns {"ok"}, {"dup"}, {"miss"}, {"loaded"} or {"neg", on_hand, reserved}.
+// TTL ms, ARGV[3] the stock row's version after the change, ARGV[4] the
+// largest on_hand delta may be added to (inventory.OnHandCeiling).
+// Returns {"ok"}, {"dup"}, {"miss"}, {"loaded"}, {"neg", on_hand, reserved}
+// or {"limit", on_hand}.
 var adjustScript = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved', 'version')
 if not v[1] then return {'miss'} end
 if tonumber(ARGV[3]) <= tonumber(v[3] or '0') then return {'loaded'} end
 local d = tonumber(ARGV[1])
 if tonumber(v[1]) + d < tonumber(v[2]) then return {'neg', v[1], v[2]} end
+if d > 0 and tonumber(v[1]) > tonumber(ARGV[4]) then return {'limit', v[1]} end
 if #KEYS == 2 and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {'dup'} end
 redis.call('HINCRBY', KEYS[1], 'on_hand', d)
 return {'ok'}

@@ -428,12 +428,14 @@ func (s *Store) adjustCache(ctx context.Context, sku string, delta int64, ref st
 	if ref != "" {
 		keys = append(keys, s.adjustKey(sku, ref))
 	}
-	res, err := adjustScript.Run(ctx, s.rdb, keys, delta, s.o.RecordTTL.Milliseconds(), version).Result()
+	res, err := adjustScript.Run(ctx, s.rdb, keys, delta, s.o.RecordTTL.Milliseconds(), version, inventory.OnHandCeiling(delta)).Result()
 	if err != nil {
 		return fmt.Errorf("adjusting %s in Redis (recorded in the ledger; reconcile repairs the cache): %w", sku, err)
 	}
-	if _, tag, _ := reply(res); tag == "neg" {
-		s.o.Logger.Warn("Redis and the ledger disagree on a SKU; run inventory reconcile", "sku", sku)
+	// The ledger accepted the change, so a refusal here means the cached
+	// counters are not the ledger's.
+	if _, tag, _ := reply(res); tag == "neg" || tag == "limit" {
+		s.o.Logger.Warn("Redis and the ledger disagree on a SKU; run inventory reconcile", "sku", sku, "refused", tag)
 	}
 	return nil
 }

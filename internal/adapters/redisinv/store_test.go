@@ -15,6 +15,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/inventorytest"
+	"github.com/mercato-platform/mercato/internal/money"
 	"github.com/mercato-platform/mercato/internal/storetest"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -292,5 +293,36 @@ func TestCacheUpdatesAfterAColdLoadApplyOnce(t *testing.T) {
 	}
 	if got, err := f.store.Reconcile(ctx, false); err != nil || len(got) != 0 {
 		t.Fatalf("reconcile: %v, %v", got, err)
+	}
+}
+
+// The cached counters never pass the stock limit either: a change the
+// ledger accepted but cached counters that disagree with it (here, pushed
+// to the limit behind the ledger's back) would take past it is not applied
+// to them, and reconcile repairs them from the ledger.
+func TestCachedCountersStayWithinTheStockLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testenv.Redis(t), 1)
+	e := f.env()
+	ctx := context.Background()
+	e.CreateSKU(t, "A", 10, 0)
+	if err := f.store.Load(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.HSet(ctx, f.store.CounterKey("A"), "on_hand", money.MaxStock).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := f.store.Adjust(ctx, "A", 1, "count", ""); err != nil || l.OnHand != 11 {
+		t.Fatalf("Adjust = %+v, %v; the ledger has room", l, err)
+	}
+	onHand, err := f.rdb.HGet(ctx, f.store.CounterKey("A"), "on_hand").Int64()
+	if err != nil || onHand != money.MaxStock {
+		t.Fatalf("cached on_hand = %d, %v; want it left at %d", onHand, err, money.MaxStock)
+	}
+	if _, err := f.store.Reconcile(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if onHand, err := f.rdb.HGet(ctx, f.store.CounterKey("A"), "on_hand").Int64(); err != nil || onHand != 11 {
+		t.Fatalf("cached on_hand after reconcile = %d, %v; want 11", onHand, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/money"
 )
 
 // Ledger entry kinds written by the inventory operations.
@@ -293,6 +294,10 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 	if delta == 0 || reason == "" {
 		return inventory.Levels{}, fmt.Errorf("%w: an adjustment needs a non-zero delta and a reason", inventory.ErrInvalid)
 	}
+	if err := inventory.CheckStockDelta(delta); err != nil {
+		return inventory.Levels{}, err
+	}
+	ceiling := inventory.OnHandCeiling(delta)
 	var out inventory.Levels
 	err := s.retryUnique(ctx, func() error {
 		return s.inTx(ctx, func(tx *txn) error {
@@ -311,7 +316,9 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 			var msgs []event.Message
 			r, ok, err := s.apply(ctx, tx, change{
 				kind: inventory.KindAdjust, eventType: inventory.TypeAdjusted, reason: reason, ref: ref,
-				sku: sku, onHand: delta, guard: "on_hand + ? >= reserved", args: []any{delta},
+				// Both bounds are written so that neither side can overflow:
+				// SQLite would turn an overflowing sum into a float.
+				sku: sku, onHand: delta, guard: "reserved - ? <= on_hand AND on_hand <= ?", args: []any{delta, ceiling},
 			}, now, &msgs)
 			if err != nil {
 				return err
@@ -320,6 +327,9 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 				cur, err := s.readStock(ctx, tx, sku)
 				if err != nil {
 					return err
+				}
+				if cur.OnHand > ceiling {
+					return fmt.Errorf("%w: %s has %d on hand; adding %d would pass the limit of %d", inventory.ErrStockLimit, sku, cur.OnHand, delta, money.MaxStock)
 				}
 				return fmt.Errorf("%w: %s has %d on hand and %d reserved, delta %d", inventory.ErrWouldGoNegative, sku, cur.OnHand, cur.Reserved, delta)
 			}

@@ -81,6 +81,18 @@ WHERE report = ? AND date_from = ? AND date_to = ? AND status = 'succeeded' ORDE
 	return r, []byte(result), nil
 }
 
+// GetRun returns one run.
+func (s *Store) GetRun(ctx context.Context, id string) (reports.Run, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM report_runs WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return reports.Run{}, fmt.Errorf("%w: %s", reports.ErrRunNotFound, id)
+	}
+	if err != nil {
+		return reports.Run{}, fmt.Errorf("reading report run %s: %w", id, err)
+	}
+	return r, nil
+}
+
 // AbandonRuns fails runs left running by a process that died.
 func (s *Store) AbandonRuns(ctx context.Context, before time.Time) error {
 	return s.inTx(ctx, func(tx *txn) error {
