@@ -1,7 +1,7 @@
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test test-short lint vet staticcheck bench build serve fuzz
+.PHONY: test test-short lint vet staticcheck bench build serve fuzz explore
 
 ## test: everything CI runs: vet, then every test with the race detector.
 test: vet
@@ -33,3 +33,10 @@ bench:
 ## fuzz: a short fuzzing session on every decoder that takes outside bytes.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/event/
+
+## explore: the randomized fault and timing explorer (docs/explorer.md) over
+## SEEDS seeds (make explore SEEDS=200); SEED=S replays one.
+SEEDS ?= 20
+explore:
+	MERCATO_EXPLORE_SEEDS=$(SEEDS) $(if $(SEED),MERCATO_EXPLORE_SEED=$(SEED)) \
+		$(GO) test ./cmd/mercato -run '^TestExplore$$' -count=1 -v -timeout $$(( $(SEEDS) * 3 + 10 ))m

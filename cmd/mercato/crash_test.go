@@ -167,7 +167,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	paid := counts[orders.StatusPaid]
-	if counts[orders.StatusReserved] != 0 || counts[orders.StatusPending] != 0 {
+	if counts[orders.StatusReserved] != 0 || counts[orders.StatusPending] != 0 || counts[orders.StatusFailing] != 0 {
 		t.Errorf("orders left mid-checkout: %v", counts)
 	}
 	if int64(purchases) != paid {
