@@ -12,12 +12,18 @@ import (
 // SKU state encodings: version 1 has no waiting stock records; version 2
 // appends them. Version 3 adds the product's cost and lead time, the
 // quantity on order, the waiting records' on-order quantities and the learn
-// policy's evidence. A state without any of those is still written as
-// version 1 or 2, so older states decode and re-encode to the same bytes.
+// policy's evidence. Version 4 is version 3 whose learn evidence also holds
+// the curvature's pool contribution and each bucket's mean price; a state
+// with learn evidence is written as 4, one with only version 3's other
+// fields as 3, and a state without any of those still as version 1 or 2,
+// so older states decode and re-encode to the same bytes. A version 3
+// state with learn evidence decodes with each bucket's price at its centre
+// and no curvature contribution.
 const (
 	stateVersion        = 1
 	stateVersionWaiting = 2
 	stateVersionLearn   = 3
+	stateVersionPool    = 4
 )
 
 // Bounds on decoded strings: a SKU is at most 64 characters and a category
@@ -40,6 +46,8 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 	}
 	v3 := s.needsV3()
 	switch {
+	case v3 && s.Learn != nil:
+		b = append(b, stateVersionPool)
 	case v3:
 		b = append(b, stateVersionLearn)
 	case len(s.waiting) == 0:
@@ -81,8 +89,8 @@ func (s *SKUState) AppendBinary(b []byte) ([]byte, error) {
 func DecodeSKUState(b []byte) (*SKUState, error) {
 	r := reader{b: b}
 	v := r.byte()
-	if v != stateVersion && v != stateVersionWaiting && v != stateVersionLearn {
-		return nil, fmt.Errorf("%w: version %d, want %d to %d", ErrCorruptState, v, stateVersion, stateVersionLearn)
+	if v < stateVersion || v > stateVersionPool {
+		return nil, fmt.Errorf("%w: version %d, want %d to %d", ErrCorruptState, v, stateVersion, stateVersionPool)
 	}
 	s := &SKUState{}
 	s.SKU = r.string(maxSKULen)
@@ -119,10 +127,14 @@ func DecodeSKUState(b []byte) (*SKUState, error) {
 		for i := uint64(0); i < n && r.err == nil; i++ {
 			s.waiting = append(s.waiting, stockUpdate{At: r.varint(), Available: r.varint(), OnOrder: -1, ID: r.string(maxSKULen)})
 		}
-	case stateVersionLearn:
-		s.readV3(&r)
-		if r.err == nil && !s.needsV3() {
+	case stateVersionLearn, stateVersionPool:
+		s.readV3(&r, v == stateVersionPool)
+		switch {
+		case r.err != nil:
+		case !s.needsV3():
 			r.fail("version 3 without version 3 fields")
+		case v == stateVersionPool && s.Learn == nil:
+			r.fail("version 4 without learn evidence")
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
@@ -175,12 +187,18 @@ func (s *SKUState) check() error {
 			}
 		}
 		for i := range L.Units {
-			u, e := float64(L.Units[i]), float64(L.Exposure[i])
+			u, e, x := float64(L.Units[i]), float64(L.Exposure[i]), float64(L.XSum[i])
 			if math.IsNaN(u) || math.IsNaN(e) || math.IsInf(u, 0) || math.IsInf(e, 0) || u < 0 || e < 0 {
 				return bad("learn evidence not a non-negative number")
 			}
+			// Prices are clamped into their bucket, inside ±0.5 of x.
+			if math.IsNaN(x) || math.Abs(x) > e {
+				return bad("learn bucket price out of range")
+			}
 		}
-		if L.SdB < 0 || L.Next < 0 || L.Decide < 0 || L.Target < 0 || L.PoolW < 0 || L.PoolW > maxPoolW || L.PoolWB < -maxPoolWB || L.PoolWB > maxPoolWB {
+		if L.SdB < 0 || L.Next < 0 || L.Decide < 0 || L.Target < 0 ||
+			L.PoolW < 0 || L.PoolW > maxPoolW || L.PoolWB < -maxPoolWB || L.PoolWB > maxPoolWB ||
+			L.PoolWC < 0 || L.PoolWC > maxPoolW || L.PoolWCC < -maxPoolWB || L.PoolWCC > maxPoolWB {
 			return bad("learn state out of range")
 		}
 	}
@@ -207,10 +225,11 @@ func (s *SKUState) needsV3() bool {
 	return false
 }
 
-// appendV3 appends version 3's fields after the common ones: the product's
-// cost, the orders, the waiting records (count first, possibly 0), then the
-// learn evidence, buckets without evidence left out (a bit mask says which
-// are present).
+// appendV3 appends version 3's (and 4's) fields after the common ones: the
+// product's cost, the orders, the waiting records (count first, possibly
+// 0), then the learn evidence, buckets without evidence left out (a bit
+// mask says which are present); version 4 adds the curvature's pool
+// contribution and each bucket's exposure × price.
 func (s *SKUState) appendV3(b []byte) []byte {
 	for _, v := range [...]int64{s.UnitCost, s.LeadTimeMs, s.OnOrder, s.OrderedAt} {
 		b = binary.AppendVarint(b, v)
@@ -227,7 +246,7 @@ func (s *SKUState) appendV3(b []byte) []byte {
 		return append(b, 0)
 	}
 	b = append(b, 1)
-	for _, v := range [...]int64{L.Next, L.Decide, L.Target, L.PoolW, L.PoolWB} {
+	for _, v := range [...]int64{L.Next, L.Decide, L.Target, L.PoolW, L.PoolWB, L.PoolWC, L.PoolWCC} {
 		b = binary.AppendVarint(b, v)
 	}
 	b = binary.AppendUvarint(b, uint64(L.Seen))
@@ -245,12 +264,13 @@ func (s *SKUState) appendV3(b []byte) []byte {
 		if mask&(1<<i) != 0 {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(L.Units[i]))
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(L.Exposure[i]))
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(L.XSum[i]))
 		}
 	}
 	return b
 }
 
-func (s *SKUState) readV3(r *reader) {
+func (s *SKUState) readV3(r *reader, v4 bool) {
 	for _, v := range [...]*int64{&s.UnitCost, &s.LeadTimeMs, &s.OnOrder, &s.OrderedAt} {
 		*v = r.varint()
 	}
@@ -273,6 +293,9 @@ func (s *SKUState) readV3(r *reader) {
 	for _, v := range [...]*int64{&L.Next, &L.Decide, &L.Target, &L.PoolW, &L.PoolWB} {
 		*v = r.varint()
 	}
+	if v4 {
+		L.PoolWC, L.PoolWCC = r.varint(), r.varint()
+	}
 	seen := r.uvarint()
 	if seen > math.MaxUint32 {
 		r.fail("learn evidence count overflows")
@@ -290,6 +313,12 @@ func (s *SKUState) readV3(r *reader) {
 		if mask&(1<<i) != 0 {
 			L.Units[i] = math.Float32frombits(r.uint32())
 			L.Exposure[i] = math.Float32frombits(r.uint32())
+			if v4 {
+				L.XSum[i] = math.Float32frombits(r.uint32())
+			} else {
+				// Version 3 kept no prices: the bucket's centre.
+				L.XSum[i] = float32(float64(L.Exposure[i]) * bucketX(i))
+			}
 			if math.Float32bits(L.Units[i]) == 0 && math.Float32bits(L.Exposure[i]) == 0 {
 				r.fail("learn bucket marked present without evidence")
 			}
@@ -361,6 +390,7 @@ func (p *Pricer) RestorePartitionState(b []byte, now int64) error {
 	p.wm.started, p.wm.maxEvent, p.wm.current = started == 1, maxEvent, current
 	p.wm.Touch(now)
 	p.next, p.late, p.stale = next, late, stale
+	p.wakeOverdue()
 	// State written before stock records moved into their SKU's state. In
 	// (sku, time) order each record lands at the end of its SKU's list.
 	slices.SortFunc(pending, func(a, b pendingStock) int {
@@ -392,7 +422,7 @@ func (p *Pricer) Restore(s *SKUState) error {
 		}
 	}
 	if old := p.skus[s.SKU]; old != nil && old.Learn != nil {
-		p.addPool(old.Category, -old.Learn.PoolW, -old.Learn.PoolWB)
+		p.addPool(old.Category, old.Learn.contribution(), -1)
 	}
 	if old := p.skus[s.SKU]; old != nil {
 		// Replacing a restored SKU (callers restore the latest record of each
@@ -412,7 +442,7 @@ func (p *Pricer) Restore(s *SKUState) error {
 	}
 	s.Category = p.intern(s.Category)
 	if s.Learn != nil {
-		p.addPool(s.Category, s.Learn.PoolW, s.Learn.PoolWB)
+		p.addPool(s.Category, s.Learn.contribution(), 1)
 	}
 	listed := s.flags&flagListed != 0
 	s.flags &^= flagListed | flagTouched | flagWaiting
@@ -421,10 +451,14 @@ func (p *Pricer) Restore(s *SKUState) error {
 		s.flags |= flagWaiting
 		p.waiting = append(p.waiting, s)
 	}
-	if listed {
+	switch {
+	case listed:
 		// The same active set as before the restore, so the same SKUs are
 		// evaluated (and folded) at the next boundaries.
 		p.list(s)
+	case s.Learn != nil && s.BasePrice != 0:
+		// A sleeping learn SKU wakes at its next decision, as it would have.
+		p.sleep(s, ceilDiv(s.Learn.Decide, p.d.slideMs))
 	}
 	return nil
 }

@@ -126,11 +126,34 @@ type Pricer struct {
 	late, stale uint64
 
 	// pools are the learn policy's category priors: the sums of their SKUs'
-	// contributions (LearnState.PoolW, PoolWB), derived state rebuilt on
+	// contributions (LearnState.contribution), derived state rebuilt on
 	// Restore. poolDelta holds a boundary's contributions until it ends.
 	pools     map[string]*categoryPool
 	poolDelta map[string]*categoryPool
+	// asleep holds the quiet learn SKUs by the boundary of their next
+	// decision (derived: Restore rebuilds it from LearnState.Decide), so a
+	// boundary visits the SKUs with something to do rather than every
+	// learn SKU of the partition.
+	asleep map[int64][]*SKUState
 }
+
+// sleep wakes s at boundary k, unless a record lists it before.
+func (p *Pricer) sleep(s *SKUState, k int64) {
+	p.asleep[k] = append(p.asleep[k], s)
+}
+
+// wakeOverdue moves sleepers due before the next boundary to it: SKUs
+// restored before the partition's next boundary was known.
+func (p *Pricer) wakeOverdue() {
+	for k, sleepers := range p.asleep {
+		if k < p.next {
+			delete(p.asleep, k)
+			p.asleep[p.next] = append(p.asleep[p.next], sleepers...)
+		}
+	}
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 
 // NewPricer builds an empty pricer. rules is shared broadcast state: the
 // caller must not change it while the pricer runs.
@@ -149,6 +172,7 @@ func NewPricer(c Config, rules *RuleBook) (*Pricer, error) {
 		categories: map[string]string{},
 		pools:      map[string]*categoryPool{},
 		poolDelta:  map[string]*categoryPool{},
+		asleep:     map[int64][]*SKUState{},
 	}, nil
 }
 
@@ -309,8 +333,8 @@ func (p *Pricer) Product(sku, category string, base, floor, ceiling int64) error
 	}
 	if s.Learn != nil && s.Category != category {
 		// The SKU's evidence moves to its new category's prior.
-		p.addPool(s.Category, -s.Learn.PoolW, -s.Learn.PoolWB)
-		p.addPool(category, s.Learn.PoolW, s.Learn.PoolWB)
+		p.addPool(s.Category, s.Learn.contribution(), -1)
+		p.addPool(category, s.Learn.contribution(), 1)
 	}
 	s.Category = p.intern(category)
 	s.BasePrice, s.PriceFloor, s.PriceCeiling = base, floor, ceiling
@@ -405,16 +429,22 @@ func (p *Pricer) touch(s *SKUState) {
 }
 
 func (p *Pricer) setStock(s *SKUState, u stockUpdate) {
-	s.Available, s.StockAt = u.Available, u.At
 	if u.OnOrder >= 0 {
 		switch {
 		case u.OnOrder == 0:
 			s.OrderedAt = 0
 		case s.OnOrder <= 0 || s.OrderedAt == 0:
 			s.OrderedAt = u.At
+		case s.StockAt != 0 && u.Available-s.Available >= max(1, s.OnOrder/2):
+			// Stock rose by at least half of what was on order while an
+			// order is still open: that order arrived and a new one was
+			// placed, within one slide (whose records collapse to the
+			// last, so the receipt's on_order 0 was never seen).
+			s.OrderedAt = u.At
 		}
 		s.OnOrder = u.OnOrder
 	}
+	s.Available, s.StockAt = u.Available, u.At
 	s.flags |= flagDirty
 	p.list(s)
 	p.touch(s)
@@ -439,10 +469,11 @@ func (p *Pricer) advance() {
 		// Boundaries at or before the first watermark can hold no record that
 		// is within the out-of-orderness, so evaluation starts after it.
 		p.next = floorDiv(wm, p.d.slideMs) + 1
+		p.wakeOverdue()
 		return
 	}
 	for p.next*p.d.slideMs <= wm {
-		if len(p.active) == 0 && len(p.waiting) == 0 {
+		if len(p.active) == 0 && len(p.waiting) == 0 && len(p.asleep) == 0 {
 			p.next = floorDiv(wm, p.d.slideMs) + 1 // nothing to evaluate: skip ahead
 			return
 		}
@@ -456,17 +487,35 @@ func (p *Pricer) advance() {
 func (p *Pricer) evaluate(k int64) {
 	at := k * p.d.slideMs
 	p.applyStock(at)
+	if sleepers, ok := p.asleep[k]; ok {
+		for _, s := range sleepers {
+			if p.skus[s.SKU] == s { // not replaced by a Restore since
+				p.list(s) // a no-op for one a record listed already
+			}
+		}
+		delete(p.asleep, k)
+	}
 	kept := p.active[:0]
+	// One rule lookup per run of a category's SKUs: the map lookup per SKU
+	// was an eighth of the core loop's time.
+	var cat string
+	var rule *Rule
 	for _, s := range p.active {
-		p.evaluateSKU(s, k, at)
-		// A SKU under learn stays listed: its exposure counts even when
-		// nothing sells, and it is re-decided on schedule.
-		if s.Window.head >= k+1-p.d.n || s.flags&(flagWalking|flagHadDemand|flagDirty) != 0 ||
-			(s.BasePrice != 0 && p.rules.For(s.Category).learning()) {
+		if rule == nil || s.Category != cat {
+			cat, rule = s.Category, p.rules.For(s.Category)
+		}
+		p.evaluateSKU(s, rule, k, at)
+		if s.Window.head >= k+1-p.d.n || s.flags&(flagWalking|flagHadDemand|flagDirty) != 0 {
 			kept = append(kept, s)
-		} else {
-			s.flags &^= flagListed
-			p.touch(s)
+			continue
+		}
+		s.flags &^= flagListed
+		p.touch(s)
+		if s.Learn != nil && s.BasePrice != 0 && rule.learning() {
+			// A quiet SKU under learn sleeps until its next decision: its
+			// exposure is counted from event time at its next fold, and a
+			// purchase or stock change lists it sooner.
+			p.sleep(s, max(k+1, ceilDiv(s.Learn.Decide, p.d.slideMs)))
 		}
 	}
 	clear(p.active[len(kept):])
@@ -474,11 +523,10 @@ func (p *Pricer) evaluate(k int64) {
 	p.applyPools()
 }
 
-func (p *Pricer) evaluateSKU(s *SKUState, k, at int64) {
+func (p *Pricer) evaluateSKU(s *SKUState, rule *Rule, k, at int64) {
 	if s.BasePrice == 0 {
 		return // product unknown: demand accumulates, nothing to price yet
 	}
-	rule := p.rules.For(s.Category)
 	if rule.learning() {
 		p.evaluateLearn(s, rule, k, at)
 		return

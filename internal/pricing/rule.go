@@ -69,10 +69,13 @@ type LearnParams struct {
 	PriorElasticity   float64 `json:"prior_elasticity"`
 	PriorElasticitySD float64 `json:"prior_elasticity_sd"`
 	// MemoryHours is the half-life of the evidence, so the model follows
-	// drifting demand.
+	// drifting demand (default two weeks: a price tried last week still
+	// says something about the curve's shape).
 	MemoryHours float64 `json:"memory_hours"`
 	// DecisionSeconds is how often a SKU's price is re-decided (a fresh
-	// Thompson sample); stock at risk re-decides sooner.
+	// Thompson sample; default 4 h, so a price holds long enough to be
+	// measured and a shop sees a few changes a day); stock at risk
+	// re-decides sooner.
 	DecisionSeconds int64 `json:"decision_seconds"`
 	// HorizonHours is how long stock must last when the SKU's lead time is
 	// unknown (no reorder.lead_time_days).
@@ -112,8 +115,8 @@ func DefaultLearnParams() LearnParams {
 	return LearnParams{
 		PriorElasticity:   1.5,
 		PriorElasticitySD: 0.5,
-		MemoryHours:       24 * 7,
-		DecisionSeconds:   3600,
+		MemoryHours:       24 * 14,
+		DecisionSeconds:   4 * 3600,
 		HorizonHours:      72,
 		MinUnits:          5,
 	}
