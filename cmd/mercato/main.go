@@ -107,6 +107,11 @@ func helpFor(name string, stdout, stderr io.Writer) int {
 		cfg.RegisterFlags(fs)
 		if name == "demo" {
 			new(demoFlags).register(fs)
+			for _, def := range demoServeDefaults() {
+				if f := fs.Lookup(def[0]); f != nil {
+					f.DefValue = def[1]
+				}
+			}
 		}
 		fs.String("config", "", "optional YAML file with the same keys as the flags")
 		fs.SetOutput(stdout)

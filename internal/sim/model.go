@@ -38,6 +38,18 @@ type Product struct {
 	BaseRate float64 `json:"orders_per_minute_at_list_price"`
 	// Elasticity is the price elasticity of demand (positive: dearer sells less).
 	Elasticity float64 `json:"price_elasticity"`
+	// Reorder is how the SKU is bought in, as PUT /v1/products sends it:
+	// the unit cost is what gross margin is measured against.
+	Reorder Reorder `json:"reorder"`
+}
+
+// Reorder is a SKU's supply side, in the API's reorder block.
+type Reorder struct {
+	UnitCost     int64   `json:"unit_cost"` // won
+	LeadTimeDays float64 `json:"lead_time_days"`
+	ServiceLevel float64 `json:"service_level"`
+	OrderCost    int64   `json:"order_cost"` // won per purchase order
+	Supplier     string  `json:"supplier"`
 }
 
 // Model is the ground truth of a simulation.
@@ -94,26 +106,31 @@ func (m Model) TotalRate(t time.Time) float64 {
 }
 
 type category struct {
-	name   string
-	nouns  []string
-	median float64 // list price median, won
+	name      string
+	nouns     []string
+	median    float64  // list price median, won
+	suppliers []string // who the category buys from
 }
 
 var categories = []category{
-	{"audio", []string{"무선 이어폰", "블루투스 스피커", "헤드폰", "넥밴드 이어폰"}, 59000},
-	{"kitchen", []string{"에어프라이어", "전기포트", "프라이팬", "밀폐용기 세트"}, 39000},
-	{"beauty", []string{"수분 크림", "선크림", "클렌징 폼", "립밤"}, 18000},
-	{"fashion", []string{"맨투맨", "패딩 조끼", "운동화", "니트 목도리"}, 45000},
-	{"grocery", []string{"제주 감귤 5kg", "햇반 24개입", "생수 2L 12병", "견과류 믹스"}, 21000},
-	{"home", []string{"극세사 이불", "수납 선반", "LED 스탠드", "욕실 매트"}, 33000},
+	{"audio", []string{"무선 이어폰", "블루투스 스피커", "헤드폰", "넥밴드 이어폰"}, 59000, []string{"hanbit-audio", "sori-electronics"}},
+	{"kitchen", []string{"에어프라이어", "전기포트", "프라이팬", "밀폐용기 세트"}, 39000, []string{"jumbang-living", "daehan-kitchenware"}},
+	{"beauty", []string{"수분 크림", "선크림", "클렌징 폼", "립밤"}, 18000, []string{"arum-cosmetics", "jeju-beauty-lab"}},
+	{"fashion", []string{"맨투맨", "패딩 조끼", "운동화", "니트 목도리"}, 45000, []string{"dongdaemun-apparel", "busan-footwear"}},
+	{"grocery", []string{"제주 감귤 5kg", "햇반 24개입", "생수 2L 12병", "견과류 믹스"}, 21000, []string{"jeju-farms", "hannam-foods"}},
+	{"home", []string{"극세사 이불", "수납 선반", "LED 스탠드", "욕실 매트"}, 33000, []string{"onjip-home", "seoul-furnishing"}},
 }
 
 // Catalogue builds n products, the same for the same seed. ordersPerMinute
 // is the whole catalogue's expected demand at list prices, at the day's
 // mean; each SKU's share follows a Zipf law (exponent 1) over a shuffled
-// order, so best sellers are spread over categories.
+// order, so best sellers are spread over categories. Each SKU's supply
+// side (unit cost 35-65 % of list, lead time 1-3 days, order cost) comes
+// from its own stream of the seed, so adding it left the demand side of
+// every seed's catalogue as it was.
 func Catalogue(n int, ordersPerMinute float64, seed uint64) []Product {
 	rng := rand.New(rand.NewPCG(seed, seed^0x6d65726361746f))
+	supply := rand.New(rand.NewPCG(seed, seed^0x737570706c79))
 	ranks := rng.Perm(n)
 	var harmonic float64
 	for k := 1; k <= n; k++ {
@@ -139,6 +156,14 @@ func Catalogue(n int, ordersPerMinute float64, seed uint64) []Product {
 			Stock: max(int64(perMinute*4), 20), Threshold: max(int64(perMinute), 5),
 			BaseRate:   perMinute,
 			Elasticity: 0.8 + rng.Float64()*1.7,
+		}
+		out[i].Reorder = Reorder{
+			// list is a multiple of 100 won, so this is a whole percentage.
+			UnitCost:     list / 100 * int64(35+supply.IntN(31)),
+			LeadTimeDays: float64(1 + supply.IntN(3)),
+			ServiceLevel: 0.95,
+			OrderCost:    int64(20+supply.IntN(31)) * 1000,
+			Supplier:     c.suppliers[supply.IntN(len(c.suppliers))],
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,13 +31,19 @@ type Runner struct {
 
 // Stats is what a run did, beside what the ground truth expected.
 type Stats struct {
+	// Start is when shoppers began; the run covers [Start, Start+Elapsed).
+	Start   time.Time
 	Elapsed time.Duration
 	// Expected is the orders the model expected over the run at the prices
 	// the shoppers saw; Arrived the orders the Poisson draws produced.
 	Expected float64
 	Arrived  int64
-	// Outcomes of the orders placed.
+	// Outcomes of the orders placed. OutOfStock is 409 insufficient_stock,
+	// Declined 402 payment_declined.
 	Paid, Declined, OutOfStock, Cancelled, Failed, Skipped int64
+	// Revenue and Margin are what paid orders earned (their unit_price,
+	// less the SKU's unit cost for the margin), net of cancellations, in won.
+	Revenue, Margin int64
 	// Reviews posted, and how many the classifier labelled as the
 	// simulator wrote them (the ground truth).
 	Reviews, ReviewsAgreed int64
@@ -45,10 +52,18 @@ type Stats struct {
 
 // SKUStats is one SKU's share of a run.
 type SKUStats struct {
-	Expected float64 `json:"expected"`
-	Arrived  int64   `json:"arrived"`
-	Paid     int64   `json:"paid"`
-	Price    int64   `json:"last_price"`
+	Expected   float64 `json:"expected"`
+	Arrived    int64   `json:"arrived"`
+	Paid       int64   `json:"paid"`
+	Cancelled  int64   `json:"cancelled"`
+	OutOfStock int64   `json:"out_of_stock"`
+	Revenue    int64   `json:"revenue"`
+	Margin     int64   `json:"margin"`
+	Price      int64   `json:"last_price"`
+	// StartStock is the stock available when the run began; Prices the
+	// price path shoppers saw, from the run's start.
+	StartStock int64        `json:"start_stock"`
+	Prices     []PricePoint `json:"prices"`
 }
 
 type skuState struct {
@@ -62,7 +77,7 @@ func (r *Runner) Setup(ctx context.Context) error {
 		body, err := json.Marshal(map[string]any{
 			"name": p.Name, "category": p.Category, "base_price": p.ListPrice, "price_floor": p.Floor,
 			"price_ceiling": p.Ceiling, "stock": p.Stock, "low_stock_threshold": p.Threshold,
-			"reorder": map[string]any{"lead_time_days": 1, "service_level": 0.95, "order_cost": 30000, "unit_cost": p.ListPrice * 6 / 10, "supplier": "demo-supplier"},
+			"reorder": p.Reorder,
 		})
 		if err != nil {
 			return err
@@ -94,15 +109,19 @@ func (r *Runner) Run(ctx context.Context, interval time.Duration, report func(St
 		shoppers = 16
 	}
 	states := make([]*skuState, len(r.Model.Products))
+	st := &stats{per: map[string]*SKUStats{}, cost: map[string]int64{}}
 	for i, p := range r.Model.Products {
 		states[i] = &skuState{p: p}
 		states[i].price.Store(p.ListPrice)
-	}
-	st := &stats{per: map[string]*SKUStats{}}
-	for _, s := range states {
-		st.per[s.p.SKU] = &SKUStats{Price: s.p.ListPrice}
+		st.per[p.SKU] = &SKUStats{Price: p.ListPrice, StartStock: r.available(ctx, p)}
+		st.cost[p.SKU] = p.Reorder.UnitCost
 	}
 	start := now()
+	st.s.Start = start
+	for _, s := range states {
+		st.per[s.p.SKU].Prices = []PricePoint{{At: start, Price: s.p.ListPrice}}
+	}
+	st.now = now
 	jobs := make(chan string, 4096) // SKUs whose next shopper arrived
 	var wg sync.WaitGroup
 	for w := range shoppers {
@@ -154,6 +173,18 @@ arrivals:
 	return st.snapshot(now().Sub(start))
 }
 
+// available is p's available stock now (GET /v1/inventory/{sku}), or its
+// initial stock when the API does not say.
+func (r *Runner) available(ctx context.Context, p Product) int64 {
+	var inv struct {
+		Available *int64 `json:"available"`
+	}
+	if status, err := r.Get(ctx, "/v1/inventory/"+p.SKU, &inv); err != nil || status != http.StatusOK || inv.Available == nil {
+		return p.Stock
+	}
+	return max(*inv.Available, 0)
+}
+
 // watchPrices keeps each SKU's price as shoppers see it (GET /v1/prices).
 func (r *Runner) watchPrices(ctx context.Context, states []*skuState, st *stats) {
 	t := time.NewTicker(time.Second)
@@ -199,26 +230,28 @@ func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, sku string
 		st.add(&st.s.Failed)
 		return
 	case status == http.StatusCreated:
-		st.paid(sku)
 	case status == http.StatusPaymentRequired:
 		st.add(&st.s.Declined)
 		return
-	case status == http.StatusConflict:
-		st.add(&st.s.OutOfStock)
+	case status == http.StatusConflict && errorCode(out) == "insufficient_stock":
+		st.outOfStock(sku)
 		return
 	default:
 		st.add(&st.s.Failed)
 		return
 	}
 	var order struct {
-		ID string `json:"id"`
+		ID    string `json:"id"`
+		Total int64  `json:"total"`
 	}
-	if json.Unmarshal(out, &order) != nil || order.ID == "" {
+	_ = json.Unmarshal(out, &order)
+	st.paid(sku, order.Total)
+	if order.ID == "" {
 		return
 	}
 	if rng.Float64() < r.Model.CancelRate {
 		if status, _, err := r.do(ctx, "POST", "/v1/orders/"+order.ID+"/cancel", nil, "X-Customer-ID", customer); err == nil && status == http.StatusOK {
-			st.add(&st.s.Cancelled)
+			st.cancelled(sku, order.Total)
 		}
 		return
 	}
@@ -237,6 +270,17 @@ func (r *Runner) shop(ctx context.Context, rng *rand.Rand, st *stats, sku string
 		_ = json.Unmarshal(out, &created)
 		st.review((created.Sentiment.Label == "positive") == rv.Positive)
 	}
+}
+
+// errorCode is the code of an API error body, or "".
+func errorCode(body []byte) string {
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Error.Code
 }
 
 // Get reads path from the API into v (JSON) and returns the HTTP status.
@@ -275,9 +319,11 @@ func (r *Runner) do(ctx context.Context, method, path string, body []byte, heade
 
 // stats is Stats under a lock.
 type stats struct {
-	mu  sync.Mutex
-	s   Stats
-	per map[string]*SKUStats
+	mu   sync.Mutex
+	s    Stats
+	per  map[string]*SKUStats
+	cost map[string]int64 // unit cost by SKU
+	now  func() time.Time
 }
 
 func (st *stats) add(field *int64) {
@@ -296,17 +342,50 @@ func (st *stats) arrive(sku string, expected float64, n int) {
 	p.Arrived += int64(n)
 }
 
-func (st *stats) paid(sku string) {
+// paid counts a paid order of one unit of sku at total won.
+func (st *stats) paid(sku string, total int64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	margin := total - st.cost[sku]
 	st.s.Paid++
-	st.per[sku].Paid++
+	st.s.Revenue += total
+	st.s.Margin += margin
+	p := st.per[sku]
+	p.Paid++
+	p.Revenue += total
+	p.Margin += margin
 }
 
+// cancelled takes a paid order back out of what the run earned.
+func (st *stats) cancelled(sku string, total int64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	margin := total - st.cost[sku]
+	st.s.Cancelled++
+	st.s.Revenue -= total
+	st.s.Margin -= margin
+	p := st.per[sku]
+	p.Cancelled++
+	p.Revenue -= total
+	p.Margin -= margin
+}
+
+func (st *stats) outOfStock(sku string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.OutOfStock++
+	st.per[sku].OutOfStock++
+}
+
+// price records the price shoppers see of sku from now on.
 func (st *stats) price(sku string, price int64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.per[sku].Price = price
+	p := st.per[sku]
+	if p.Price != price {
+		p.Prices = append(p.Prices, PricePoint{At: st.now(), Price: price})
+	}
+	p.Price = price
 }
 
 func (st *stats) review(agreed bool) {
@@ -325,7 +404,9 @@ func (st *stats) snapshot(elapsed time.Duration) Stats {
 	out.Elapsed = elapsed
 	out.PerSKU = make(map[string]SKUStats, len(st.per))
 	for k, v := range st.per {
-		out.PerSKU[k] = *v
+		c := *v
+		c.Prices = slices.Clone(v.Prices)
+		out.PerSKU[k] = c
 	}
 	return out
 }

@@ -28,6 +28,11 @@ func TestCatalogueIsDeterministicAndSumsToTheRate(t *testing.T) {
 			t.Errorf("product %+v", p)
 		}
 		seen[p.SKU] = true
+		r := p.Reorder
+		if r.UnitCost*100 < p.ListPrice*35 || r.UnitCost*100 > p.ListPrice*65 || r.LeadTimeDays < 1 || r.LeadTimeDays > 3 ||
+			r.ServiceLevel != 0.95 || r.OrderCost < 20000 || r.OrderCost > 50000 || r.Supplier == "" {
+			t.Errorf("reorder of %s: %+v", p.SKU, r)
+		}
 	}
 	if math.Abs(sum-600) > 1e-9 {
 		t.Fatalf("rates sum to %f, want 600", sum)
