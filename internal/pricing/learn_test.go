@@ -23,16 +23,15 @@ func learnRule(cat string) Rule {
 // the pricer's live price: Poisson arrivals at rate(p) = base·(p/list)^−e
 // per hour, one purchase each, stock replenished so it never binds.
 type market struct {
-	p         *Pricer
-	sku       string
-	list      int64
-	perHour   float64
-	e         float64
-	rng       *rand.Rand
-	t         time.Time
-	units     int64
-	prices    map[int64]int64 // units sold per price
-	revenueAt func(int64) float64
+	p       *Pricer
+	sku     string
+	list    int64
+	perHour float64
+	e       float64
+	rng     *rand.Rand
+	t       time.Time
+	units   int64
+	prices  map[int64]int64 // units sold per price
 }
 
 func (m *market) trade(t *testing.T, d time.Duration) {

@@ -300,13 +300,8 @@ func skuNames(n int) []string {
 	return out
 }
 
-// run feeds recs to a fresh pricer, then lets it go idle so every window
-// closes, and returns the changes and the final states.
-func run(t testing.TB, skus []string, recs []rec) ([]PriceChange, map[string]SKUState) {
-	t.Helper()
-	return runWith(t, heuristicRule(), skus, recs)
-}
-
+// runWith feeds recs to a fresh pricer under fallback, then lets it go
+// idle so every window closes, and returns the changes and the final states.
 func runWith(t testing.TB, fallback Rule, skus []string, recs []rec) ([]PriceChange, map[string]SKUState) {
 	t.Helper()
 	p := newTestPricerWith(t, fallback)
