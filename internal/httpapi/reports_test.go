@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,28 +58,15 @@ func newReportsEnv(t *testing.T, engine *gatedEngine, wait time.Duration) *env {
 	return e
 }
 
-// call is e.do with a deadline, so a handler that never answers fails the
-// test instead of hanging it, and with the response headers.
+// call is e.do with the response headers, for responses that must be JSON.
 func (e *env) call(t *testing.T, method, path, body string, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, header, raw := e.send(t, method, path, body, headers)
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s %s: %d, not JSON: %s", method, path, resp.StatusCode, raw)
+		t.Fatalf("%s %s: %d, not JSON: %s", method, path, status, raw)
 	}
-	return resp.StatusCode, resp.Header, out
+	return status, header, out
 }
 
 // pollRun polls a run until it leaves running.

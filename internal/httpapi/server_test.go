@@ -62,6 +62,21 @@ func (p prices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
 
 func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, map[string]any) {
 	t.Helper()
+	status, header, raw := e.send(t, method, path, body, headers)
+	var out map[string]any
+	if strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %s", method, path, raw)
+		}
+	}
+	return status, out
+}
+
+// send makes one request with headers given as name, value pairs, with a
+// deadline so a handler that never answers fails the test instead of
+// hanging it, and returns the status, headers and body.
+func (e *env) send(t *testing.T, method, path, body string, headers []string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -69,19 +84,13 @@ func (e *env) do(t *testing.T, method, path, body string, headers ...string) (in
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: response is not JSON: %s", method, path, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return resp.StatusCode, resp.Header, raw
 }
 
 var admin = []string{"Authorization", "Bearer " + token}
