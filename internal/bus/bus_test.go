@@ -83,17 +83,6 @@ func run(t *testing.T, r interface{ Run(context.Context) error }) (stop func()) 
 	return stop
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestConsumerRetriesThenCommitsInOrder(t *testing.T) {
 	t.Parallel()
 	b := testenv.Kafka(t, 2)
@@ -129,7 +118,7 @@ func TestConsumerRetriesThenCommitsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, cons)
-	waitFor(t, "20 records", func() bool { return count.Load() == 20 })
+	testenv.WaitFor(t, "20 records", func() bool { return count.Load() == 20 })
 	if failures.Load() != 3 {
 		t.Errorf("record 7 was attempted %d times, want 3", failures.Load())
 	}
@@ -177,7 +166,7 @@ func TestPoisonRecordsGoToDLQAndConsumerContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, cons)
-	waitFor(t, "both good records", func() bool { mu.Lock(); defer mu.Unlock(); return len(handled) == 2 })
+	testenv.WaitFor(t, "both good records", func() bool { mu.Lock(); defer mu.Unlock(); return len(handled) == 2 })
 	dlq := readAll(t, b.Addr(), topic+event.DLQSuffix, 2)
 	if len(dlq) != 2 {
 		t.Fatalf("dlq has %d records, want 2", len(dlq))
@@ -247,7 +236,7 @@ func TestUncommittedRecordsAreRedeliveredAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, second)
-	waitFor(t, "the rest", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 4 })
+	testenv.WaitFor(t, "the rest", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 4 })
 	time.Sleep(200 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
@@ -381,7 +370,7 @@ func TestBatchingConsumerCommitsOnlyFlushedRecords(t *testing.T) {
 	publish(0, 10)
 	first := &sink{failFirst: 2}
 	stop := run(t, newConsumer(first))
-	waitFor(t, "10 records stored", func() bool { return count(first) == 10 })
+	testenv.WaitFor(t, "10 records stored", func() bool { return count(first) == 10 })
 	stop()
 	if first.flushes < 3 {
 		t.Errorf("%d flushes: the failed ones were not retried", first.flushes)
@@ -392,7 +381,7 @@ func TestBatchingConsumerCommitsOnlyFlushedRecords(t *testing.T) {
 	publish(10, 5)
 	second := &sink{failFirst: -1}
 	stop = run(t, newConsumer(second))
-	waitFor(t, "5 records handled", func() bool {
+	testenv.WaitFor(t, "5 records handled", func() bool {
 		second.mu.Lock()
 		defer second.mu.Unlock()
 		return len(second.pending) == 5
@@ -404,7 +393,7 @@ func TestBatchingConsumerCommitsOnlyFlushedRecords(t *testing.T) {
 
 	third := &sink{}
 	stop = run(t, newConsumer(third))
-	waitFor(t, "the 5 unflushed records again", func() bool { return count(third) == 5 })
+	testenv.WaitFor(t, "the 5 unflushed records again", func() bool { return count(third) == 5 })
 	stop()
 	third.mu.Lock()
 	defer third.mu.Unlock()

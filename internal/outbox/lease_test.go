@@ -3,7 +3,6 @@ package outbox_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -17,6 +16,9 @@ import (
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
+
+// relayLock is the advisory lock key the PostgreSQL store's relay lease takes.
+const relayLock = 727002
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
@@ -102,34 +104,6 @@ func openPostgres(t *testing.T, url string) *sqlstore.Store {
 	return s
 }
 
-// relayLockHolder is the backend pid holding the relay's advisory lock, 0
-// when none does.
-func relayLockHolder(t *testing.T, admin *sql.DB) int {
-	t.Helper()
-	var pid int
-	// Advisory locks are per database; other tests' databases share the server.
-	err := admin.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 727002 AND granted
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&pid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // A relay whose lease connection drops while its process lives must stop
 // publishing before its next batch, while a second relay takes over.
 func TestRelayStopsPublishingWhenItsLeaseIsLost(t *testing.T) {
@@ -158,7 +132,7 @@ func TestRelayStopsPublishingWhenItsLeaseIsLost(t *testing.T) {
 
 	putProducts(t, first, 3)
 	relay1.Notify()
-	waitFor(t, "the first relay to publish", func() bool { return backlog() == 0 })
+	testenv.WaitFor(t, "the first relay to publish", func() bool { return backlog() == 0 })
 	_, before := p1.published()
 	if before == 0 {
 		t.Fatal("the first relay published nothing")
@@ -169,7 +143,7 @@ func TestRelayStopsPublishingWhenItsLeaseIsLost(t *testing.T) {
 	}
 
 	// The first relay's lock session dies; its process and pool live on.
-	holder := relayLockHolder(t, admin)
+	holder := testenv.AdvisoryLockHolder(t, admin, relayLock)
 	if holder == 0 {
 		t.Fatal("no session holds the relay lock")
 	}
@@ -183,8 +157,8 @@ func TestRelayStopsPublishingWhenItsLeaseIsLost(t *testing.T) {
 	relay2 := outbox.NewRelay(second, p2, outbox.Options{PollInterval: time.Hour})
 	done2 := make(chan error, 1)
 	go func() { done2 <- relay2.Run(ctx) }()
-	waitFor(t, "the second relay to take the lease", func() bool {
-		pid := relayLockHolder(t, admin)
+	testenv.WaitFor(t, "the second relay to take the lease", func() bool {
+		pid := testenv.AdvisoryLockHolder(t, admin, relayLock)
 		return pid != 0 && pid != holder
 	})
 
@@ -206,7 +180,7 @@ func TestRelayStopsPublishingWhenItsLeaseIsLost(t *testing.T) {
 	}
 
 	relay2.Notify()
-	waitFor(t, "the second relay to publish", func() bool { return backlog() == 0 })
+	testenv.WaitFor(t, "the second relay to publish", func() bool { return backlog() == 0 })
 	if _, n := p2.published(); int64(n) != pending {
 		t.Errorf("the second relay published %d events, want the %d new ones", n, pending)
 	}

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -135,4 +136,21 @@ func (p *Postgres) run(bin string, args ...string) ([]byte, error) {
 func (p *Postgres) Stop() {
 	_, _ = p.run(p.pgCtl, "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop")
 	_ = os.RemoveAll(p.dir)
+}
+
+// AdvisoryLockHolder is the backend pid that holds the session advisory
+// lock key in db's database, 0 when none does. Advisory locks are per
+// database, and other tests' databases share the server.
+func AdvisoryLockHolder(t testing.TB, db *sql.DB, key int64) int {
+	t.Helper()
+	var pid int
+	err := db.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, key).Scan(&pid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }

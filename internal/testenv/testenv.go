@@ -133,3 +133,16 @@ func redisPing(addr string) error {
 	}
 	return nil
 }
+
+// WaitFor polls cond every 10 ms until it holds, failing the test when it
+// has not within 30 s.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

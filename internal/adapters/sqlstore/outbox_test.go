@@ -11,23 +11,8 @@ import (
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
-// relayLockHolder returns the backend pid holding the relay's advisory lock
-// (0 when none does).
-func relayLockHolder(ctx context.Context, t *testing.T, admin *sql.DB) int {
-	t.Helper()
-	var pid int
-	// Advisory locks are per database; other tests' databases share the server.
-	err := admin.QueryRowContext(ctx, `SELECT pid FROM pg_locks
-		WHERE locktype = 'advisory' AND objid = 727002 AND granted
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&pid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
-}
+// relayLock is the advisory lock key the PostgreSQL store's relay lease takes.
+const relayLock = 727002
 
 // A relay lease whose connection is killed while the process lives must
 // say so, and the lock must be free for another relay.
@@ -51,7 +36,7 @@ func TestPostgresRelayLeaseLostWhenItsSessionDies(t *testing.T) {
 	if err := lease.Check(ctx); err != nil {
 		t.Fatalf("check of a held lease: %v", err)
 	}
-	pid := relayLockHolder(ctx, t, admin)
+	pid := testenv.AdvisoryLockHolder(t, admin, relayLock)
 	if pid == 0 {
 		t.Fatal("no session holds the relay lock")
 	}
@@ -86,7 +71,7 @@ func TestPostgresRelayLeaseLostWhenItsSessionDies(t *testing.T) {
 		t.Fatalf("second lease after the first was released: %v", err)
 	}
 	lease2.Release()
-	if pid := relayLockHolder(ctx, t, admin); pid != 0 {
+	if pid := testenv.AdvisoryLockHolder(t, admin, relayLock); pid != 0 {
 		t.Fatalf("backend %d still holds the relay lock after release", pid)
 	}
 }
