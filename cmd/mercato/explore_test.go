@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,8 +257,7 @@ func startExplore(t *testing.T, bin, dataDir string, httpPort, kafkaPort, n int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", p.http, "--kafka-listen", p.kafka, "--partitions", "2"}, flags...)
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(bin, serveArgs(dataDir, p.http, p.kafka, flags)...)
 	p.cmd.Stderr, p.cmd.Stdout = logf, logf
 	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
 	if err := p.cmd.Start(); err != nil {
@@ -268,25 +266,15 @@ func startExplore(t *testing.T, bin, dataDir string, httpPort, kafkaPort, n int,
 	}
 	go func() { p.err = p.cmd.Wait(); logf.Close(); close(p.done) }()
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	waitReady(t, p.http, 60*time.Second, p.done, func() string {
 		select {
-		case <-p.done:
-			t.Fatalf("mercato serve exited before it was ready: %v\n%s", p.err, tail(p.log, 4000))
+		case <-p.done: // p.err is set once done is closed
+			return fmt.Sprintf("exit: %v\n%s", p.err, tail(p.log, 4000))
 		default:
+			return tail(p.log, 4000)
 		}
-		resp, err := http.Get("http://" + p.http + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mercato serve not ready after 60s: %v\n%s", err, tail(p.log, 4000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
+	return p
 }
 
 // kill9 kills the process with SIGKILL and waits for it to be gone.

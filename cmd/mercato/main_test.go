@@ -104,27 +104,46 @@ func startWith(t *testing.T, dataDir string, httpPort, kafkaPort int, extra ...s
 		http:   "127.0.0.1:" + strconv.Itoa(httpPort),
 		kafka:  "127.0.0.1:" + strconv.Itoa(kafkaPort),
 	}
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", p.http, "--kafka-listen", p.kafka, "--partitions", "2"}, extra...)
-	p.cmd = exec.Command(binary, args...)
+	p.cmd = exec.Command(binary, serveArgs(dataDir, p.http, p.kafka, extra)...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
+	waitReady(t, p.http, 30*time.Second, nil, p.stderr.String)
+	return p
+}
+
+// serveArgs are the arguments of a test's mercato serve: its own data
+// directory and loopback ports, two partitions, then extra.
+func serveArgs(dataDir, httpAddr, kafkaAddr string, extra []string) []string {
+	return append([]string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--kafka-listen", kafkaAddr, "--partitions", "2"}, extra...)
+}
+
+// waitReady polls http://addr/readyz until it answers 200, failing the test
+// with output() when it has not within d or the process exited first
+// (exited closed; nil when the caller does not watch the process).
+func waitReady(t *testing.T, addr string, d time.Duration, exited <-chan struct{}, output func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
-		resp, err := http.Get("http://" + p.http + "/readyz")
+		select {
+		case <-exited:
+			t.Fatalf("mercato serve exited before it was ready\n%s", output())
+		default:
+		}
+		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mercato serve not ready: %v\n%s", err, p.stderr)
+			t.Fatalf("mercato serve not ready after %s: %v\n%s", d, err, output())
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
