@@ -343,9 +343,11 @@ func (s *Service) Resume(ctx context.Context, id string) (Order, error) {
 	switch o.Status {
 	case StatusReserved:
 		return s.pay(ctx, o, IdemRef{})
-	case StatusFailing, StatusPaymentFailed:
-		// Decided already: finish the compensation if it is under way.
+	case StatusFailing:
+		// Decided already: finish the compensation under way.
 		return s.fail(ctx, id, o.FailureReason, false)
+	case StatusPaymentFailed:
+		return o, &FailureError{Order: o, Cause: failureCause(o.FailureReason)}
 	}
 	return o, nil
 }
