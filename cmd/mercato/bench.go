@@ -101,7 +101,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() { done <- a.Run(rctx) }()
 		defer func() { cancel(); <-done }()
 		base, tok = "http://"+a.HTTPAddr(), a.AdminToken()
-		writer := fmt.Sprintf("writer nice %+d", cfg.SQLiteNice)
+		writer := fmt.Sprintf("writer nice %+d", cfg.Store.SQLiteNice)
 		if err := a.WriterPriority(); err != nil {
 			writer = "writer at the process's priority: " + err.Error()
 		}

@@ -240,10 +240,20 @@ func (b *books) soldLines() map[string]int64 {
 	return out
 }
 
-// readEvents reads commerce.purchases, commerce.payments and
-// commerce.orders to their ends.
+// readEvents reads every topic Mercato writes (dead-letter topics aside) to
+// its end, and checks each record against its type's JSON Schema
+// (docs/events): the contracts hold for what a running platform writes.
 func readEvents(seed string) (map[string][]event.Envelope, error) {
-	topics := []string{event.TopicPurchases, event.TopicPayments, event.TopicOrders}
+	schemas, err := loadSchemas()
+	if err != nil {
+		return nil, err
+	}
+	var topics []string
+	for _, t := range event.Topics() {
+		if !strings.HasSuffix(t.Name, event.DLQSuffix) {
+			topics = append(topics, t.Name)
+		}
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
@@ -285,8 +295,14 @@ func readEvents(seed string) (map[string][]event.Envelope, error) {
 			return out, ferr
 		}
 		for _, r := range fs.Records() {
+			if r.Value == nil {
+				continue // a tombstone on a compacted topic
+			}
 			env, err := event.Decode(r.Value)
 			if err != nil {
+				return out, fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			}
+			if err := schemas.check(env.Type, r.Value); err != nil {
 				return out, fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 			}
 			out[r.Topic] = append(out[r.Topic], env)
@@ -359,14 +375,14 @@ func (h *harness) check(b *books, events map[string][]event.Envelope, lakeRows [
 		paid, failed, cancelled, authorized, declined, refunded map[string]bool
 		authAmount                                              int64
 		authID                                                  string
-		purchases                                               map[string]map[string]orders.Purchase // sku -> event id -> data
+		purchases                                               map[string]map[string]event.Purchase // sku -> event id -> data
 	}
 	byOrder := map[string]*orderEvents{}
 	of := func(id string) *orderEvents {
 		e := byOrder[id]
 		if e == nil {
 			e = &orderEvents{paid: map[string]bool{}, failed: map[string]bool{}, cancelled: map[string]bool{}, authorized: map[string]bool{},
-				declined: map[string]bool{}, refunded: map[string]bool{}, purchases: map[string]map[string]orders.Purchase{}}
+				declined: map[string]bool{}, refunded: map[string]bool{}, purchases: map[string]map[string]event.Purchase{}}
 			byOrder[id] = e
 		}
 		return e
@@ -382,18 +398,18 @@ func (h *harness) check(b *books, events map[string][]event.Envelope, lakeRows [
 			seen[env.ID] = true
 			switch env.Type {
 			case "purchase":
-				var p orders.Purchase
+				var p event.Purchase
 				if err := json.Unmarshal(env.Data, &p); err != nil {
 					bad("purchase event %s: %v", env.ID, err)
 					continue
 				}
 				e := of(p.OrderID)
 				if e.purchases[p.SKU] == nil {
-					e.purchases[p.SKU] = map[string]orders.Purchase{}
+					e.purchases[p.SKU] = map[string]event.Purchase{}
 				}
 				e.purchases[p.SKU][env.ID] = p
 			case "payment.authorized", "payment.declined", "payment.refunded":
-				var p orders.Payment
+				var p event.Payment
 				if err := json.Unmarshal(env.Data, &p); err != nil {
 					bad("payment event %s: %v", env.ID, err)
 					continue

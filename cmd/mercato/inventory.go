@@ -27,7 +27,7 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !ok {
 		return code
 	}
-	if cfg.RedisAddr == "" {
+	if cfg.Redis.Addr == "" {
 		fmt.Fprintln(stderr, "mercato: inventory reconcile needs --redis-addr (without Redis the ledger is the only copy)")
 		return exitConfig
 	}

@@ -255,13 +255,13 @@ func runBroker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return exitRuntime
 	}
 	defer b.Close()
-	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Prefix: cfg.TopicPrefix, Logger: log})
+	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Prefix: cfg.Kafka.TopicPrefix, Logger: log})
 	if err != nil {
 		printErrors(stderr, err)
 		return exitRuntime
 	}
 	defer c.Close()
-	if err := c.EnsureTopics(ctx, event.Topics(), cfg.Partitions); err != nil {
+	if err := c.EnsureTopics(ctx, event.Topics(), cfg.Kafka.Partitions); err != nil {
 		printErrors(stderr, err)
 		return exitRuntime
 	}

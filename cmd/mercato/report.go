@@ -77,7 +77,7 @@ func reportRun(ctx context.Context, verb string, args []string, stdout, stderr i
 		return code
 	}
 	if engine != "" {
-		cfg.ReportEngine = engine
+		cfg.Reports.Engine = engine
 		if err := cfg.Validate(); err != nil {
 			printErrors(stderr, err)
 			return exitConfig

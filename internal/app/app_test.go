@@ -20,7 +20,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/app"
-	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/testenv"
@@ -32,10 +31,10 @@ func testConfig(t testing.TB) config.Config {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	c.RegisterFlags(fs) // the defaults users get
 	c.DataDir = t.TempDir()
-	c.HTTPAddr = "127.0.0.1:0"
-	c.KafkaListen = "127.0.0.1:0"
-	c.Partitions = 2
-	c.OutboxPollInterval = 10 * time.Millisecond
+	c.HTTP.Addr = "127.0.0.1:0"
+	c.Kafka.Listen = "127.0.0.1:0"
+	c.Kafka.Partitions = 2
+	c.Outbox.PollInterval = 10 * time.Millisecond
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,10 @@ func testConfig(t testing.TB) config.Config {
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	a, err := app.New(context.Background(), cfg, testLogger(t))
+	// The process reads the time from the clock it is given: a rule's event
+	// carries it.
+	clock := time.Now().Add(-time.Hour).Truncate(time.Second)
+	a, err := app.New(context.Background(), cfg, testLogger(t), app.WithClock(func() time.Time { return clock }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,14 +87,22 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("70 KB header = %d %s", resp.StatusCode, raw)
 	}
 	found := consumeUntil(t, a.KafkaAddr(), event.TopicProducts, func(env event.Envelope) bool {
-		var p catalog.ProductEvent
-		return env.Type == catalog.TypeProductUpserted && env.DecodeData(&p) == nil && p.SKU == "TANGERINE-5KG" && p.OnHand == 30
+		var p event.ProductUpserted
+		return env.Type == event.TypeProductUpserted && env.DecodeData(&p) == nil && p.SKU == "TANGERINE-5KG" && p.OnHand == 30
 	})
 	if !found {
 		t.Fatal("product.upserted for TANGERINE-5KG never reached commerce.products")
 	}
 	if !consumeUntil(t, a.KafkaAddr(), event.TopicInventory, func(env event.Envelope) bool { return env.Subject == "TANGERINE-5KG" }) {
 		t.Fatal("initial stock never reached commerce.inventory")
+	}
+	if code := call(t, a, "PUT", "/v1/pricing/rules/fresh", `{}`); code != 200 {
+		t.Fatalf("PUT rule = %d", code)
+	}
+	if !consumeUntil(t, a.KafkaAddr(), event.TopicPricingRules, func(env event.Envelope) bool {
+		return env.Subject == "fresh" && env.Time.Equal(clock)
+	}) {
+		t.Fatalf("no rule event for fresh at the injected time %s", clock)
 	}
 	cancel()
 	select {
@@ -163,13 +173,13 @@ func TestStartupFailuresAreClear(t *testing.T) {
 	}
 	defer taken.Close()
 	cfg = testConfig(t)
-	cfg.HTTPAddr = taken.Addr().String()
+	cfg.HTTP.Addr = taken.Addr().String()
 	_, err = app.New(context.Background(), cfg, log)
 	if err == nil || errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "cannot listen") {
 		t.Errorf("HTTP port in use: err = %v, want a runtime error", err)
 	}
 	cfg = testConfig(t)
-	cfg.KafkaListen = taken.Addr().String()
+	cfg.Kafka.Listen = taken.Addr().String()
 	_, err = app.New(context.Background(), cfg, log)
 	if err == nil || !strings.Contains(err.Error(), "embedded Kafka broker") {
 		t.Errorf("broker port in use: err = %v", err)
@@ -246,7 +256,7 @@ func TestLowStockAlertReachesWebhook(t *testing.T) {
 	}))
 	defer hook.Close()
 	cfg := testConfig(t)
-	cfg.AlertWebhookURL = hook.URL
+	cfg.Inventory.AlertWebhookURL = hook.URL
 	a := startApp(t, cfg)
 	if code := call(t, a, "PUT", "/v1/products/TOFU", `{"name":"두부","category":"fresh","base_price":1500,"price_floor":1200,"price_ceiling":1900,"stock":20,"low_stock_threshold":10}`); code != 201 {
 		t.Fatalf("PUT = %d", code)
@@ -268,7 +278,7 @@ func TestLowStockAlertReachesWebhook(t *testing.T) {
 func TestServeWithRedisInventory(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.RedisAddr = testenv.Redis(t)
+	cfg.Redis.Addr = testenv.Redis(t)
 	a := startApp(t, cfg)
 	if code := call(t, a, "PUT", "/v1/products/MILK", `{"name":"우유 1L","category":"fresh","base_price":2900,"price_floor":2500,"price_ceiling":3500,"stock":8}`); code != 201 {
 		t.Fatalf("PUT = %d", code)
@@ -301,4 +311,28 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// Every role builds on its own: the modules it depends on are built for it,
+// and only the api listens.
+func TestEachRoleStartsAlone(t *testing.T) {
+	t.Parallel()
+	for _, role := range config.Implemented {
+		t.Run(role, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			cfg.Roles = role
+			a, err := app.New(context.Background(), cfg, testLogger(t))
+			if err != nil {
+				t.Fatalf("New with --roles %s: %v", role, err)
+			}
+			defer a.Close()
+			if listens := a.HTTPAddr() != ""; listens != (role == config.RoleAPI) {
+				t.Errorf("--roles %s: HTTP listening = %v", role, listens)
+			}
+			// Every process opens the system of record, whatever its roles
+			// (a nil store would panic here).
+			_ = a.WriterPriority()
+		})
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/event"
-	"github.com/mercato-platform/mercato/internal/orders"
 )
 
 func postOrder(client *http.Client, base, customer, key, sku string) (int, error) {
@@ -53,7 +52,7 @@ func countPurchases(t *testing.T, seed, sku string, want int) int {
 			if err != nil {
 				t.Fatalf("purchase record does not decode: %v", err)
 			}
-			var p orders.Purchase
+			var p event.Purchase
 			if err := env.DecodeData(&p); err != nil {
 				t.Fatal(err)
 			}

@@ -37,8 +37,8 @@ func BenchmarkLakeSink(b *testing.B) {
 		}
 	}
 	cfg := testConfig(b)
-	cfg.KafkaBrokers, cfg.Roles, cfg.Partitions = broker.Addr(), "lake-sink", 8
-	cfg.LakeFlushInterval = time.Second
+	cfg.Kafka.Brokers, cfg.Roles, cfg.Kafka.Partitions = broker.Addr(), "lake-sink", 8
+	cfg.Lake.FlushInterval = time.Second
 	a, err := app.New(context.Background(), cfg, testLogger(b))
 	if err != nil {
 		b.Fatal(err)
@@ -50,9 +50,9 @@ func BenchmarkLakeSink(b *testing.B) {
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		var rows int64
-		days, _ := lake.Dates(cfg.Lake(), lake.TableSales)
+		days, _ := lake.Dates(cfg.LakeRoot(), lake.TableSales)
 		for _, d := range days {
-			files, _ := lake.Files(cfg.Lake(), lake.TableSales, d)
+			files, _ := lake.Files(cfg.LakeRoot(), lake.TableSales, d)
 			for _, f := range files {
 				n, err := lake.RowCount(f.Path)
 				if err == nil {

@@ -21,7 +21,7 @@ import (
 // window moves the price.
 func BenchmarkPriceLatency(b *testing.B) {
 	cfg := testConfig(b)
-	cfg.PricingWindow, cfg.PricingSlide = 2*time.Minute, time.Minute
+	cfg.Pricing.Window, cfg.Pricing.Slide = 2*time.Minute, time.Minute
 	a := startApp(b, cfg)
 	base := "http://" + a.HTTPAddr()
 	if code := call(b, a, "PUT", "/v1/products/LAT-1", `{"name":"latency","category":"lat","base_price":100000,"price_floor":10000,"price_ceiling":1000000,"stock":100000000}`); code != 201 {
@@ -43,7 +43,7 @@ func BenchmarkPriceLatency(b *testing.B) {
 	defer c.Close()
 	waitGroupConsumed(b, c, "pricing", event.TopicProducts, event.TopicInventory)
 	purchase := func(at time.Time, qty int64) event.Message {
-		env, _ := event.New(pricing.TypePurchase, "bench", "LAT-1", at, pricing.PurchaseData{SKU: "LAT-1", Quantity: qty, UnitPrice: 100000, OrderID: "b"})
+		env, _ := event.New(event.TypePurchase, "bench", "LAT-1", at, event.Purchase{SKU: "LAT-1", Quantity: qty, UnitPrice: 100000, OrderID: "b"})
 		return event.Message{Topic: event.TopicPurchases, Envelope: env}
 	}
 	current := func() pricing.PriceRecord {

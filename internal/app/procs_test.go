@@ -15,7 +15,7 @@ func TestSpareProcs(t *testing.T) {
 	start := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(start)
 	var pg config.Config
-	pg.DB = "postgres://u@127.0.0.1:1/db"
+	pg.Store.DB = "postgres://u@127.0.0.1:1/db"
 	if n, ok := app.SpareProcs(pg); ok || n != start {
 		t.Fatalf("PostgreSQL: SpareProcs = %d, %v", n, ok)
 	}

@@ -16,8 +16,8 @@ import (
 func TestLowStockRaisesPurchaseOrderAndReceivingRestocks(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.SimulatedSupplier = false
-	cfg.PriorDailyDemand = 10
+	cfg.Replenishment.SimulatedSupplier = false
+	cfg.Replenishment.PriorDailyDemand = 10
 	a := startApp(t, cfg)
 	base := "http://" + a.HTTPAddr()
 	if code := call(t, a, "PUT", "/v1/products/NOODLE", `{"name":"라면 5입","category":"grocery","base_price":4500,"price_floor":3900,"price_ceiling":5200,"stock":200,

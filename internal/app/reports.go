@@ -23,23 +23,23 @@ type ReportEngine interface {
 // OpenReportEngine opens the configured batch report engine: DuckDB in
 // process over the local lake, or Spark through Spark Connect.
 func OpenReportEngine(ctx context.Context, cfg config.Config) (ReportEngine, error) {
-	switch cfg.ReportEngine {
+	switch cfg.Reports.Engine {
 	case "spark":
-		uri := cfg.SparkLakeURI
+		uri := cfg.Reports.SparkLakeURI
 		if uri == "" {
-			abs, err := filepath.Abs(cfg.Lake())
+			abs, err := filepath.Abs(cfg.LakeRoot())
 			if err != nil {
 				return nil, fmt.Errorf("%w: lake dir: %v", config.ErrInvalid, err)
 			}
 			uri = abs
 		}
-		e, err := sparkreport.Open(ctx, sparkreport.Options{Remote: cfg.SparkRemote, LakeURI: uri})
+		e, err := sparkreport.Open(ctx, sparkreport.Options{Remote: cfg.Reports.SparkRemote, LakeURI: uri})
 		if err != nil {
 			return nil, fmt.Errorf("opening Spark report engine: %w", err)
 		}
 		return e, nil
 	default:
-		e, err := duckreport.Open(cfg.Lake(), duckreport.Options{Threads: cfg.ReportThreads, MemoryLimit: cfg.ReportMemoryLimit})
+		e, err := duckreport.Open(cfg.LakeRoot(), duckreport.Options{Threads: cfg.Reports.Threads, MemoryLimit: cfg.Reports.MemoryLimit})
 		if err != nil {
 			return nil, fmt.Errorf("opening DuckDB report engine: %w", err)
 		}
@@ -51,19 +51,19 @@ func OpenReportEngine(ctx context.Context, cfg config.Config) (ReportEngine, err
 // record and writes files under <data-dir>/reports.
 func NewReportRunner(cfg config.Config, engine reports.Engine, store reports.RunStore, log *slog.Logger) *reports.Runner {
 	return reports.NewRunner(engine, store, reports.RunnerOptions{
-		LakeRoot: cfg.Lake(), OutputDir: filepath.Join(cfg.DataDir, "reports"), Logger: log,
+		LakeRoot: cfg.LakeRoot(), OutputDir: filepath.Join(cfg.DataDir, "reports"), Logger: log,
 	})
 }
 
 // NewReportScheduler builds the reports role's scheduler.
 func NewReportScheduler(cfg config.Config, runner *reports.Runner, log *slog.Logger) (*reports.Scheduler, error) {
-	loc, err := time.LoadLocation(cfg.ReportTimezone)
+	loc, err := time.LoadLocation(cfg.Reports.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --report-timezone: %v", config.ErrInvalid, err)
 	}
 	s, err := reports.NewScheduler(runner, reports.SchedulerOptions{
-		Cron: cfg.ReportSchedule, Location: loc, CatchUpDays: cfg.ReportCatchUpDays,
-		Retries: cfg.ReportRetries, Backoff: cfg.ReportRetryBackoff, StaleEvery: cfg.ReportStaleCheck, Logger: log,
+		Cron: cfg.Reports.Schedule, Location: loc, CatchUpDays: cfg.Reports.CatchUpDays,
+		Retries: cfg.Reports.Retries, Backoff: cfg.Reports.RetryBackoff, StaleEvery: cfg.Reports.StaleCheck, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)

@@ -39,7 +39,7 @@ func do(t *testing.T, method, url, token, body string, hdr ...string) (*http.Res
 func TestOrdersFlowIntoTheLakeAndTheDailyReport(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.LakeFlushInterval = 200 * time.Millisecond
+	cfg.Lake.FlushInterval = 200 * time.Millisecond
 	a := startApp(t, cfg)
 	base, token := "http://"+a.HTTPAddr(), a.AdminToken()
 
@@ -68,8 +68,8 @@ func TestOrdersFlowIntoTheLakeAndTheDailyReport(t *testing.T) {
 		t.Fatalf("cancel = %d %s", resp.StatusCode, raw)
 	}
 
-	today := time.Now().In(cfg.LakeLocation()).Format(time.DateOnly)
-	root := cfg.Lake()
+	today := time.Now().In(cfg.Lake.Location()).Format(time.DateOnly)
+	root := cfg.LakeRoot()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rows := map[string]int64{}

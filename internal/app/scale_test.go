@@ -31,10 +31,10 @@ func TestTwoAPIInstancesShareOneBackend(t *testing.T) {
 	for i := range apps {
 		cfg := testConfig(t)
 		cfg.Profile = config.ProfileDistributed
-		cfg.KafkaBrokers = broker.Addr()
-		cfg.DB = db
-		cfg.RedisAddr = redisAddr
-		cfg.AdminToken = "shared-admin-token-0123456789"
+		cfg.Kafka.Brokers = broker.Addr()
+		cfg.Store.DB = db
+		cfg.Redis.Addr = redisAddr
+		cfg.HTTP.AdminToken = "shared-admin-token-0123456789"
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}

@@ -102,7 +102,7 @@ func TestConsumerRetriesThenCommitsInOrder(t *testing.T) {
 	)
 	cons, err := c.NewConsumer(bus.ConsumerOptions{
 		Group: "retry", Topics: []string{event.TopicPurchases}, FromStart: true, MinBackoff: time.Millisecond,
-		Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+		Handler: func(_ context.Context, env event.Envelope, _ *bus.Record) error {
 			n := nOf(t, env)
 			if n == 7 && failures.Add(1) <= 2 {
 				return errors.New("database briefly unavailable")
@@ -139,19 +139,19 @@ func TestPoisonRecordsGoToDLQAndConsumerContinues(t *testing.T) {
 	c := testenv.BusClient(t, b.Addr(), "")
 	topic := c.Topic(event.TopicInventory)
 	good1, good2 := msg(t, event.TopicInventory, "A", 1), msg(t, event.TopicInventory, "A", 3)
-	r1, _ := c.Record(good1)
-	r3, _ := c.Record(good2)
-	poison := &kgo.Record{Topic: topic, Key: []byte("A"), Value: []byte(`{"not":"an envelope"`)}
+	r1, _ := bus.EventRecord(good1)
+	r3, _ := bus.EventRecord(good2)
+	poison := &bus.Record{Topic: event.TopicInventory, Key: []byte("A"), Value: []byte(`{"not":"an envelope"`)}
 	rejected := msg(t, event.TopicInventory, "A", 2) // valid envelope the handler refuses
-	r2, _ := c.Record(rejected)
-	if err := c.ProduceRecords(context.Background(), r1, poison, r2, r3); err != nil {
+	r2, _ := bus.EventRecord(rejected)
+	if err := c.Produce(context.Background(), &r1, poison, &r2, &r3); err != nil {
 		t.Fatal(err)
 	}
 	var handled []int
 	var mu sync.Mutex
 	cons, err := c.NewConsumer(bus.ConsumerOptions{
 		Group: "dlq", Topics: []string{event.TopicInventory}, FromStart: true,
-		Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+		Handler: func(_ context.Context, env event.Envelope, _ *bus.Record) error {
 			n := nOf(t, env)
 			if n == 2 {
 				return bus.Permanent(errors.New("unknown sku"))
@@ -202,7 +202,7 @@ func TestUncommittedRecordsAreRedeliveredAfterRestart(t *testing.T) {
 	blocked := make(chan struct{})
 	first, err := c.NewConsumer(bus.ConsumerOptions{
 		Group: "restart", Topics: []string{event.TopicOrders}, FromStart: true,
-		Handler: func(ctx context.Context, env event.Envelope, _ *kgo.Record) error {
+		Handler: func(ctx context.Context, env event.Envelope, _ *bus.Record) error {
 			if nOf(t, env) == 6 {
 				close(blocked)
 				<-ctx.Done() // the process dies while handling record 6
@@ -225,7 +225,7 @@ func TestUncommittedRecordsAreRedeliveredAfterRestart(t *testing.T) {
 	var mu sync.Mutex
 	second, err := c.NewConsumer(bus.ConsumerOptions{
 		Group: "restart", Topics: []string{event.TopicOrders}, FromStart: true,
-		Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+		Handler: func(_ context.Context, env event.Envelope, _ *bus.Record) error {
 			mu.Lock()
 			got = append(got, nOf(t, env))
 			mu.Unlock()
@@ -264,13 +264,13 @@ func TestTransactorIsExactlyOnceAcrossAbortsAndCrashes(t *testing.T) {
 		var failed atomic.Bool
 		tr, err := c.NewTransactor(bus.TransactOptions{
 			Group: "pricing-test", TransactionalID: "pricing-test-0", Topics: []string{event.TopicPurchases}, FromStart: true, MaxPoll: 100,
-			Process: func(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
+			Process: func(ctx context.Context, recs []*bus.Record) ([]*bus.Record, error) {
 				if failFirst && failed.CompareAndSwap(false, true) {
 					return nil, errors.New("first batch fails and aborts")
 				}
-				var res []*kgo.Record
+				var res []*bus.Record
 				for _, r := range recs {
-					res = append(res, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value})
+					res = append(res, &bus.Record{Topic: event.TopicPrices, Key: r.Key, Value: r.Value})
 				}
 				if crashAfter > 0 && processed.Add(int64(len(recs))) >= crashAfter {
 					select {
@@ -338,7 +338,7 @@ func TestBatchingConsumerCommitsOnlyFlushedRecords(t *testing.T) {
 		cons, err := c.NewConsumer(bus.ConsumerOptions{
 			Group: "batch", Topics: []string{event.TopicPurchases}, FromStart: true, MinBackoff: time.Millisecond,
 			FlushRecords: 4, FlushEvery: 100 * time.Millisecond,
-			Handler: func(_ context.Context, env event.Envelope, _ *kgo.Record) error {
+			Handler: func(_ context.Context, env event.Envelope, _ *bus.Record) error {
 				s.mu.Lock()
 				defer s.mu.Unlock()
 				s.pending = append(s.pending, nOf(t, env))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -55,57 +54,47 @@ func NewClient(o Options) (*Client, error) {
 	if o.ClientID == "" {
 		o.ClientID = "mercato"
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(o.Brokers...),
-		kgo.ClientID(o.ClientID),
+	c := &Client{opts: o, log: o.Logger}
+	cl, err := kgo.NewClient(c.clientOpts(
 		// acks=all and idempotence are franz-go's defaults; spelled out because
 		// the outbox relay's ordering and no-duplicate promises depend on them.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(time.Millisecond),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kafka client: %w", err)
 	}
-	return &Client{opts: o, cl: cl, log: o.Logger}, nil
+	c.cl = cl
+	return c, nil
 }
 
 // Topic maps a logical topic name to the broker's name.
 func (c *Client) Topic(logical string) string { return c.opts.Prefix + logical }
 
-// Record turns an addressed envelope into a Kafka record.
-func (c *Client) Record(m event.Message) (*kgo.Record, error) {
-	val, err := m.Envelope.Encode()
-	if err != nil {
-		return nil, err
-	}
-	return &kgo.Record{
-		Topic:   c.Topic(m.Topic),
-		Key:     []byte(m.Envelope.Subject),
-		Value:   val,
-		Headers: []kgo.RecordHeader{{Key: HeaderEventType, Value: []byte(m.Envelope.Type)}},
-	}, nil
-}
-
 // Publish produces msgs in order and returns once the broker acknowledged all
 // of them. Records with the same key keep their order.
 func (c *Client) Publish(ctx context.Context, msgs ...event.Message) error {
-	recs := make([]*kgo.Record, 0, len(msgs))
+	recs := make([]*Record, 0, len(msgs))
 	for _, m := range msgs {
-		r, err := c.Record(m)
+		r, err := EventRecord(m)
 		if err != nil {
 			return fmt.Errorf("publishing %s: %w", m.Envelope.ID, err)
 		}
-		recs = append(recs, r)
+		recs = append(recs, &r)
 	}
-	return c.ProduceRecords(ctx, recs...)
+	return c.Produce(ctx, recs...)
 }
 
-// ProduceRecords produces already-built records and waits for all acks.
-func (c *Client) ProduceRecords(ctx context.Context, recs ...*kgo.Record) error {
-	if err := c.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+// Produce produces records (logical topic names) and waits for all acks.
+func (c *Client) Produce(ctx context.Context, recs ...*Record) error {
+	out := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		out[i] = c.toKgo(r)
+	}
+	if err := c.cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
 		return fmt.Errorf("producing %d records: %w", len(recs), err)
 	}
-	for _, r := range recs {
+	for _, r := range out {
 		c.opts.Metrics.Published.WithLabelValues(r.Topic).Inc()
 	}
 	return nil
@@ -118,9 +107,6 @@ func (c *Client) Ping(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Kgo exposes the underlying client for tests and admin tools.
-func (c *Client) Kgo() *kgo.Client { return c.cl }
 
 // Close flushes nothing further and closes connections.
 func (c *Client) Close() { c.cl.Close() }
@@ -151,23 +137,3 @@ func (c *Client) EnsureTopics(ctx context.Context, specs []event.TopicSpec, part
 	}
 	return nil
 }
-
-// dlqRecord builds the dead-letter copy of rec, carrying err in a header.
-func (c *Client) dlqRecord(rec *kgo.Record, err error) *kgo.Record {
-	msg := err.Error()
-	if len(msg) > 4096 {
-		msg = msg[:4096]
-	}
-	headers := append([]kgo.RecordHeader{}, rec.Headers...)
-	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-	)
-	return &kgo.Record{Topic: rec.Topic + event.DLQSuffix, Key: rec.Key, Value: rec.Value, Headers: headers}
-}
-
-// DLQRecord is the dead-letter record for rec, for transactional processors
-// that produce it inside their own transaction.
-func (c *Client) DLQRecord(rec *kgo.Record, err error) *kgo.Record { return c.dlqRecord(rec, err) }

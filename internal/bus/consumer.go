@@ -13,12 +13,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/retry"
 )
 
 // Handler processes one decoded record. A nil return commits the record; an
 // error wrapped with Permanent sends it to the dead-letter topic; any other
 // error is retried with backoff until it succeeds or the runner stops.
-type Handler func(ctx context.Context, env event.Envelope, rec *kgo.Record) error
+type Handler func(ctx context.Context, env event.Envelope, rec *Record) error
 
 // PermanentError marks a failure that retrying cannot fix.
 type PermanentError struct{ Err error }
@@ -108,10 +109,8 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 		topics[i] = c.Topic(t)
 	}
 	cons := &Consumer{c: c, o: o, log: c.log.With("group", o.Group), lag: map[string]map[int32]int64{}}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(c.opts.Brokers...),
-		kgo.ClientID(c.opts.ClientID),
-		kgo.ConsumerGroup(c.opts.Prefix + o.Group),
+	opts := c.clientOpts(
+		kgo.ConsumerGroup(c.opts.Prefix+o.Group),
 		kgo.ConsumeTopics(topics...),
 		// Only records the handler finished are committed, periodically and on
 		// revoke; a crash redelivers the rest (at-least-once, dedupe by event id).
@@ -120,7 +119,7 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-	}
+	)
 	if o.FromStart {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
@@ -129,7 +128,7 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	}
 	if o.OnAssigned != nil {
 		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-			o.OnAssigned(ctx, cons.logical(m))
+			o.OnAssigned(ctx, c.logicalAssignment(m))
 		}))
 	}
 	if o.Flush != nil {
@@ -209,14 +208,6 @@ func (cons *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-func (cons *Consumer) logical(m map[string][]int32) map[string][]int32 {
-	out := make(map[string][]int32, len(m))
-	for topic, parts := range m {
-		out[topic[len(cons.c.opts.Prefix):]] = parts
-	}
-	return out
-}
-
 // pollContext bounds a batching consumer's poll by the time its oldest
 // pending record may wait.
 func (cons *Consumer) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -277,7 +268,7 @@ func (cons *Consumer) dropPending(parts map[string][]int32) {
 	clear(cons.pending[len(kept):])
 	cons.pending = kept
 	if cons.o.Drop != nil {
-		cons.o.Drop(cons.logical(parts))
+		cons.o.Drop(cons.c.logicalAssignment(parts))
 	}
 }
 
@@ -293,24 +284,13 @@ func (cons *Consumer) flushPending(ctx context.Context) bool {
 	if len(cons.pending) == 0 {
 		return true
 	}
-	backoff := cons.o.MinBackoff
-	for attempt := 1; ; attempt++ {
-		err := cons.o.Flush(ctx)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return false
-		}
+	err := cons.retry(func(attempt int, err error) {
 		if attempt == 1 || attempt%10 == 0 {
 			cons.log.Warn("flushing batch failed, retrying", "records", len(cons.pending), "attempt", attempt, "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, cons.o.MaxBackoff)
+	}).Do(ctx, func(int) error { return cons.o.Flush(ctx) })
+	if err != nil {
+		return false // only a cancelled ctx ends the retries
 	}
 	cons.cl.MarkCommitRecords(cons.pending...)
 	cons.pending = cons.pending[:0]
@@ -339,44 +319,42 @@ func (cons *Consumer) close() {
 	cons.cl.Close()
 }
 
+// retry is the consumer's backoff, telling onRetry of each failure.
+func (cons *Consumer) retry(onRetry func(attempt int, err error)) retry.Policy {
+	return retry.Policy{Backoff: retry.Backoff{First: cons.o.MinBackoff, Max: cons.o.MaxBackoff},
+		OnRetry: func(attempt int, err error, _ time.Duration) { onRetry(attempt, err) }}
+}
+
 // handle runs the handler with retries; false means the runner must stop
 // (ctx cancelled) without marking rec.
-func (cons *Consumer) handle(ctx context.Context, rec *kgo.Record) bool {
-	logical := rec.Topic[len(cons.c.opts.Prefix):]
+func (cons *Consumer) handle(ctx context.Context, kr *kgo.Record) bool {
+	rec := cons.c.fromKgo(kr)
 	m := cons.c.opts.Metrics
-	backoff := cons.o.MinBackoff
-	for attempt := 1; ; attempt++ {
-		err := cons.dispatch(ctx, rec)
-		if err == nil {
-			m.Consumed.WithLabelValues(cons.o.Group, logical).Inc()
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if IsPermanent(err) {
-			if dlqErr := cons.c.ProduceRecords(ctx, cons.c.dlqRecord(rec, err)); dlqErr == nil {
-				m.DLQ.WithLabelValues(cons.o.Group, logical).Inc()
-				cons.log.Warn("record sent to dead-letter topic", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-				return true
-			} else {
-				err = dlqErr
-			}
-		}
-		m.Retries.WithLabelValues(cons.o.Group, logical).Inc()
+	err := cons.retry(func(attempt int, err error) {
+		m.Retries.WithLabelValues(cons.o.Group, rec.Topic).Inc()
 		if attempt == 1 || attempt%10 == 0 {
 			cons.log.Warn("handler failed, retrying", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "attempt", attempt, "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
+	}).Do(ctx, func(int) error {
+		err := cons.dispatch(ctx, &rec)
+		if err == nil {
+			m.Consumed.WithLabelValues(cons.o.Group, rec.Topic).Inc()
+			return nil
 		}
-		backoff = min(2*backoff, cons.o.MaxBackoff)
-	}
+		if !IsPermanent(err) || ctx.Err() != nil {
+			return err
+		}
+		if dlqErr := cons.c.Produce(ctx, cons.c.DeadLetter(&rec, err)); dlqErr != nil {
+			return dlqErr
+		}
+		m.DLQ.WithLabelValues(cons.o.Group, rec.Topic).Inc()
+		cons.log.Warn("record sent to dead-letter topic", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		return nil
+	})
+	return err == nil
 }
 
-func (cons *Consumer) dispatch(ctx context.Context, rec *kgo.Record) (err error) {
+func (cons *Consumer) dispatch(ctx context.Context, rec *Record) (err error) {
 	env, err := event.Decode(rec.Value)
 	if err != nil {
 		return err
@@ -404,5 +382,5 @@ func (cons *Consumer) setLag(topic string, p int32, lag int64) {
 	for _, l := range parts {
 		sum += l
 	}
-	cons.c.opts.Metrics.Lag.WithLabelValues(cons.o.Group, topic[len(cons.c.opts.Prefix):]).Set(float64(sum))
+	cons.c.opts.Metrics.Lag.WithLabelValues(cons.o.Group, cons.c.logical(topic)).Set(float64(sum))
 }

@@ -20,9 +20,9 @@ type TransactOptions struct {
 	TransactionalID string
 	Topics          []string // logical names
 	// Process turns one polled batch into the records to produce in the same
-	// transaction as the batch's offsets. Output records carry broker topic
-	// names (use Client.Topic). An error aborts the batch: it is consumed again.
-	Process func(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error)
+	// transaction as the batch's offsets. Records in and out carry logical
+	// topic names. An error aborts the batch: it is consumed again.
+	Process func(ctx context.Context, recs []*Record) ([]*Record, error)
 	// OnAbort runs after a batch's transaction aborted, so the processor can
 	// drop the in-memory effects of that batch (the records come again).
 	OnAbort func()
@@ -64,26 +64,24 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 	for i, name := range o.Topics {
 		topics[i] = c.Topic(name)
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(c.opts.Brokers...),
-		kgo.ClientID(c.opts.ClientID),
-		kgo.TransactionalID(c.opts.Prefix + o.TransactionalID),
-		kgo.ConsumerGroup(c.opts.Prefix + o.Group),
+	opts := c.clientOpts(
+		kgo.TransactionalID(c.opts.Prefix+o.TransactionalID),
+		kgo.ConsumerGroup(c.opts.Prefix+o.Group),
 		kgo.ConsumeTopics(topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-	}
+	)
 	if o.FromStart {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
 	if o.OnAssigned != nil {
 		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-			o.OnAssigned(ctx, t.logical(m))
+			o.OnAssigned(ctx, c.logicalAssignment(m))
 		}))
 	}
 	if o.OnRevoked != nil {
 		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-			o.OnRevoked(ctx, t.logical(m))
+			o.OnRevoked(ctx, c.logicalAssignment(m))
 		}))
 	}
 	s, err := kgo.NewGroupTransactSession(opts...)
@@ -92,14 +90,6 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 	}
 	t.s = s
 	return t, nil
-}
-
-func (t *Transactor) logical(m map[string][]int32) map[string][]int32 {
-	out := make(map[string][]int32, len(m))
-	for topic, parts := range m {
-		out[topic[len(t.c.opts.Prefix):]] = parts
-	}
-	return out
 }
 
 // Running reports whether the loop is polling.
@@ -127,15 +117,15 @@ func (t *Transactor) Run(ctx context.Context) error {
 				t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		recs := fetches.Records()
-		if len(recs) == 0 && t.o.IdleTick <= 0 {
+		polled := fetches.Records()
+		if len(polled) == 0 && t.o.IdleTick <= 0 {
 			t.s.AllowRebalance()
 			continue
 		}
 		if err := t.s.Begin(); err != nil {
 			return fmt.Errorf("beginning transaction: %w", err)
 		}
-		out, perr := t.o.Process(ctx, recs)
+		out, perr := t.o.Process(ctx, t.records(polled))
 		if perr == nil {
 			perr = t.produce(ctx, out)
 		}
@@ -168,21 +158,35 @@ func (t *Transactor) Run(ctx context.Context) error {
 		}
 		if committed {
 			for _, r := range out {
-				t.c.opts.Metrics.Published.WithLabelValues(r.Topic).Inc()
+				t.c.opts.Metrics.Published.WithLabelValues(t.c.Topic(r.Topic)).Inc()
 			}
 		}
 	}
 }
 
+// records is a polled batch as Records, in one allocation.
+func (t *Transactor) records(polled []*kgo.Record) []*Record {
+	if len(polled) == 0 {
+		return nil
+	}
+	batch := make([]Record, len(polled))
+	out := make([]*Record, len(polled))
+	for i, r := range polled {
+		batch[i] = t.c.fromKgo(r)
+		out[i] = &batch[i]
+	}
+	return out
+}
+
 // produce sends out and waits for every ack, so a failed record aborts the
 // transaction instead of committing a batch with a hole in it.
-func (t *Transactor) produce(ctx context.Context, out []*kgo.Record) error {
+func (t *Transactor) produce(ctx context.Context, out []*Record) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
 	)
 	for _, r := range out {
-		t.s.Produce(ctx, r, func(_ *kgo.Record, err error) {
+		t.s.Produce(ctx, t.c.toKgo(r), func(_ *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/money"
 )
 
@@ -55,31 +55,11 @@ func ValidCategory(s string) bool {
 }
 
 // ReorderPolicy is how replenishment orders this SKU.
-type ReorderPolicy struct {
-	LeadTimeDays float64 `json:"lead_time_days"`
-	ServiceLevel float64 `json:"service_level"`
-	OrderCost    int64   `json:"order_cost"`
-	UnitCost     int64   `json:"unit_cost"`
-	Supplier     string  `json:"supplier"`
-	// PackSize and MinOrderQty round order quantities up (0 = no constraint).
-	PackSize    int64 `json:"pack_size,omitempty"`
-	MinOrderQty int64 `json:"min_order_qty,omitempty"`
-}
+type ReorderPolicy = event.ReorderPolicy
 
-// Product is a SKU in the catalogue. Money is in integer minor units.
-type Product struct {
-	SKU               string        `json:"sku"`
-	Name              string        `json:"name"`
-	Category          string        `json:"category"`
-	BasePrice         int64         `json:"base_price"`
-	PriceFloor        int64         `json:"price_floor"`
-	PriceCeiling      int64         `json:"price_ceiling"`
-	LowStockThreshold int64         `json:"low_stock_threshold"`
-	Reorder           ReorderPolicy `json:"reorder"`
-	Version           int64         `json:"version"`
-	CreatedAt         time.Time     `json:"created_at"`
-	UpdatedAt         time.Time     `json:"updated_at"`
-}
+// Product is a SKU in the catalogue. Money is in integer minor units. Its
+// fields are the product.upserted contract (event.Product).
+type Product event.Product
 
 // Validate checks the product's own invariants.
 func (p Product) Validate() error {

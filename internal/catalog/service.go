@@ -66,16 +66,9 @@ type PutRequest struct {
 	Reorder           ReorderPolicy `json:"reorder"`
 }
 
-// ProductEvent is the data of product.upserted on commerce.products.
-type ProductEvent struct {
-	Product
-	OnHand int64 `json:"on_hand"`
-}
-
 // Event types written by the catalogue.
 const (
-	TypeProductUpserted = "product.upserted"
-	source              = "mercato/catalog"
+	source = "mercato/catalog"
 )
 
 // Service validates product writes and records them with their events.
@@ -151,7 +144,7 @@ func (s *Service) Put(ctx context.Context, sku string, req PutRequest) (Current,
 		}
 		after := before
 		after.OnHand += w.StockDelta
-		pe, err := event.New(TypeProductUpserted, source, sku, now, ProductEvent{Product: w.Product, OnHand: after.OnHand})
+		pe, err := event.New(event.TypeProductUpserted, source, sku, now, event.ProductUpserted{Product: event.Product(w.Product), OnHand: after.OnHand})
 		if err != nil {
 			return Write{}, err
 		}

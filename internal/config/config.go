@@ -39,130 +39,483 @@ const (
 // Implemented lists the roles this build can run, in start order.
 var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing, RoleReviews, RoleLakeSink, RoleReports}
 
-// Config is the whole process configuration.
+// Config is the whole process configuration: the process's own settings,
+// then one section per part of the platform, each with its own flags and
+// checks.
 type Config struct {
-	DataDir      string
-	HTTPAddr     string
-	KafkaListen  string
-	KafkaBrokers string
-	TopicPrefix  string
-	Partitions   int
-	AdminToken   string
-	Profile      string
-	DB           string
-	Roles        string
-	LogLevel     string
-	SQLiteSync   string
-	SQLiteNice   int
+	DataDir         string
+	Profile         string
+	Roles           string
+	LogLevel        string
+	ShutdownTimeout time.Duration
 
-	OutboxPollInterval time.Duration
-	OutboxBatch        int
-	ShutdownTimeout    time.Duration
+	HTTP          HTTPConfig
+	Kafka         KafkaConfig
+	Store         StoreConfig
+	Outbox        OutboxConfig
+	Redis         RedisConfig
+	Inventory     InventoryConfig
+	Orders        OrdersConfig
+	Payments      PaymentsConfig
+	Replenishment ReplenishmentConfig
+	Pricing       PricingConfig
+	Search        SearchConfig
+	Lake          LakeConfig
+	Reports       ReportsConfig
+}
 
-	RedisAddr       string
-	RedisShards     int
+// RegisterFlags declares every setting on fs with its default.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./mercato-data", "directory for the embedded engines' files")
+	fs.StringVar(&c.Profile, "profile", ProfileEmbedded, "engine profile: embedded|distributed")
+	fs.StringVar(&c.Roles, "roles", RoleAll, "comma-separated roles to run, or all")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug|info|warn|error")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
+	c.HTTP.RegisterFlags(fs)
+	c.Kafka.RegisterFlags(fs)
+	c.Store.RegisterFlags(fs)
+	c.Outbox.RegisterFlags(fs)
+	c.Redis.RegisterFlags(fs)
+	c.Inventory.RegisterFlags(fs)
+	c.Orders.RegisterFlags(fs)
+	c.Payments.RegisterFlags(fs)
+	c.Replenishment.RegisterFlags(fs)
+	c.Pricing.RegisterFlags(fs)
+	c.Search.RegisterFlags(fs)
+	c.Lake.RegisterFlags(fs)
+	c.Reports.RegisterFlags(fs)
+}
+
+// HTTPConfig is the HTTP API's section.
+type HTTPConfig struct {
+	Addr           string
+	AdminToken     string
+	IdempotencyTTL time.Duration
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *HTTPConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for admin calls; generated into <data-dir>/admin-token when empty")
+	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
+}
+
+// Validate reports every problem of the section.
+func (c *HTTPConfig) Validate() error {
+	var p problems
+	if err := checkHostPort(c.Addr); err != nil {
+		p.add("--http-addr %q: %v", c.Addr, err)
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		p.add("--admin-token must be at least 16 characters")
+	}
+	if c.IdempotencyTTL < time.Minute {
+		p.add("--idempotency-ttl must be at least 1m")
+	}
+	return p.err()
+}
+
+// KafkaConfig is the event log's section: the embedded broker or the
+// external cluster, and the topics Mercato creates.
+type KafkaConfig struct {
+	Listen      string
+	Brokers     string
+	TopicPrefix string
+	Partitions  int
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "kafka-listen", "127.0.0.1:9092", "embedded Kafka broker listen address")
+	fs.StringVar(&c.Brokers, "kafka-brokers", "", "comma-separated external Kafka seed brokers; when set no embedded broker starts")
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "prefix added to every topic name")
+	fs.IntVar(&c.Partitions, "partitions", 8, "partitions per topic when Mercato creates its topics")
+}
+
+// Validate reports every problem of the section.
+func (c *KafkaConfig) Validate() error {
+	var p problems
+	if c.Brokers == "" {
+		if err := checkHostPort(c.Listen); err != nil {
+			p.add("--kafka-listen %q: %v", c.Listen, err)
+		}
+	} else {
+		for _, b := range c.SeedBrokers() {
+			if err := checkHostPort(b); err != nil {
+				p.add("--kafka-brokers entry %q: %v", b, err)
+			}
+		}
+	}
+	if c.Partitions < 1 || c.Partitions > 1024 {
+		p.add("--partitions must be 1-1024, got %d", c.Partitions)
+	}
+	return p.err()
+}
+
+// SeedBrokers returns the external seed brokers; none means the embedded broker.
+func (c *KafkaConfig) SeedBrokers() []string {
+	var out []string
+	for _, b := range strings.Split(c.Brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// StoreConfig is the system of record's section.
+type StoreConfig struct {
+	DB         string
+	SQLiteSync string
+	SQLiteNice int
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *StoreConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DB, "db", "", "system of record: sqlite:PATH or a postgres:// URL (default sqlite:<data-dir>/mercato.db)")
+	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", "FULL", "SQLite synchronous pragma: FULL (fsync every commit) or NORMAL")
+	fs.IntVar(&c.SQLiteNice, "sqlite-writer-nice", -10, "adjustment of the SQLite writer's thread nice value (-20 to 19), as nice -n: -10 runs it ahead of the rest of the process, 0 leaves it; a negative one needs CAP_SYS_NICE or RLIMIT_NICE, else the writer runs at the process's priority")
+}
+
+// Validate reports every problem of the section.
+func (c *StoreConfig) Validate() error {
+	var p problems
+	if c.DB != "" {
+		if _, _, err := ParseDB(c.DB); err != nil {
+			p.add("--db: %v", err)
+		}
+	}
+	switch strings.ToUpper(c.SQLiteSync) {
+	case "FULL", "NORMAL":
+	default:
+		p.add("--sqlite-synchronous must be FULL or NORMAL, got %q", c.SQLiteSync)
+	}
+	if c.SQLiteNice < -20 || c.SQLiteNice > 19 {
+		p.add("--sqlite-writer-nice must be -20 to 19, got %d", c.SQLiteNice)
+	}
+	return p.err()
+}
+
+// OutboxConfig is the outbox relay's section.
+type OutboxConfig struct {
+	PollInterval time.Duration
+	Batch        int
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *OutboxConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.PollInterval, "outbox-poll-interval", 20*time.Millisecond, "how often the outbox relay looks for new rows when idle")
+	fs.IntVar(&c.Batch, "outbox-batch", 500, "outbox rows published per relay batch")
+}
+
+// Validate reports every problem of the section.
+func (c *OutboxConfig) Validate() error {
+	var p problems
+	if c.PollInterval <= 0 {
+		p.add("--outbox-poll-interval must be positive")
+	}
+	if c.Batch < 1 || c.Batch > 10000 {
+		p.add("--outbox-batch must be 1-10000, got %d", c.Batch)
+	}
+	return p.err()
+}
+
+// RedisConfig is the section of the Redis that holds the hot inventory
+// counters and caches.
+type RedisConfig struct {
+	Addr   string
+	Shards int
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *RedisConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "redis-addr", "", "Redis host:port for the inventory counters; empty keeps them in the system of record")
+	fs.IntVar(&c.Shards, "redis-shards", 1, "hash-tag shards for inventory keys (1 = every reservation is one atomic script)")
+}
+
+// Validate reports every problem of the section.
+func (c *RedisConfig) Validate() error {
+	var p problems
+	if c.Addr != "" {
+		if err := checkHostPort(c.Addr); err != nil {
+			p.add("--redis-addr %q: %v", c.Addr, err)
+		}
+	}
+	if c.Shards < 1 || c.Shards > 16384 {
+		p.add("--redis-shards must be 1-16384, got %d", c.Shards)
+	}
+	return p.err()
+}
+
+// InventoryConfig is the section of stock alerts.
+type InventoryConfig struct {
 	AlertWebhookURL string
 	AlertHysteresis float64
-	ReservationTTL  time.Duration
-	SweepInterval   time.Duration
+}
 
-	PaymentTimeout     time.Duration
-	PaymentSlowDelay   time.Duration
-	PaymentLatency     time.Duration
-	PaymentDeclineRate float64
-	IdempotencyTTL     time.Duration
-	OrderRecoverAfter  time.Duration
+// RegisterFlags declares the section's settings on fs.
+func (c *InventoryConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "URL the inventory-alerts role POSTs each alert to (JSON), retried with backoff")
+	fs.Float64Var(&c.AlertHysteresis, "alert-hysteresis", 0.10, "a low-stock alert re-arms at threshold x (1 + this)")
+}
 
+// Validate reports every problem of the section.
+func (c *InventoryConfig) Validate() error {
+	var p problems
+	if c.AlertWebhookURL != "" {
+		if u, err := url.Parse(c.AlertWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add("--alert-webhook-url must be an http(s) URL")
+		}
+	}
+	if c.AlertHysteresis < 0 || c.AlertHysteresis > 10 {
+		p.add("--alert-hysteresis must be 0-10, got %g", c.AlertHysteresis)
+	}
+	return p.err()
+}
+
+// OrdersConfig is the checkout's section: reservations and the clean-up of
+// checkouts that died.
+type OrdersConfig struct {
+	ReservationTTL time.Duration
+	SweepInterval  time.Duration
+	RecoverAfter   time.Duration
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *OrdersConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.ReservationTTL, "reservation-ttl", 15*time.Minute, "how long an order's stock stays reserved before the sweeper releases it")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", 10*time.Second, "how often expired reservations and interrupted checkouts are cleaned up")
+	fs.DurationVar(&c.RecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
+}
+
+// Validate reports every problem of the section; Config.Validate checks
+// --order-recover-after against --payment-timeout.
+func (c *OrdersConfig) Validate() error {
+	var p problems
+	if c.ReservationTTL < time.Second {
+		p.add("--reservation-ttl must be at least 1s")
+	}
+	if c.SweepInterval <= 0 {
+		p.add("--sweep-interval must be positive")
+	}
+	return p.err()
+}
+
+// PaymentsConfig is the payment gateway's section.
+type PaymentsConfig struct {
+	Timeout     time.Duration
+	SlowDelay   time.Duration
+	Latency     time.Duration
+	DeclineRate float64
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *PaymentsConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.Timeout, "payment-timeout", 5*time.Second, "how long checkout waits for the payment gateway")
+	fs.DurationVar(&c.SlowDelay, "payment-slow-delay", 2*time.Second, "simulated gateway: how long tok_slow takes to approve")
+	fs.DurationVar(&c.Latency, "payment-latency", 0, "simulated gateway: latency added to every authorization")
+	fs.Float64Var(&c.DeclineRate, "payment-decline-rate", 0, "simulated gateway: share of tok_ok payments declined at random (0-1)")
+}
+
+// Validate reports every problem of the section.
+func (c *PaymentsConfig) Validate() error {
+	var p problems
+	if c.Timeout <= 0 || c.SlowDelay < 0 || c.Latency < 0 {
+		p.add("--payment-timeout must be positive, --payment-slow-delay and --payment-latency not negative")
+	}
+	if c.DeclineRate < 0 || c.DeclineRate > 1 {
+		p.add("--payment-decline-rate must be 0-1, got %g", c.DeclineRate)
+	}
+	return p.err()
+}
+
+// ReplenishmentConfig is the purchase orders' section.
+type ReplenishmentConfig struct {
 	HoldingRate       float64
 	DemandHorizon     time.Duration
 	PriorDailyDemand  float64
 	UrgentLimit       time.Duration
 	SimulatedSupplier bool
 	SupplierTimeScale float64
-
-	PricingInstanceID string
-	PricingWindow     time.Duration
-	PricingSlide      time.Duration
-
-	ElasticsearchURL    string
-	ElasticsearchIndex  string
-	ElasticsearchAPIKey string
-
-	LakeDir           string
-	LakeTimezone      string
-	LakeFlushInterval time.Duration
-	LakeFlushRecords  int
-
-	ReportEngine       string
-	ReportSchedule     string
-	ReportTimezone     string
-	ReportCatchUpDays  int
-	ReportRetries      int
-	ReportRetryBackoff time.Duration
-	ReportStaleCheck   time.Duration
-	ReportThreads      int
-	ReportMemoryLimit  string
-	SparkRemote        string
-	SparkLakeURI       string
 }
 
-// RegisterFlags declares every setting on fs with its default.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.DataDir, "data-dir", "./mercato-data", "directory for the embedded engines' files")
-	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
-	fs.StringVar(&c.KafkaListen, "kafka-listen", "127.0.0.1:9092", "embedded Kafka broker listen address")
-	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated external Kafka seed brokers; when set no embedded broker starts")
-	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "prefix added to every topic name")
-	fs.IntVar(&c.Partitions, "partitions", 8, "partitions per topic when Mercato creates its topics")
-	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for admin calls; generated into <data-dir>/admin-token when empty")
-	fs.StringVar(&c.Profile, "profile", ProfileEmbedded, "engine profile: embedded|distributed")
-	fs.StringVar(&c.DB, "db", "", "system of record: sqlite:PATH or a postgres:// URL (default sqlite:<data-dir>/mercato.db)")
-	fs.StringVar(&c.Roles, "roles", RoleAll, "comma-separated roles to run, or all")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug|info|warn|error")
-	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", "FULL", "SQLite synchronous pragma: FULL (fsync every commit) or NORMAL")
-	fs.IntVar(&c.SQLiteNice, "sqlite-writer-nice", -10, "adjustment of the SQLite writer's thread nice value (-20 to 19), as nice -n: -10 runs it ahead of the rest of the process, 0 leaves it; a negative one needs CAP_SYS_NICE or RLIMIT_NICE, else the writer runs at the process's priority")
-	fs.DurationVar(&c.OutboxPollInterval, "outbox-poll-interval", 20*time.Millisecond, "how often the outbox relay looks for new rows when idle")
-	fs.IntVar(&c.OutboxBatch, "outbox-batch", 500, "outbox rows published per relay batch")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
-	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis host:port for the inventory counters; empty keeps them in the system of record")
-	fs.IntVar(&c.RedisShards, "redis-shards", 1, "hash-tag shards for inventory keys (1 = every reservation is one atomic script)")
-	fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "URL the inventory-alerts role POSTs each alert to (JSON), retried with backoff")
-	fs.Float64Var(&c.AlertHysteresis, "alert-hysteresis", 0.10, "a low-stock alert re-arms at threshold x (1 + this)")
-	fs.DurationVar(&c.ReservationTTL, "reservation-ttl", 15*time.Minute, "how long an order's stock stays reserved before the sweeper releases it")
-	fs.DurationVar(&c.SweepInterval, "sweep-interval", 10*time.Second, "how often expired reservations and interrupted checkouts are cleaned up")
-	fs.DurationVar(&c.PaymentTimeout, "payment-timeout", 5*time.Second, "how long checkout waits for the payment gateway")
-	fs.DurationVar(&c.PaymentSlowDelay, "payment-slow-delay", 2*time.Second, "simulated gateway: how long tok_slow takes to approve")
-	fs.DurationVar(&c.PaymentLatency, "payment-latency", 0, "simulated gateway: latency added to every authorization")
-	fs.Float64Var(&c.PaymentDeclineRate, "payment-decline-rate", 0, "simulated gateway: share of tok_ok payments declined at random (0-1)")
-	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
+// RegisterFlags declares the section's settings on fs.
+func (c *ReplenishmentConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.HoldingRate, "holding-rate", 0.25, "replenishment: yearly cost of holding a unit, as a share of its unit cost (EOQ's H)")
 	fs.DurationVar(&c.DemandHorizon, "demand-horizon", 28*24*time.Hour, "replenishment: daily demand history used for d and σ")
 	fs.Float64Var(&c.PriorDailyDemand, "prior-daily-demand", 1, "replenishment: daily demand assumed for a SKU with under a week of history")
 	fs.DurationVar(&c.UrgentLimit, "urgent-limit", 48*time.Hour, "replenishment: an out-of-stock SKU whose open order arrives later than this gets an urgent order (0 disables)")
 	fs.BoolVar(&c.SimulatedSupplier, "simulated-supplier", true, "replenishment: a simulated supplier confirms, ships and delivers purchase orders")
 	fs.Float64Var(&c.SupplierTimeScale, "supplier-time-scale", 1, "simulated supplier clock speed (1440: a day of lead time per minute)")
-	fs.StringVar(&c.PricingInstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id); unique per instance")
-	fs.DurationVar(&c.PricingWindow, "pricing-window", 5*time.Minute, "pricing: span of the short demand window (event time)")
-	fs.DurationVar(&c.PricingSlide, "pricing-slide", time.Minute, "pricing: how often the window is evaluated (event time)")
+}
+
+// Validate reports every problem of the section.
+func (c *ReplenishmentConfig) Validate() error {
+	var p problems
+	if c.HoldingRate <= 0 || c.HoldingRate > 10 {
+		p.add("--holding-rate must be in (0, 10], got %g", c.HoldingRate)
+	}
+	if c.DemandHorizon < 24*time.Hour {
+		p.add("--demand-horizon must be at least 24h")
+	}
+	if c.PriorDailyDemand < 0 || c.UrgentLimit < 0 || c.SupplierTimeScale <= 0 {
+		p.add("--prior-daily-demand and --urgent-limit must not be negative, --supplier-time-scale must be positive")
+	}
+	return p.err()
+}
+
+// PricingConfig is the pricing role's section.
+type PricingConfig struct {
+	InstanceID string
+	Window     time.Duration
+	Slide      time.Duration
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *PricingConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.InstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id); unique per instance")
+	fs.DurationVar(&c.Window, "pricing-window", 5*time.Minute, "pricing: span of the short demand window (event time)")
+	fs.DurationVar(&c.Slide, "pricing-slide", time.Minute, "pricing: how often the window is evaluated (event time)")
+}
+
+// Validate reports every problem of the section.
+func (c *PricingConfig) Validate() error {
+	var p problems
+	if c.InstanceID == "" || len(c.InstanceID) > 100 {
+		p.add("--pricing-instance-id must be 1-100 characters")
+	}
+	if c.Slide <= 0 || c.Window < c.Slide || c.Window%c.Slide != 0 {
+		p.add("--pricing-window must be a whole number of --pricing-slide")
+	}
+	return p.err()
+}
+
+// SearchConfig is review search's section: Elasticsearch, or a Bleve index
+// in the data dir when no URL is set.
+type SearchConfig struct {
+	ElasticsearchURL    string
+	ElasticsearchIndex  string
+	ElasticsearchAPIKey string
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *SearchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ElasticsearchURL, "elasticsearch-url", "", "Elasticsearch 8 for review search (comma-separated URLs); empty keeps a Bleve index in <data-dir>/reviews.bleve")
 	fs.StringVar(&c.ElasticsearchIndex, "elasticsearch-index", "mercato-reviews", "Elasticsearch index (and template) name")
 	fs.StringVar(&c.ElasticsearchAPIKey, "elasticsearch-api-key", "", "Elasticsearch API key (prefer MERCATO_ELASTICSEARCH_API_KEY; never logged)")
-	fs.DurationVar(&c.OrderRecoverAfter, "order-recover-after", time.Minute, "an order stuck in reserved this long (its request died) is abandoned: payment voided, stock returned")
-	fs.StringVar(&c.LakeDir, "lake-dir", "", "root of the Parquet sales lake (default <data-dir>/lake)")
-	fs.StringVar(&c.LakeTimezone, "lake-timezone", "Asia/Seoul", "time zone the lake's date partitions and report days are cut in")
-	fs.DurationVar(&c.LakeFlushInterval, "lake-flush-interval", 10*time.Second, "lake-sink: longest a consumed event waits before its Parquet file is written")
-	fs.IntVar(&c.LakeFlushRecords, "lake-flush-records", 100_000, "lake-sink: events per Parquet write at most")
-	fs.StringVar(&c.ReportEngine, "report-engine", "duckdb", "batch report engine: duckdb (embedded) or spark (Spark Connect)")
-	fs.StringVar(&c.ReportSchedule, "report-schedule", "10 0 * * *", "reports: cron expression (5 fields) of the daily sales report run, in --report-timezone")
-	fs.StringVar(&c.ReportTimezone, "report-timezone", "Asia/Seoul", "reports: time zone of --report-schedule")
-	fs.IntVar(&c.ReportCatchUpDays, "report-catchup-days", 7, "reports: how many past days a restarted scheduler checks for missed runs")
-	fs.IntVar(&c.ReportRetries, "report-retries", 3, "reports: attempts after a failed run before giving up until the next schedule")
-	fs.DurationVar(&c.ReportRetryBackoff, "report-retry-backoff", time.Minute, "reports: wait before the first retry, doubled after each")
-	fs.DurationVar(&c.ReportStaleCheck, "report-stale-check", 5*time.Minute, "reports: how often days whose lake data changed after their report are re-run")
-	fs.IntVar(&c.ReportThreads, "report-threads", 0, "duckdb: worker threads (0: one per core)")
-	fs.StringVar(&c.ReportMemoryLimit, "report-memory-limit", "", "duckdb: memory limit such as 4GB (empty: DuckDB's default)")
+}
+
+// Validate reports every problem of the section.
+func (c *SearchConfig) Validate() error {
+	var p problems
+	if c.ElasticsearchURL != "" {
+		for _, raw := range strings.Split(c.ElasticsearchURL, ",") {
+			if u, err := url.Parse(strings.TrimSpace(raw)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.add("--elasticsearch-url entries must be http(s) URLs")
+				break
+			}
+		}
+	}
+	if c.ElasticsearchIndex == "" || strings.ToLower(c.ElasticsearchIndex) != c.ElasticsearchIndex || strings.ContainsAny(c.ElasticsearchIndex, ` ,/*?"<>|#\`) {
+		p.add("--elasticsearch-index must be a lowercase Elasticsearch index name")
+	}
+	return p.err()
+}
+
+// LakeConfig is the Parquet sales lake's section.
+type LakeConfig struct {
+	Dir           string
+	Timezone      string
+	FlushInterval time.Duration
+	FlushRecords  int
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *LakeConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Dir, "lake-dir", "", "root of the Parquet sales lake (default <data-dir>/lake)")
+	fs.StringVar(&c.Timezone, "lake-timezone", "Asia/Seoul", "time zone the lake's date partitions and report days are cut in")
+	fs.DurationVar(&c.FlushInterval, "lake-flush-interval", 10*time.Second, "lake-sink: longest a consumed event waits before its Parquet file is written")
+	fs.IntVar(&c.FlushRecords, "lake-flush-records", 100_000, "lake-sink: events per Parquet write at most")
+}
+
+// Validate reports every problem of the section.
+func (c *LakeConfig) Validate() error {
+	var p problems
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		p.add("--lake-timezone %q: unknown time zone", c.Timezone)
+	}
+	if c.FlushInterval <= 0 || c.FlushRecords < 1 {
+		p.add("--lake-flush-interval and --lake-flush-records must be positive")
+	}
+	return p.err()
+}
+
+// Location is the zone lake days are cut in (validated by Validate).
+func (c *LakeConfig) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// ReportsConfig is the batch reports' section: the engine and the
+// reports role's schedule.
+type ReportsConfig struct {
+	Engine       string
+	Schedule     string
+	Timezone     string
+	CatchUpDays  int
+	Retries      int
+	RetryBackoff time.Duration
+	StaleCheck   time.Duration
+	Threads      int
+	MemoryLimit  string
+	SparkRemote  string
+	SparkLakeURI string
+}
+
+// RegisterFlags declares the section's settings on fs.
+func (c *ReportsConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Engine, "report-engine", "duckdb", "batch report engine: duckdb (embedded) or spark (Spark Connect)")
+	fs.StringVar(&c.Schedule, "report-schedule", "10 0 * * *", "reports: cron expression (5 fields) of the daily sales report run, in --report-timezone")
+	fs.StringVar(&c.Timezone, "report-timezone", "Asia/Seoul", "reports: time zone of --report-schedule")
+	fs.IntVar(&c.CatchUpDays, "report-catchup-days", 7, "reports: how many past days a restarted scheduler checks for missed runs")
+	fs.IntVar(&c.Retries, "report-retries", 3, "reports: attempts after a failed run before giving up until the next schedule")
+	fs.DurationVar(&c.RetryBackoff, "report-retry-backoff", time.Minute, "reports: wait before the first retry, doubled after each")
+	fs.DurationVar(&c.StaleCheck, "report-stale-check", 5*time.Minute, "reports: how often days whose lake data changed after their report are re-run")
+	fs.IntVar(&c.Threads, "report-threads", 0, "duckdb: worker threads (0: one per core)")
+	fs.StringVar(&c.MemoryLimit, "report-memory-limit", "", "duckdb: memory limit such as 4GB (empty: DuckDB's default)")
 	fs.StringVar(&c.SparkRemote, "spark-remote", "", "spark: Spark Connect address, sc://host:15002")
 	fs.StringVar(&c.SparkLakeURI, "spark-lake-uri", "", "spark: the lake root as Spark sees it (default: --lake-dir as an absolute path)")
+}
+
+// Validate reports every problem of the section; Config.Validate checks
+// --report-timezone against --lake-timezone.
+func (c *ReportsConfig) Validate() error {
+	var p problems
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		p.add("--report-timezone %q: unknown time zone", c.Timezone)
+	}
+	if _, err := cron.ParseStandard(c.Schedule); err != nil || strings.HasPrefix(strings.TrimSpace(c.Schedule), "@") {
+		p.add("--report-schedule %q: want a 5-field cron expression such as \"10 0 * * *\"", c.Schedule)
+	}
+	switch c.Engine {
+	case "duckdb":
+	case "spark":
+		if !strings.HasPrefix(c.SparkRemote, "sc://") {
+			p.add("--report-engine spark needs --spark-remote sc://host:port")
+		}
+	default:
+		p.add("--report-engine must be duckdb or spark, got %q", c.Engine)
+	}
+	if c.CatchUpDays < 0 || c.CatchUpDays > 366 {
+		p.add("--report-catchup-days must be 0-366")
+	}
+	if c.Retries < 0 || c.RetryBackoff <= 0 || c.StaleCheck <= 0 {
+		p.add("--report-retries must be >= 0, --report-retry-backoff and --report-stale-check positive")
+	}
+	return p.err()
 }
 
 // ErrInvalid wraps every validation failure: the process exits 2.
@@ -267,170 +620,81 @@ func applyFile(fs *flag.FlagSet, path string, set map[string]bool) error {
 	return errors.Join(errs...)
 }
 
-// Validate reports every problem at once, one error per problem.
+// Validate reports every problem at once, one error per problem: the
+// process's own settings, each section's, then the rules that span sections.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...)))
-	}
+	var p problems
 	if c.DataDir == "" {
-		bad("--data-dir must not be empty")
+		p.add("--data-dir must not be empty")
 	}
-	if err := checkHostPort(c.HTTPAddr); err != nil {
-		bad("--http-addr %q: %v", c.HTTPAddr, err)
-	}
-	if c.KafkaBrokers == "" {
-		if err := checkHostPort(c.KafkaListen); err != nil {
-			bad("--kafka-listen %q: %v", c.KafkaListen, err)
-		}
-	} else {
-		for _, b := range c.Brokers() {
-			if err := checkHostPort(b); err != nil {
-				bad("--kafka-brokers entry %q: %v", b, err)
-			}
-		}
-	}
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		bad("--partitions must be 1-1024, got %d", c.Partitions)
-	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		bad("--admin-token must be at least 16 characters")
-	}
+	p.merge(c.HTTP.Validate())
+	p.merge(c.Kafka.Validate())
 	switch c.Profile {
 	case ProfileEmbedded:
 	case ProfileDistributed:
-		if c.KafkaBrokers == "" {
-			bad("--profile distributed needs --kafka-brokers")
+		if c.Kafka.Brokers == "" {
+			p.add("--profile distributed needs --kafka-brokers")
 		}
-		if !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
-			bad("--profile distributed needs --db postgres://...")
+		if !strings.HasPrefix(c.Store.DB, "postgres://") && !strings.HasPrefix(c.Store.DB, "postgresql://") {
+			p.add("--profile distributed needs --db postgres://...")
 		}
 	default:
-		bad("--profile must be embedded or distributed, got %q", c.Profile)
+		p.add("--profile must be embedded or distributed, got %q", c.Profile)
 	}
-	if c.DB != "" {
-		if _, _, err := ParseDB(c.DB); err != nil {
-			bad("--db: %v", err)
-		}
-	}
+	p.merge(c.Store.Validate())
 	if _, err := c.RoleList(); err != nil {
-		bad("--roles: %v", err)
-	}
-	if _, err := time.LoadLocation(c.LakeTimezone); err != nil {
-		bad("--lake-timezone %q: unknown time zone", c.LakeTimezone)
-	}
-	if _, err := time.LoadLocation(c.ReportTimezone); err != nil {
-		bad("--report-timezone %q: unknown time zone", c.ReportTimezone)
-	} else if c.ReportTimezone != c.LakeTimezone {
-		// The scheduler reports "the day that just ended" in its zone; the
-		// lake cuts days in its own. They must be the same days.
-		bad("--report-timezone (%s) must equal --lake-timezone (%s)", c.ReportTimezone, c.LakeTimezone)
-	}
-	if _, err := cron.ParseStandard(c.ReportSchedule); err != nil || strings.HasPrefix(strings.TrimSpace(c.ReportSchedule), "@") {
-		bad("--report-schedule %q: want a 5-field cron expression such as \"10 0 * * *\"", c.ReportSchedule)
-	}
-	switch c.ReportEngine {
-	case "duckdb":
-	case "spark":
-		if !strings.HasPrefix(c.SparkRemote, "sc://") {
-			bad("--report-engine spark needs --spark-remote sc://host:port")
-		}
-	default:
-		bad("--report-engine must be duckdb or spark, got %q", c.ReportEngine)
-	}
-	if c.LakeFlushInterval <= 0 || c.LakeFlushRecords < 1 {
-		bad("--lake-flush-interval and --lake-flush-records must be positive")
-	}
-	if c.ReportCatchUpDays < 0 || c.ReportCatchUpDays > 366 {
-		bad("--report-catchup-days must be 0-366")
-	}
-	if c.ReportRetries < 0 || c.ReportRetryBackoff <= 0 || c.ReportStaleCheck <= 0 {
-		bad("--report-retries must be >= 0, --report-retry-backoff and --report-stale-check positive")
+		p.add("--roles: %v", err)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
-	}
-	switch strings.ToUpper(c.SQLiteSync) {
-	case "FULL", "NORMAL":
-	default:
-		bad("--sqlite-synchronous must be FULL or NORMAL, got %q", c.SQLiteSync)
-	}
-	if c.SQLiteNice < -20 || c.SQLiteNice > 19 {
-		bad("--sqlite-writer-nice must be -20 to 19, got %d", c.SQLiteNice)
-	}
-	if c.OutboxPollInterval <= 0 {
-		bad("--outbox-poll-interval must be positive")
-	}
-	if c.OutboxBatch < 1 || c.OutboxBatch > 10000 {
-		bad("--outbox-batch must be 1-10000, got %d", c.OutboxBatch)
+		p.add("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	if c.ShutdownTimeout <= 0 {
-		bad("--shutdown-timeout must be positive")
+		p.add("--shutdown-timeout must be positive")
 	}
-	if c.RedisAddr != "" {
-		if err := checkHostPort(c.RedisAddr); err != nil {
-			bad("--redis-addr %q: %v", c.RedisAddr, err)
-		}
+	p.merge(c.Lake.Validate())
+	p.merge(c.Reports.Validate())
+	if _, err := time.LoadLocation(c.Reports.Timezone); err == nil && c.Reports.Timezone != c.Lake.Timezone {
+		// The scheduler reports "the day that just ended" in its zone; the
+		// lake cuts days in its own. They must be the same days.
+		p.add("--report-timezone (%s) must equal --lake-timezone (%s)", c.Reports.Timezone, c.Lake.Timezone)
 	}
-	if c.RedisShards < 1 || c.RedisShards > 16384 {
-		bad("--redis-shards must be 1-16384, got %d", c.RedisShards)
+	p.merge(c.Outbox.Validate())
+	p.merge(c.Redis.Validate())
+	p.merge(c.Inventory.Validate())
+	p.merge(c.Orders.Validate())
+	p.merge(c.Payments.Validate())
+	p.merge(c.Replenishment.Validate())
+	p.merge(c.Pricing.Validate())
+	p.merge(c.Search.Validate())
+	if c.Orders.RecoverAfter <= c.Payments.Timeout {
+		p.add("--order-recover-after (%s) must be longer than --payment-timeout (%s)", c.Orders.RecoverAfter, c.Payments.Timeout)
 	}
-	if c.AlertWebhookURL != "" {
-		if u, err := url.Parse(c.AlertWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("--alert-webhook-url must be an http(s) URL")
-		}
-	}
-	if c.AlertHysteresis < 0 || c.AlertHysteresis > 10 {
-		bad("--alert-hysteresis must be 0-10, got %g", c.AlertHysteresis)
-	}
-	if c.ReservationTTL < time.Second {
-		bad("--reservation-ttl must be at least 1s")
-	}
-	if c.SweepInterval <= 0 {
-		bad("--sweep-interval must be positive")
-	}
-	if c.PaymentTimeout <= 0 || c.PaymentSlowDelay < 0 || c.PaymentLatency < 0 {
-		bad("--payment-timeout must be positive, --payment-slow-delay and --payment-latency not negative")
-	}
-	if c.PaymentDeclineRate < 0 || c.PaymentDeclineRate > 1 {
-		bad("--payment-decline-rate must be 0-1, got %g", c.PaymentDeclineRate)
-	}
-	if c.IdempotencyTTL < time.Minute {
-		bad("--idempotency-ttl must be at least 1m")
-	}
-	if c.HoldingRate <= 0 || c.HoldingRate > 10 {
-		bad("--holding-rate must be in (0, 10], got %g", c.HoldingRate)
-	}
-	if c.DemandHorizon < 24*time.Hour {
-		bad("--demand-horizon must be at least 24h")
-	}
-	if c.PriorDailyDemand < 0 || c.UrgentLimit < 0 || c.SupplierTimeScale <= 0 {
-		bad("--prior-daily-demand and --urgent-limit must not be negative, --supplier-time-scale must be positive")
-	}
-	if c.PricingInstanceID == "" || len(c.PricingInstanceID) > 100 {
-		bad("--pricing-instance-id must be 1-100 characters")
-	}
-	if c.PricingSlide <= 0 || c.PricingWindow < c.PricingSlide || c.PricingWindow%c.PricingSlide != 0 {
-		bad("--pricing-window must be a whole number of --pricing-slide")
-	}
-	if c.ElasticsearchURL != "" {
-		for _, raw := range strings.Split(c.ElasticsearchURL, ",") {
-			if u, err := url.Parse(strings.TrimSpace(raw)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				bad("--elasticsearch-url entries must be http(s) URLs")
-				break
-			}
-		}
-	}
-	if c.ElasticsearchIndex == "" || strings.ToLower(c.ElasticsearchIndex) != c.ElasticsearchIndex || strings.ContainsAny(c.ElasticsearchIndex, ` ,/*?"<>|#\`) {
-		bad("--elasticsearch-index must be a lowercase Elasticsearch index name")
-	}
-	if c.OrderRecoverAfter <= c.PaymentTimeout {
-		bad("--order-recover-after (%s) must be longer than --payment-timeout (%s)", c.OrderRecoverAfter, c.PaymentTimeout)
-	}
-	return errors.Join(errs...)
+	return p.err()
 }
+
+// problems collects a validation's failures, each wrapping ErrInvalid.
+type problems []error
+
+func (p *problems) add(format string, a ...any) {
+	*p = append(*p, fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...)))
+}
+
+// merge adds a section's failures one by one, so Config.Validate returns a
+// flat list like each section does.
+func (p *problems) merge(err error) {
+	if err == nil {
+		return
+	}
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		*p = append(*p, multi.Unwrap()...)
+		return
+	}
+	*p = append(*p, err)
+}
+
+func (p problems) err() error { return errors.Join(p...) }
 
 func checkHostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
@@ -442,17 +706,6 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("port must be 0-65535")
 	}
 	return nil
-}
-
-// Brokers returns the external seed brokers.
-func (c *Config) Brokers() []string {
-	var out []string
-	for _, b := range strings.Split(c.KafkaBrokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 // RoleList expands --roles into the roles to run, in start order.
@@ -510,27 +763,18 @@ func ParseDB(s string) (kind, dsn string, err error) {
 
 // DBOrDefault returns --db, or the SQLite file in the data dir.
 func (c *Config) DBOrDefault() string {
-	if c.DB != "" {
-		return c.DB
+	if c.Store.DB != "" {
+		return c.Store.DB
 	}
 	return "sqlite:" + c.DataDir + "/mercato.db"
 }
 
-// Lake returns the lake root: --lake-dir, or lake/ in the data dir.
-func (c *Config) Lake() string {
-	if c.LakeDir != "" {
-		return c.LakeDir
+// LakeRoot returns the lake root: --lake-dir, or lake/ in the data dir.
+func (c *Config) LakeRoot() string {
+	if c.Lake.Dir != "" {
+		return c.Lake.Dir
 	}
 	return filepath.Join(c.DataDir, "lake")
-}
-
-// LakeLocation is the zone lake days are cut in (validated by Validate).
-func (c *Config) LakeLocation() *time.Location {
-	loc, err := time.LoadLocation(c.LakeTimezone)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
 }
 
 // redactURL hides a password so it never reaches a log line.

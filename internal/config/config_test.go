@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,8 @@ func TestDefaultsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DataDir != "./mercato-data" || c.HTTPAddr != "127.0.0.1:8080" || c.KafkaListen != "127.0.0.1:9092" ||
-		c.Partitions != 8 || c.Profile != "embedded" || c.Roles != "all" {
+	if c.DataDir != "./mercato-data" || c.HTTP.Addr != "127.0.0.1:8080" || c.Kafka.Listen != "127.0.0.1:9092" ||
+		c.Kafka.Partitions != 8 || c.Profile != "embedded" || c.Roles != "all" {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.DBOrDefault() != "sqlite:./mercato-data/mercato.db" {
@@ -54,7 +55,7 @@ func TestPrecedenceFlagEnvFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DataDir != "/from/flag" || c.HTTPAddr != "127.0.0.1:2" || c.Partitions != 3 || c.Roles != "api" || c.OutboxPollInterval != time.Second {
+	if c.DataDir != "/from/flag" || c.HTTP.Addr != "127.0.0.1:2" || c.Kafka.Partitions != 3 || c.Roles != "api" || c.Outbox.PollInterval != time.Second {
 		t.Errorf("merged = %+v", c)
 	}
 	// MERCATO_CONFIG names the file too.
@@ -139,5 +140,263 @@ func TestEnvName(t *testing.T) {
 	t.Parallel()
 	if got := config.EnvName("data-dir"); got != "MERCATO_DATA_DIR" {
 		t.Errorf("EnvName = %s", got)
+	}
+}
+
+// The flag names and defaults are the CLI's contract (and MERCATO_<FLAG>
+// follows from the name): grouping Config into sections must not move them.
+func TestFlagNamesAndDefaultsAreTheContract(t *testing.T) {
+	t.Parallel()
+	want := map[string]string{
+		"admin-token":           "",
+		"alert-hysteresis":      "0.1",
+		"alert-webhook-url":     "",
+		"data-dir":              "./mercato-data",
+		"db":                    "",
+		"demand-horizon":        "672h0m0s",
+		"elasticsearch-api-key": "",
+		"elasticsearch-index":   "mercato-reviews",
+		"elasticsearch-url":     "",
+		"holding-rate":          "0.25",
+		"http-addr":             "127.0.0.1:8080",
+		"idempotency-ttl":       "24h0m0s",
+		"kafka-brokers":         "",
+		"kafka-listen":          "127.0.0.1:9092",
+		"lake-dir":              "",
+		"lake-flush-interval":   "10s",
+		"lake-flush-records":    "100000",
+		"lake-timezone":         "Asia/Seoul",
+		"log-level":             "info",
+		"order-recover-after":   "1m0s",
+		"outbox-batch":          "500",
+		"outbox-poll-interval":  "20ms",
+		"partitions":            "8",
+		"payment-decline-rate":  "0",
+		"payment-latency":       "0s",
+		"payment-slow-delay":    "2s",
+		"payment-timeout":       "5s",
+		"pricing-instance-id":   "pricing-0",
+		"pricing-slide":         "1m0s",
+		"pricing-window":        "5m0s",
+		"prior-daily-demand":    "1",
+		"profile":               "embedded",
+		"redis-addr":            "",
+		"redis-shards":          "1",
+		"report-catchup-days":   "7",
+		"report-engine":         "duckdb",
+		"report-memory-limit":   "",
+		"report-retries":        "3",
+		"report-retry-backoff":  "1m0s",
+		"report-schedule":       "10 0 * * *",
+		"report-stale-check":    "5m0s",
+		"report-threads":        "0",
+		"report-timezone":       "Asia/Seoul",
+		"reservation-ttl":       "15m0s",
+		"roles":                 "all",
+		"shutdown-timeout":      "10s",
+		"simulated-supplier":    "true",
+		"spark-lake-uri":        "",
+		"spark-remote":          "",
+		"sqlite-synchronous":    "FULL",
+		"sqlite-writer-nice":    "-10",
+		"supplier-time-scale":   "1",
+		"sweep-interval":        "10s",
+		"topic-prefix":          "",
+		"urgent-limit":          "48h0m0s",
+	}
+	var c config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	got := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { got[f.Name] = f.DefValue })
+	for name, def := range want {
+		if g, ok := got[name]; !ok {
+			t.Errorf("flag --%s is gone", name)
+		} else if g != def {
+			t.Errorf("--%s default = %q, want %q", name, g, def)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("unexpected flag --%s", name)
+		}
+	}
+}
+
+// Every flag lands in its section's field.
+func TestFlagsFillTheirSection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		flag, value string
+		got         func(c *config.Config) any
+		want        any
+	}{
+		{"data-dir", "/d", func(c *config.Config) any { return c.DataDir }, "/d"},
+		{"profile", "distributed", func(c *config.Config) any { return c.Profile }, "distributed"},
+		{"roles", "api", func(c *config.Config) any { return c.Roles }, "api"},
+		{"log-level", "debug", func(c *config.Config) any { return c.LogLevel }, "debug"},
+		{"shutdown-timeout", "3s", func(c *config.Config) any { return c.ShutdownTimeout }, 3 * time.Second},
+		{"http-addr", "127.0.0.1:1", func(c *config.Config) any { return c.HTTP.Addr }, "127.0.0.1:1"},
+		{"admin-token", "t", func(c *config.Config) any { return c.HTTP.AdminToken }, "t"},
+		{"idempotency-ttl", "2h", func(c *config.Config) any { return c.HTTP.IdempotencyTTL }, 2 * time.Hour},
+		{"kafka-listen", "127.0.0.1:2", func(c *config.Config) any { return c.Kafka.Listen }, "127.0.0.1:2"},
+		{"kafka-brokers", "a:1, b:2", func(c *config.Config) any { return c.Kafka.SeedBrokers() }, []string{"a:1", "b:2"}},
+		{"topic-prefix", "p.", func(c *config.Config) any { return c.Kafka.TopicPrefix }, "p."},
+		{"partitions", "3", func(c *config.Config) any { return c.Kafka.Partitions }, 3},
+		{"db", "sqlite:/x.db", func(c *config.Config) any { return c.DBOrDefault() }, "sqlite:/x.db"},
+		{"sqlite-synchronous", "NORMAL", func(c *config.Config) any { return c.Store.SQLiteSync }, "NORMAL"},
+		{"sqlite-writer-nice", "5", func(c *config.Config) any { return c.Store.SQLiteNice }, 5},
+		{"outbox-poll-interval", "1s", func(c *config.Config) any { return c.Outbox.PollInterval }, time.Second},
+		{"outbox-batch", "7", func(c *config.Config) any { return c.Outbox.Batch }, 7},
+		{"redis-addr", "127.0.0.1:3", func(c *config.Config) any { return c.Redis.Addr }, "127.0.0.1:3"},
+		{"redis-shards", "4", func(c *config.Config) any { return c.Redis.Shards }, 4},
+		{"alert-webhook-url", "http://h/", func(c *config.Config) any { return c.Inventory.AlertWebhookURL }, "http://h/"},
+		{"alert-hysteresis", "0.5", func(c *config.Config) any { return c.Inventory.AlertHysteresis }, 0.5},
+		{"reservation-ttl", "1m", func(c *config.Config) any { return c.Orders.ReservationTTL }, time.Minute},
+		{"sweep-interval", "2s", func(c *config.Config) any { return c.Orders.SweepInterval }, 2 * time.Second},
+		{"order-recover-after", "9m", func(c *config.Config) any { return c.Orders.RecoverAfter }, 9 * time.Minute},
+		{"payment-timeout", "4s", func(c *config.Config) any { return c.Payments.Timeout }, 4 * time.Second},
+		{"payment-slow-delay", "5s", func(c *config.Config) any { return c.Payments.SlowDelay }, 5 * time.Second},
+		{"payment-latency", "6ms", func(c *config.Config) any { return c.Payments.Latency }, 6 * time.Millisecond},
+		{"payment-decline-rate", "0.2", func(c *config.Config) any { return c.Payments.DeclineRate }, 0.2},
+		{"holding-rate", "0.3", func(c *config.Config) any { return c.Replenishment.HoldingRate }, 0.3},
+		{"demand-horizon", "48h", func(c *config.Config) any { return c.Replenishment.DemandHorizon }, 48 * time.Hour},
+		{"prior-daily-demand", "2", func(c *config.Config) any { return c.Replenishment.PriorDailyDemand }, 2.0},
+		{"urgent-limit", "1h", func(c *config.Config) any { return c.Replenishment.UrgentLimit }, time.Hour},
+		{"simulated-supplier", "false", func(c *config.Config) any { return c.Replenishment.SimulatedSupplier }, false},
+		{"supplier-time-scale", "60", func(c *config.Config) any { return c.Replenishment.SupplierTimeScale }, 60.0},
+		{"pricing-instance-id", "pricing-7", func(c *config.Config) any { return c.Pricing.InstanceID }, "pricing-7"},
+		{"pricing-window", "10m", func(c *config.Config) any { return c.Pricing.Window }, 10 * time.Minute},
+		{"pricing-slide", "2m", func(c *config.Config) any { return c.Pricing.Slide }, 2 * time.Minute},
+		{"elasticsearch-url", "http://es:9200", func(c *config.Config) any { return c.Search.ElasticsearchURL }, "http://es:9200"},
+		{"elasticsearch-index", "idx", func(c *config.Config) any { return c.Search.ElasticsearchIndex }, "idx"},
+		{"elasticsearch-api-key", "k", func(c *config.Config) any { return c.Search.ElasticsearchAPIKey }, "k"},
+		{"lake-dir", "/lake", func(c *config.Config) any { return c.LakeRoot() }, "/lake"},
+		{"lake-timezone", "UTC", func(c *config.Config) any { return c.Lake.Location().String() }, "UTC"},
+		{"lake-flush-interval", "1s", func(c *config.Config) any { return c.Lake.FlushInterval }, time.Second},
+		{"lake-flush-records", "10", func(c *config.Config) any { return c.Lake.FlushRecords }, 10},
+		{"report-engine", "spark", func(c *config.Config) any { return c.Reports.Engine }, "spark"},
+		{"report-schedule", "0 1 * * *", func(c *config.Config) any { return c.Reports.Schedule }, "0 1 * * *"},
+		{"report-timezone", "UTC", func(c *config.Config) any { return c.Reports.Timezone }, "UTC"},
+		{"report-catchup-days", "2", func(c *config.Config) any { return c.Reports.CatchUpDays }, 2},
+		{"report-retries", "1", func(c *config.Config) any { return c.Reports.Retries }, 1},
+		{"report-retry-backoff", "3s", func(c *config.Config) any { return c.Reports.RetryBackoff }, 3 * time.Second},
+		{"report-stale-check", "4m", func(c *config.Config) any { return c.Reports.StaleCheck }, 4 * time.Minute},
+		{"report-threads", "2", func(c *config.Config) any { return c.Reports.Threads }, 2},
+		{"report-memory-limit", "1GB", func(c *config.Config) any { return c.Reports.MemoryLimit }, "1GB"},
+		{"spark-remote", "sc://s:15002", func(c *config.Config) any { return c.Reports.SparkRemote }, "sc://s:15002"},
+		{"spark-lake-uri", "s3://l", func(c *config.Config) any { return c.Reports.SparkLakeURI }, "s3://l"},
+	}
+	var c config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.flag] = true
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !covered[f.Name] {
+			t.Errorf("--%s has no case here", f.Name)
+		}
+	})
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			t.Parallel()
+			var c config.Config
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			c.RegisterFlags(fs)
+			if err := fs.Parse([]string{"--" + tt.flag + "=" + tt.value}); err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.got(&c); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("--%s %s: field = %#v, want %#v", tt.flag, tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+// Each section checks itself; Config.Validate returns one flat list of
+// problems, the rules spanning sections included.
+func TestSectionsValidateThemselves(t *testing.T) {
+	t.Parallel()
+	base := func() config.Config {
+		var c config.Config
+		c.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
+		return c
+	}
+	tests := []struct {
+		name    string
+		section func(c *config.Config) error // nil: only Config.Validate sees it
+		change  func(c *config.Config)
+		want    []string
+	}{
+		{"http", func(c *config.Config) error { return c.HTTP.Validate() },
+			func(c *config.Config) { c.HTTP.Addr, c.HTTP.IdempotencyTTL = "x", time.Second },
+			[]string{"--http-addr", "--idempotency-ttl must be at least 1m"}},
+		{"kafka", func(c *config.Config) error { return c.Kafka.Validate() },
+			func(c *config.Config) { c.Kafka.Brokers, c.Kafka.Partitions = "a:1,b", 0 },
+			[]string{`--kafka-brokers entry "b"`, "--partitions must be 1-1024, got 0"}},
+		{"store", func(c *config.Config) error { return c.Store.Validate() },
+			func(c *config.Config) { c.Store.DB, c.Store.SQLiteSync = "mysql://x", "OFF" },
+			[]string{"--db: want sqlite:PATH", "--sqlite-synchronous must be FULL or NORMAL"}},
+		{"outbox", func(c *config.Config) error { return c.Outbox.Validate() },
+			func(c *config.Config) { c.Outbox.PollInterval, c.Outbox.Batch = 0, 0 },
+			[]string{"--outbox-poll-interval must be positive", "--outbox-batch must be 1-10000"}},
+		{"redis", func(c *config.Config) error { return c.Redis.Validate() },
+			func(c *config.Config) { c.Redis.Addr, c.Redis.Shards = "nohost", 0 },
+			[]string{"--redis-addr", "--redis-shards"}},
+		{"inventory", func(c *config.Config) error { return c.Inventory.Validate() },
+			func(c *config.Config) { c.Inventory.AlertWebhookURL, c.Inventory.AlertHysteresis = "ftp://x", -1 },
+			[]string{"--alert-webhook-url", "--alert-hysteresis"}},
+		{"orders", func(c *config.Config) error { return c.Orders.Validate() },
+			func(c *config.Config) { c.Orders.ReservationTTL, c.Orders.SweepInterval = 0, 0 },
+			[]string{"--reservation-ttl", "--sweep-interval"}},
+		{"payments", func(c *config.Config) error { return c.Payments.Validate() },
+			func(c *config.Config) { c.Payments.Latency, c.Payments.DeclineRate = -1, 2 },
+			[]string{"--payment-latency not negative", "--payment-decline-rate must be 0-1"}},
+		{"replenishment", func(c *config.Config) error { return c.Replenishment.Validate() },
+			func(c *config.Config) { c.Replenishment.HoldingRate, c.Replenishment.DemandHorizon = 0, time.Hour },
+			[]string{"--holding-rate", "--demand-horizon"}},
+		{"pricing", func(c *config.Config) error { return c.Pricing.Validate() },
+			func(c *config.Config) { c.Pricing.InstanceID, c.Pricing.Window = "", 90*time.Second },
+			[]string{"--pricing-instance-id", "--pricing-window must be a whole number of --pricing-slide"}},
+		{"search", func(c *config.Config) error { return c.Search.Validate() },
+			func(c *config.Config) { c.Search.ElasticsearchURL, c.Search.ElasticsearchIndex = "es:9200", "Idx" },
+			[]string{"--elasticsearch-url", "--elasticsearch-index"}},
+		{"lake", func(c *config.Config) error { return c.Lake.Validate() },
+			func(c *config.Config) { c.Lake.FlushRecords = 0 },
+			[]string{"--lake-flush-interval and --lake-flush-records must be positive"}},
+		{"reports", func(c *config.Config) error { return c.Reports.Validate() },
+			func(c *config.Config) { c.Reports.Engine, c.Reports.CatchUpDays = "hive", 400 },
+			[]string{`--report-engine must be duckdb or spark, got "hive"`, "--report-catchup-days"}},
+		{"recovery outlives the payment timeout", nil,
+			func(c *config.Config) { c.Orders.RecoverAfter = c.Payments.Timeout },
+			[]string{"--order-recover-after (5s) must be longer than --payment-timeout (5s)"}},
+		{"report and lake days", nil,
+			func(c *config.Config) { c.Lake.Timezone = "UTC" },
+			[]string{"--report-timezone (Asia/Seoul) must equal --lake-timezone (UTC)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := base()
+			tt.change(&c)
+			check := func(who string, err error) {
+				t.Helper()
+				multi, ok := err.(interface{ Unwrap() []error })
+				if !ok || len(multi.Unwrap()) != len(tt.want) {
+					t.Fatalf("%s = %v, want %d problems", who, err, len(tt.want))
+				}
+				for i, e := range multi.Unwrap() {
+					if !errors.Is(e, config.ErrInvalid) || !strings.Contains(e.Error(), tt.want[i]) {
+						t.Errorf("%s problem %d = %v, want ErrInvalid mentioning %q", who, i, e, tt.want[i])
+					}
+				}
+			}
+			if tt.section != nil {
+				check("section", tt.section(&c))
+			}
+			check("Config.Validate", c.Validate())
+		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
@@ -114,7 +113,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
-	if err := enc.Encode(v); err != nil {
-		slog.Debug("writing response", "err", err)
-	}
+	// An encoding error here is a client that went away mid-response:
+	// there is no one left to tell.
+	_ = enc.Encode(v)
 }

@@ -45,129 +45,24 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkoutTimeout)
 	defer cancel()
-	hash := idempotency.Hash(r.Method, r.URL.Path, body)
-	// A paid checkout's response is rendered and stored with the order in
-	// one transaction where the store can (orders.IdemRef.Respond); the
-	// handler then answers with those bytes and skips Finish. The last
-	// response rendered is the committed one: a transaction run again
-	// renders again, and one that failed fails the checkout. This relies on
-	// the keys living in the orders' database, as they do wherever a store
-	// takes Respond (app.New wires one store as both).
-	var (
-		storedStatus int
-		stored       []byte
-	)
-	idem := orders.IdemRef{Scope: customer, Key: key, Respond: func(o orders.Order) (int, []byte) {
-		storedStatus, stored = s.orderOutcome(o, nil)
-		return storedStatus, stored
-	}}
-	var (
-		o    orders.Order
-		perr error
-	)
-	deferred, claimed, err := s.placeDeferred(ctx, customer, key, hash, idem, req)
+	placed, err := s.o.Orders.PlaceOnce(ctx, orders.IdemPlace{
+		Customer: customer, Key: key, Hash: idempotency.Hash(r.Method, r.URL.Path, body), Request: req, Encode: s.orderOutcome,
+	})
 	if err != nil {
 		return err
 	}
-	if claimed {
-		o, perr = deferred.o, deferred.err
-	} else {
-		rec, err := s.o.Idempotency.Begin(ctx, customer, key, hash, time.Now(), s.o.IdempotencyTTL, s.o.IdempotencyLease)
-		if err != nil {
-			return err
-		}
-		switch rec.Outcome {
-		case idempotency.Conflict:
-			return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
-		case idempotency.InProgress:
-			return apiErr(http.StatusConflict, "request_in_progress", "a request with this Idempotency-Key is still being processed; retry later")
-		case idempotency.Replay:
-			w.Header().Set("Idempotent-Replayed", "true")
-			writeRaw(w, rec.Status, rec.Body)
-			return nil
-		case idempotency.Resume:
-			if rec.ResourceID != "" {
-				o, perr = s.o.Orders.Resume(ctx, rec.ResourceID)
-				break
-			}
-			o, perr = s.o.Orders.Place(ctx, customer, idem, req)
-		default:
-			o, perr = s.o.Orders.Place(ctx, customer, idem, req)
-		}
-	}
-	status, out := storedStatus, stored
-	if perr != nil || stored == nil {
-		status, out = s.orderOutcome(o, perr)
-	}
 	switch {
-	case status >= 500:
-		// A retry may succeed: let it run again, unless an order this key
-		// made may hold a charge (a retry then resumes it), or the claim
-		// is not this request's (its deferred claim was never written).
-		if !(claimed && o.ID == "") {
-			forgettable := ""
-			if o.Status == orders.StatusPaymentFailed {
-				forgettable = o.ID // released and voided: nothing to resume
-			}
-			if err := s.o.Idempotency.Forget(ctx, customer, key, forgettable); err != nil {
-				s.log.Warn("forgetting idempotency key", "err", err)
-			}
-		}
-		if errors.Is(perr, payments.ErrUnavailable) {
-			w.Header().Set("Retry-After", "1")
-		}
-	case claimed && o.ID == "":
-		// The checkout ended before the transaction that writes the claim
-		// (unknown SKU, no stock): store the answer under a new key.
-		if err := deferred.store.Settle(ctx, customer, key, deferred.claim, status, out); err != nil {
-			return err
-		}
-	case perr == nil && stored != nil:
-		// Stored by the transaction that marked the order paid.
-	default:
-		if err := s.o.Idempotency.Finish(ctx, customer, key, status, out); err != nil {
-			return err
-		}
+	case placed.Replayed:
+		w.Header().Set("Idempotent-Replayed", "true")
+	case placed.Status >= 500 && errors.Is(placed.Err, payments.ErrUnavailable):
+		w.Header().Set("Retry-After", "1")
 	}
-	writeRaw(w, status, out)
+	writeRaw(w, placed.Status, placed.Body)
 	return nil
 }
 
-// deferredPlace is the outcome of a checkout whose idempotency claim was
-// written by its own first transaction.
-type deferredPlace struct {
-	store idempotency.Deferred
-	claim idempotency.Claim
-	o     orders.Order
-	err   error
-}
-
-// placeDeferred runs a checkout with its key claimed by the checkout's
-// first transaction, when the key is new and both the key store and
-// checkout can (idempotency.Deferred, orders.Service.DefersClaims): one
-// durable write fewer per order. claimed is false when the request must
-// go through Begin instead: the key has a row already, or another request
-// claimed it first (that request wrote nothing of this one).
-func (s *Server) placeDeferred(ctx context.Context, customer, key, hash string, idem orders.IdemRef, req orders.Request) (d deferredPlace, claimed bool, err error) {
-	store, ok := s.o.Idempotency.(idempotency.Deferred)
-	if !ok || !s.o.Orders.DefersClaims() {
-		return d, false, nil
-	}
-	exists, err := store.Exists(ctx, customer, key)
-	if err != nil || exists {
-		return d, false, err
-	}
-	now := time.Now()
-	d = deferredPlace{store: store, claim: idempotency.Claim{Hash: hash, At: now, Expires: now.Add(s.o.IdempotencyTTL)}}
-	idem.Claim = &d.claim
-	d.o, d.err = s.o.Orders.Place(ctx, customer, idem, req)
-	if errors.Is(d.err, idempotency.ErrTaken) {
-		return deferredPlace{}, false, nil
-	}
-	return d, true, nil
-}
-
-// orderOutcome renders a checkout's result as the bytes a retry replays.
+// orderOutcome renders a checkout's result as the bytes a retry replays
+// (orders.Encoder); the service calls it outside any transaction.
 func (s *Server) orderOutcome(o orders.Order, err error) (int, []byte) {
 	if err == nil {
 		return http.StatusCreated, mustJSON(o)
@@ -253,6 +148,10 @@ func orderError(err error) *APIError {
 	}
 	var ise *inventory.InsufficientStockError
 	switch {
+	case errors.Is(err, orders.ErrKeyReused):
+		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+	case errors.Is(err, orders.ErrKeyInProgress):
+		return apiErr(http.StatusConflict, "request_in_progress", "a request with this Idempotency-Key is still being processed; retry later")
 	case errors.As(err, &ise):
 		return apiErr(http.StatusConflict, "insufficient_stock", "insufficient stock for %s: requested %d, available %d", ise.SKU, ise.Requested, ise.Available)
 	case errors.Is(err, payments.ErrInvalidToken):

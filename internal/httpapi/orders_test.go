@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/payments"
 )
@@ -239,4 +240,26 @@ func between(s, start, end string) string {
 		return s[:j]
 	}
 	return s
+}
+
+// A retry while the first request with its key still runs is told so, in
+// the API's error shape, and runs nothing.
+func TestCheckoutKeyInProgress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.product(t, "A", 1000, 5)
+	body := orderBody("tok_ok", "A", 1)
+	// The first request claimed the key and is still running.
+	hash := idempotency.Hash("POST", "/v1/orders", []byte(body))
+	if _, err := e.store.Begin(context.Background(), "c", "busy", hash, time.Now(), time.Hour, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	status, b, h := e.order(t, "c", "busy", body)
+	want := `{"error":{"code":"request_in_progress","message":"a request with this Idempotency-Key is still being processed; retry later"}}` + "\n"
+	if status != 409 || string(b) != want || h.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("got %d %s, want 409 %s", status, b, want)
+	}
+	if oh, res := e.levels(t, "A"); oh != 5 || res != 0 {
+		t.Errorf("a request in progress ran again: on_hand %v reserved %v", oh, res)
+	}
 }

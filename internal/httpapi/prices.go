@@ -4,14 +4,16 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/pricing"
+	"github.com/mercato-platform/mercato/internal/pricing/pricebook"
 )
 
 // PriceBook is the api role's view of dynamic prices.
 type PriceBook interface {
-	Price(sku string) (pricing.PriceRecord, bool)
+	Current(sku string, base int64, updated time.Time) pricing.PriceRecord
 	History(ctx context.Context, sku string, limit int) ([]pricing.PriceRecord, error)
 }
 
@@ -27,14 +29,11 @@ func (s *Server) currentPrice(r *http.Request, sku string) (pricing.PriceRecord,
 	if err != nil {
 		return pricing.PriceRecord{}, err
 	}
-	if s.o.Prices != nil {
-		if rec, ok := s.o.Prices.Price(sku); ok {
-			return rec, nil
-		}
-	}
 	p := cur.Product
-	return pricing.PriceRecord{SKU: sku, Price: p.BasePrice, BasePrice: p.BasePrice, UpdatedAt: p.UpdatedAt,
-		Reason: pricing.Reason{RuleID: "base_price", TargetPrice: p.BasePrice, PreviousPrice: p.BasePrice}}, nil
+	if s.o.Prices == nil {
+		return pricebook.Base(sku, p.BasePrice, p.UpdatedAt), nil
+	}
+	return s.o.Prices.Current(sku, p.BasePrice, p.UpdatedAt), nil
 }
 
 func (s *Server) getPrice(w http.ResponseWriter, r *http.Request) error {

@@ -32,7 +32,7 @@ func newEnvOpts(t *testing.T, edit func(o *httpapi.Options, s *sqlstore.Store)) 
 	gateway := payments.NewSimulated(payments.SimulatedOptions{})
 	checkout := orders.NewService(s, prices{s}, s, gateway, orders.Options{PaymentTimeout: time.Second})
 	o := httpapi.Options{AdminToken: token, Catalog: catalog.NewService(s, nil, nil),
-		Inventory: inventory.NewService(s, s, nil, nil), Orders: checkout, Idempotency: s, Version: "test"}
+		Inventory: inventory.NewService(s, s, nil, nil), Orders: checkout, Version: "test"}
 	edit(&o, s)
 	api := httpapi.New(o)
 	// Cleanups run last first: background work ends before the store closes.

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
-	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/replenishment"
@@ -67,15 +66,10 @@ type Options struct {
 	// before answering 202 with where to poll (default 10 s). Keep it well
 	// below the http.Server's WriteTimeout, or the answer is lost.
 	ReportWait time.Duration
-	// Idempotency stores Idempotency-Key outcomes; keys live IdempotencyTTL
-	// and a claim whose request died may be taken over after IdempotencyLease.
-	Idempotency      idempotency.Store
-	IdempotencyTTL   time.Duration
-	IdempotencyLease time.Duration
-	Ready            []ReadyCheck
-	Logger           *slog.Logger
-	Registry         *prometheus.Registry
-	Version          string
+	Ready      []ReadyCheck
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
+	Version    string
 }
 
 // Server is the HTTP API.
@@ -97,12 +91,6 @@ func New(o Options) *Server {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
-	}
-	if o.IdempotencyTTL <= 0 {
-		o.IdempotencyTTL = 24 * time.Hour
-	}
-	if o.IdempotencyLease <= 0 {
-		o.IdempotencyLease = time.Minute
 	}
 	if o.ReportWait <= 0 {
 		o.ReportWait = 10 * time.Second

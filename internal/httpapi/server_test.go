@@ -44,7 +44,7 @@ func newEnvWith(t *testing.T, gw payments.SimulatedOptions, paymentTimeout time.
 	gateway := payments.NewSimulated(gw)
 	checkout := orders.NewService(s, prices{s}, s, gateway, orders.Options{PaymentTimeout: paymentTimeout})
 	api := httpapi.New(httpapi.Options{AdminToken: token, Catalog: catalog.NewService(s, nil, nil),
-		Inventory: inventory.NewService(s, s, nil, nil), Orders: checkout, Idempotency: s, Ready: ready, Version: "test"})
+		Inventory: inventory.NewService(s, s, nil, nil), Orders: checkout, Ready: ready, Version: "test"})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, api: api, store: s, gateway: gateway}

@@ -70,6 +70,22 @@ const (
 	StateReleased  = "released"
 )
 
+// Closing says what closing a reservation (found says whether it exists, in
+// state from) to state to means: replay is true when it is already in that
+// state (an idempotent retry, nothing to do); an unknown or otherwise closed
+// reservation is an error.
+func Closing(id string, found bool, from, to string) (replay bool, err error) {
+	switch {
+	case !found:
+		return false, fmt.Errorf("%w: %s", ErrUnknownReservation, id)
+	case from == to:
+		return true, nil
+	case from != StateHeld:
+		return false, fmt.Errorf("%w: %s is %s", ErrReservationClosed, id, from)
+	}
+	return false, nil
+}
+
 // Store is the inventory port. Every operation is atomic and idempotent on
 // its id; every change is written to the ledger with its events.
 type Store interface {
@@ -248,43 +264,20 @@ func EvaluateAlerts(f AlertFlags, available, threshold int64, hysteresis float64
 }
 
 // Alert is a stored alert.
-type Alert struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	SKU       string    `json:"sku"`
-	Available int64     `json:"available"`
-	Threshold int64     `json:"threshold"`
-	At        time.Time `json:"at"`
-}
+type Alert = event.Alert
 
 // Event types on commerce.inventory and commerce.alerts.
 const (
-	TypeReserved  = "inventory.reserved"
-	TypeCommitted = "inventory.committed"
-	TypeReleased  = "inventory.released"
-	TypeAdjusted  = "inventory.adjusted"
-	TypeAlert     = "inventory.alert"
+	TypeReserved  = event.TypeStockReserved
+	TypeCommitted = event.TypeStockCommitted
+	TypeReleased  = event.TypeStockReleased
+	TypeAdjusted  = event.TypeStockAdjusted
+	TypeAlert     = event.TypeAlert
 	Source        = "mercato/inventory"
 )
 
-// Event is the data of every commerce.inventory event: the SKU's levels
-// after the change, and the change.
-type Event struct {
-	SKU               string `json:"sku"`
-	OnHand            int64  `json:"on_hand"`
-	Reserved          int64  `json:"reserved"`
-	Available         int64  `json:"available"`
-	OnOrder           int64  `json:"on_order"`
-	Delta             int64  `json:"delta"`
-	ReservedDelta     int64  `json:"reserved_delta,omitempty"`
-	Reason            string `json:"reason"`
-	Ref               string `json:"ref,omitempty"`
-	LowStockThreshold int64  `json:"low_stock_threshold"`
-	// Version is the system of record's change counter for the SKU's stock
-	// row as of these levels: a cache that loaded version v already holds
-	// every change up to v (not part of the API).
-	Version int64 `json:"-"`
-}
+// Event is the data of every commerce.inventory event.
+type Event = event.StockChanged
 
 // LevelsMessage builds the commerce.inventory event for a change.
 func LevelsMessage(typ string, l Levels, delta, reservedDelta int64, reason, ref string, at time.Time) (event.Message, error) {

@@ -14,11 +14,12 @@ import (
 // GenerateOptions shape a synthetic lake.
 type GenerateOptions struct {
 	Root     string
-	Lines    int64  // order lines in total, spread evenly over the days
-	Days     int    // days ending with End
-	End      string // last day, YYYY-MM-DD (default: yesterday in Location)
-	SKUs     int    // catalog size (default 20,000)
-	Seed     uint64 // same seed, same lake
+	Lines    int64            // order lines in total, spread evenly over the days
+	Days     int              // days ending with End
+	End      string           // last day, YYYY-MM-DD (default: yesterday in Location)
+	Now      func() time.Time // the clock End defaults from (time.Now when nil)
+	SKUs     int              // catalog size (default 20,000)
+	Seed     uint64           // same seed, same lake
 	Location *time.Location
 	// FileLines caps the sales rows per file (default 4,000,000).
 	FileLines int
@@ -81,7 +82,10 @@ func Generate(ctx context.Context, o GenerateOptions) (GenerateStats, error) {
 	if o.CancelRate == 0 {
 		o.CancelRate = 0.015
 	}
-	end := time.Now().In(o.Location).AddDate(0, 0, -1)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	end := o.Now().In(o.Location).AddDate(0, 0, -1)
 	if o.End != "" {
 		t, err := time.ParseInLocation(time.DateOnly, o.End, o.Location)
 		if err != nil {

@@ -84,33 +84,6 @@ var Columns = map[string][]Column{
 // dead-letters it.
 var ErrBadEvent = errors.New("event cannot be stored in the lake")
 
-// purchaseData, orderData and paymentData are the event contracts the lake
-// reads (written by the orders package).
-type purchaseData struct {
-	SKU       string `json:"sku"`
-	Quantity  int64  `json:"quantity"`
-	UnitPrice int64  `json:"unit_price"`
-	OrderID   string `json:"order_id"`
-	Category  string `json:"category"`
-	BasePrice int64  `json:"base_price"`
-}
-
-type orderData struct {
-	ID         string `json:"id"`
-	CustomerID string `json:"customer_id"`
-	Status     string `json:"status"`
-	Total      int64  `json:"total"`
-	Items      []struct {
-		Quantity int64 `json:"quantity"`
-	} `json:"items"`
-}
-
-type paymentData struct {
-	OrderID string `json:"order_id"`
-	Amount  int64  `json:"amount"`
-	Reason  string `json:"reason"`
-}
-
 // Row is one event turned into its table's row, with the date partition it
 // belongs to.
 type Row struct {
@@ -135,10 +108,10 @@ func RowOf(topic string, env event.Envelope, loc *time.Location) (Row, error) {
 	hour := int32(local.Hour())
 	switch table {
 	case TableSales:
-		if env.Type != "purchase" {
+		if env.Type != event.TypePurchase {
 			return Row{}, fmt.Errorf("%w: %s on %s is not a purchase", ErrBadEvent, env.Type, topic)
 		}
-		var d purchaseData
+		var d event.Purchase
 		if err := decode(env, &d); err != nil {
 			return Row{}, err
 		}
@@ -148,7 +121,7 @@ func RowOf(topic string, env event.Envelope, loc *time.Location) (Row, error) {
 		r.Sale = &Sale{EventID: env.ID, OrderID: d.OrderID, SKU: d.SKU, Category: d.Category, Quantity: d.Quantity,
 			UnitPrice: d.UnitPrice, BasePrice: d.BasePrice, EventTime: at, EventHour: hour}
 	case TableOrders:
-		var d orderData
+		var d event.Order
 		if err := decode(env, &d); err != nil {
 			return Row{}, err
 		}
@@ -162,7 +135,7 @@ func RowOf(topic string, env event.Envelope, loc *time.Location) (Row, error) {
 		}
 		r.Order = o
 	case TablePayments:
-		var d paymentData
+		var d event.Payment
 		if err := decode(env, &d); err != nil {
 			return Row{}, err
 		}

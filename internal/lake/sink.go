@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/dedup"
 	"github.com/mercato-platform/mercato/internal/event"
 )
 
@@ -43,7 +44,7 @@ type Sink struct {
 	mu      sync.Mutex
 	spans   map[spanKey]*span
 	covered map[dayKey][]Range // loaded from the directory on first use
-	recent  map[spanKey]*idRing
+	recent  map[spanKey]*dedup.IDs
 
 	rows, files, coveredN, dups, late atomic.Int64
 }
@@ -82,7 +83,7 @@ func NewSink(o SinkOptions) *Sink {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sink{o: o, spans: map[spanKey]*span{}, covered: map[dayKey][]Range{}, recent: map[spanKey]*idRing{}}
+	return &Sink{o: o, spans: map[spanKey]*span{}, covered: map[dayKey][]Range{}, recent: map[spanKey]*dedup.IDs{}}
 }
 
 // Stats returns the running totals.
@@ -130,7 +131,7 @@ func (s *Sink) Assigned() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.covered = map[dayKey][]Range{}
-	s.recent = map[spanKey]*idRing{}
+	s.recent = map[spanKey]*dedup.IDs{}
 }
 
 // Drop discards the pending rows of partitions this sink no longer owns
@@ -158,8 +159,8 @@ const seedDays = 3
 // record published twice across a sink restart is still recognised.
 // Errors only leave the memory emptier: the files are the lake's, and a
 // failure to read one here will surface when reports read it.
-func (s *Sink) seedRing(k spanKey) *idRing {
-	ring := newIDRing(s.o.RecentIDs)
+func (s *Sink) seedRing(k spanKey) *dedup.IDs {
+	ring := dedup.New(s.o.RecentIDs)
 	days, err := Dates(s.o.Root, k.table)
 	if err != nil {
 		return ring
@@ -197,7 +198,7 @@ func (s *Sink) seedRing(k spanKey) *idRing {
 	}
 	for i := len(newest) - 1; i >= 0; i-- { // oldest first: the ring keeps the newest
 		for _, id := range newest[i] {
-			ring.add(id)
+			ring.Add(id, 0)
 		}
 	}
 	return ring
@@ -245,7 +246,7 @@ func (s *Sink) Add(topic string, partition int32, offset int64, env event.Envelo
 	}
 	// The id is remembered also when its record is already in the lake, so
 	// a later copy of it (an outbox relay publishing again) is dropped.
-	fresh := ring.add(row.EventID)
+	fresh := ring.Add(row.EventID, 0)
 	if covered {
 		s.coveredN.Add(1)
 		return nil
@@ -342,31 +343,4 @@ func writeDay(path string, d *dayRows) (int, error) {
 		return len(d.payments), WriteFile(path, d.payments)
 	}
 	return 0, errors.New("lake: empty day in a pending batch")
-}
-
-// idRing remembers the last n ids.
-type idRing struct {
-	ids  []string
-	next int
-	set  map[string]struct{}
-}
-
-func newIDRing(n int) *idRing {
-	return &idRing{ids: make([]string, 0, n), set: make(map[string]struct{}, n)}
-}
-
-// add records id and reports whether it was new.
-func (r *idRing) add(id string) bool {
-	if _, seen := r.set[id]; seen {
-		return false
-	}
-	if len(r.ids) < cap(r.ids) {
-		r.ids = append(r.ids, id)
-	} else {
-		delete(r.set, r.ids[r.next])
-		r.ids[r.next] = id
-		r.next = (r.next + 1) % len(r.ids)
-	}
-	r.set[id] = struct{}{}
-	return true
 }

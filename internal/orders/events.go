@@ -9,33 +9,13 @@ import (
 
 const source = "mercato/orders"
 
-// Purchase is the data of a purchase record on commerce.purchases: one per
-// order line, emitted when the order is paid, keyed by SKU. Category and
-// base price travel with it so the sales lake needs no catalog lookup.
-type Purchase struct {
-	SKU       string `json:"sku"`
-	Quantity  int64  `json:"quantity"`
-	UnitPrice int64  `json:"unit_price"`
-	OrderID   string `json:"order_id"`
-	Category  string `json:"category,omitempty"`
-	BasePrice int64  `json:"base_price,omitempty"`
-}
-
-// Payment is the data of payment events on commerce.payments.
-type Payment struct {
-	OrderID         string `json:"order_id"`
-	Amount          int64  `json:"amount"`
-	AuthorizationID string `json:"authorization_id,omitempty"`
-	Reason          string `json:"reason,omitempty"`
-}
-
 func msg(topic, typ, subject string, at time.Time, data any) (event.Message, error) {
 	env, err := event.New(typ, source, subject, at, data)
 	return event.Message{Topic: topic, Envelope: env}, err
 }
 
 func orderEvent(typ string, o Order, at time.Time) (event.Message, error) {
-	return msg(event.TopicOrders, typ, o.ID, at, o)
+	return msg(event.TopicOrders, typ, o.ID, at, o.Event())
 }
 
 func collect(builders ...func() (event.Message, error)) ([]event.Message, error) {
@@ -52,14 +32,14 @@ func collect(builders ...func() (event.Message, error)) ([]event.Message, error)
 
 func paidEvents(o Order, auth payments.Authorization, at time.Time) ([]event.Message, error) {
 	bs := []func() (event.Message, error){
-		func() (event.Message, error) { return orderEvent("order.paid", o, at) },
+		func() (event.Message, error) { return orderEvent(event.TypeOrderPaid, o, at) },
 		func() (event.Message, error) {
-			return msg(event.TopicPayments, "payment.authorized", o.ID, at, Payment{OrderID: o.ID, Amount: o.Total, AuthorizationID: auth.ID})
+			return msg(event.TopicPayments, event.TypePaymentAuthorized, o.ID, at, event.Payment{OrderID: o.ID, Amount: o.Total, AuthorizationID: auth.ID})
 		},
 	}
 	for _, l := range o.Items {
 		bs = append(bs, func() (event.Message, error) {
-			return msg(event.TopicPurchases, "purchase", l.SKU, at, Purchase{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, OrderID: o.ID, Category: l.Category, BasePrice: l.BasePrice})
+			return msg(event.TopicPurchases, event.TypePurchase, l.SKU, at, event.Purchase{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, OrderID: o.ID, Category: l.Category, BasePrice: l.BasePrice})
 		})
 	}
 	return collect(bs...)
@@ -67,18 +47,18 @@ func paidEvents(o Order, auth payments.Authorization, at time.Time) ([]event.Mes
 
 func failedEvents(o Order, reason string, at time.Time) ([]event.Message, error) {
 	return collect(
-		func() (event.Message, error) { return orderEvent("order.payment_failed", o, at) },
+		func() (event.Message, error) { return orderEvent(event.TypeOrderPaymentFailed, o, at) },
 		func() (event.Message, error) {
-			return msg(event.TopicPayments, "payment.declined", o.ID, at, Payment{OrderID: o.ID, Amount: o.Total, Reason: reason})
+			return msg(event.TopicPayments, event.TypePaymentDeclined, o.ID, at, event.Payment{OrderID: o.ID, Amount: o.Total, Reason: reason})
 		},
 	)
 }
 
 func cancelEvents(o Order, at time.Time) ([]event.Message, error) {
 	return collect(
-		func() (event.Message, error) { return orderEvent("order.cancelled", o, at) },
+		func() (event.Message, error) { return orderEvent(event.TypeOrderCancelled, o, at) },
 		func() (event.Message, error) {
-			return msg(event.TopicPayments, "payment.refunded", o.ID, at, Payment{OrderID: o.ID, Amount: o.Total, AuthorizationID: o.PaymentID})
+			return msg(event.TopicPayments, event.TypePaymentRefunded, o.ID, at, event.Payment{OrderID: o.ID, Amount: o.Total, AuthorizationID: o.PaymentID})
 		},
 	)
 }

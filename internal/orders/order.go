@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
 )
 
 // Status is an order's state.
@@ -52,15 +54,8 @@ func CanTransition(from, to Status) bool {
 	return false
 }
 
-// Line is one SKU of an order at its locked-in price, with the SKU's base
-// price and category at that moment (what sales reports group and compare by).
-type Line struct {
-	SKU       string `json:"sku"`
-	Quantity  int64  `json:"quantity"`
-	UnitPrice int64  `json:"unit_price"`
-	BasePrice int64  `json:"base_price,omitempty"`
-	Category  string `json:"category,omitempty"`
-}
+// Line is one SKU of an order at its locked-in price.
+type Line = event.OrderLine
 
 // Order is a customer's order.
 type Order struct {
@@ -76,6 +71,12 @@ type Order struct {
 	// PaymentToken is kept to resume an interrupted checkout; never shown.
 	PaymentToken string `json:"-"`
 	Version      int64  `json:"-"`
+}
+
+// Event is the order as its events carry it.
+func (o Order) Event() event.Order {
+	return event.Order{ID: o.ID, CustomerID: o.CustomerID, Status: string(o.Status), Items: o.Items, Total: o.Total,
+		PaymentID: o.PaymentID, FailureReason: o.FailureReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
 // Move changes the status if the state machine allows it.

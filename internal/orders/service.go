@@ -47,9 +47,11 @@ func (e *FailureError) Unwrap() error { return e.Cause }
 // IdemRef ties an order to the idempotency key that created it.
 type IdemRef struct {
 	Scope, Key string
-	// Respond, when set, renders the response a retry of a paid checkout
+	// Respond, when set, gives the response a retry of a paid checkout
 	// replays; a StockStore stores it in the same transaction that marks the
-	// order paid, so the key needs no write of its own afterwards.
+	// order paid, so the key needs no write of its own afterwards. It is
+	// called inside that transaction, so it must not render anything:
+	// PlaceOnce sets it to bytes rendered beforehand.
 	Respond func(Order) (status int, body []byte)
 	// Claim, when set, is a deferred claim of the key (see
 	// idempotency.Deferred): the transaction that stores the order writes
@@ -167,6 +169,18 @@ type Options struct {
 	Now          func() time.Time
 	Logger       *slog.Logger
 	Committed    func() // told after each write that reached the outbox
+	// Keys stores the Idempotency-Key claims and responses of PlaceOnce.
+	// Left nil, the order store keeps them if it can (idempotency.Store):
+	// keys in the orders' database are what lets a checkout claim its key
+	// and store its response in its own transactions.
+	Keys idempotency.Store
+	// KeyTTL is how long a key and its response are kept (default 24 h).
+	KeyTTL time.Duration
+	// KeyLease is how long a claim blocks retries before one may take over
+	// its checkout. The default, PaymentTimeout plus 30 s, outlives any
+	// checkout (its payment plus the saga's writes), so only a request that
+	// died is taken over.
+	KeyLease time.Duration
 }
 
 // Service runs checkout.
@@ -177,6 +191,9 @@ type Service struct {
 	stock   Stock
 	gateway payments.Gateway
 	o       Options
+	// keysWithOrders: o.Keys is the order store, so the transactions that
+	// store an order may also claim its key and store its response.
+	keysWithOrders bool
 	// checkpoint, when set (tests only, see export_test.go), is called at
 	// each step of the saga where another actor may interleave.
 	checkpoint func(ctx context.Context, step, orderID string)
@@ -208,10 +225,20 @@ func NewService(store Store, prices Prices, stock Stock, gateway payments.Gatewa
 	if o.Committed == nil {
 		o.Committed = func() {}
 	}
+	if o.Keys == nil {
+		o.Keys, _ = store.(idempotency.Store)
+	}
+	if o.KeyTTL <= 0 {
+		o.KeyTTL = 24 * time.Hour
+	}
+	if o.KeyLease <= 0 {
+		o.KeyLease = o.PaymentTimeout + 30*time.Second
+	}
 	svc := &Service{store: store, prices: prices, stock: stock, gateway: gateway, o: o}
 	if js, ok := store.(StockStore); ok && any(stock) == any(store) {
 		svc.joint = js
 	}
+	svc.keysWithOrders = o.Keys != nil && any(o.Keys) == any(store)
 	return svc
 }
 
@@ -254,6 +281,12 @@ func Validate(req Request) error {
 // the paid order, or a *FailureError with the order kept as payment_failed,
 // or an error before any order existed (nothing is then left behind).
 func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, req Request) (Order, error) {
+	return s.place(ctx, customerID, idem, req, nil)
+}
+
+// place is Place; pre, when set, is rendered and stored by the transaction
+// that marks the order paid, where the store can (see respondWith).
+func (s *Service) place(ctx context.Context, customerID string, idem IdemRef, req Request, pre *response) (Order, error) {
 	if err := Validate(req); err != nil {
 		return Order{}, err
 	}
@@ -284,7 +317,7 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
 	}
 	if s.joint != nil {
-		return s.placeJoint(ctx, o, idem, items, now)
+		return s.placeJoint(ctx, o, idem, items, now, pre)
 	}
 	// The reservation's id is the order's: a crash before the order is
 	// stored leaves a hold the expiry sweeper returns.
@@ -297,7 +330,7 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 	if err := o.Move(StatusReserved, now); err != nil {
 		return Order{}, err
 	}
-	created, err := orderEvent("order.created", o, now)
+	created, err := orderEvent(event.TypeOrderCreated, o, now)
 	if err != nil {
 		return Order{}, err
 	}
@@ -306,16 +339,16 @@ func (s *Service) Place(ctx context.Context, customerID string, idem IdemRef, re
 		return Order{}, fmt.Errorf("storing order: %w", err)
 	}
 	s.o.Committed()
-	return s.pay(ctx, o, idem)
+	return s.pay(ctx, o, idem, nil)
 }
 
 // placeJoint reserves and creates the order in one transaction: either both
 // happened or neither.
-func (s *Service) placeJoint(ctx context.Context, o Order, idem IdemRef, items []inventory.Item, now time.Time) (Order, error) {
+func (s *Service) placeJoint(ctx context.Context, o Order, idem IdemRef, items []inventory.Item, now time.Time, pre *response) (Order, error) {
 	if err := o.Move(StatusReserved, now); err != nil {
 		return Order{}, err
 	}
-	created, err := orderEvent("order.created", o, now)
+	created, err := orderEvent(event.TypeOrderCreated, o, now)
 	if err != nil {
 		return Order{}, err
 	}
@@ -330,7 +363,7 @@ func (s *Service) placeJoint(ctx context.Context, o Order, idem IdemRef, items [
 		return Order{}, fmt.Errorf("storing order: %w", err)
 	}
 	s.o.Committed()
-	return s.pay(ctx, o, idem)
+	return s.pay(ctx, o, idem, pre)
 }
 
 // Resume finishes an interrupted checkout (a retry of the same idempotency
@@ -342,7 +375,7 @@ func (s *Service) Resume(ctx context.Context, id string) (Order, error) {
 	}
 	switch o.Status {
 	case StatusReserved:
-		return s.pay(ctx, o, IdemRef{})
+		return s.pay(ctx, o, IdemRef{}, nil)
 	case StatusFailing:
 		// Decided already: finish the compensation under way.
 		return s.fail(ctx, id, o.FailureReason, false)
@@ -377,7 +410,10 @@ const (
 // behind: every one except the gateway's own refusals.
 func voids(reason string) bool { return reason != reasonDeclined && reason != reasonInvalidToken }
 
-func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error) {
+// pay authorizes the order's payment and records it. pre, when set (a
+// joint store only), is the response the transaction that records the
+// payment stores for idem's key.
+func (s *Service) pay(ctx context.Context, o Order, idem IdemRef, pre *response) (Order, error) {
 	actx, cancel := context.WithTimeout(ctx, s.o.PaymentTimeout)
 	auth, err := s.gateway.Authorize(actx, o.ID, o.Total, o.PaymentToken)
 	cancel()
@@ -396,6 +432,13 @@ func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error)
 		// stays charged without a paid order.
 		return s.fail(ctx, o.ID, reasonUnavailable, true)
 	}
+	// One time for the move and for a response rendered before the
+	// transaction, so the two show the same order.
+	now := s.o.Now()
+	rendered := pre != nil && s.joint != nil && idem.Key != ""
+	if rendered {
+		idem, rendered = pre.respondWith(idem, o, auth, now)
+	}
 	markPaid := func(cur *Order) ([]event.Message, error) {
 		if cur.Status == StatusPaid {
 			return nil, nil
@@ -403,7 +446,12 @@ func (s *Service) pay(ctx context.Context, o Order, idem IdemRef) (Order, error)
 		if cur.Status != StatusReserved {
 			return nil, errLeftReserved
 		}
-		now := s.o.Now()
+		if rendered && cur.Version != o.Version {
+			// The response stored with the payment shows the order as this
+			// request stored it; nothing changes a reserved order but
+			// moving it out of reserved, so this is never expected.
+			return nil, fmt.Errorf("order %s changed (version %d, rendered %d) before its payment was recorded", cur.ID, cur.Version, o.Version)
+		}
 		if err := cur.Move(StatusPaid, now); err != nil {
 			return nil, err
 		}

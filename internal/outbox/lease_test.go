@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/outbox"
@@ -33,7 +31,7 @@ func newRecordingProducer() *recordingProducer {
 	return &recordingProducer{sent: make(chan struct{}, 1)}
 }
 
-func (p *recordingProducer) ProduceRecords(_ context.Context, recs ...*kgo.Record) error {
+func (p *recordingProducer) Produce(_ context.Context, recs ...*bus.Record) error {
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
 		for _, h := range r.Headers {
@@ -51,8 +49,6 @@ func (p *recordingProducer) ProduceRecords(_ context.Context, recs ...*kgo.Recor
 	}
 	return nil
 }
-
-func (p *recordingProducer) Topic(logical string) string { return logical }
 
 func (p *recordingProducer) published() (batches, events int) {
 	p.mu.Lock()

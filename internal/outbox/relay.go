@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/retry"
 )
 
 // Row is one pending outbox entry. Payload is the encoded envelope.
@@ -54,8 +54,8 @@ type Lease interface {
 
 // Producer publishes records and waits for their acknowledgement.
 type Producer interface {
-	ProduceRecords(ctx context.Context, recs ...*kgo.Record) error
-	Topic(logical string) string
+	// Produce publishes records (logical topic names) in order.
+	Produce(ctx context.Context, recs ...*bus.Record) error
 }
 
 // Options tune the relay.
@@ -112,11 +112,16 @@ func (r *Relay) Notify() {
 	}
 }
 
+// backoff is the wait after failures: the poll interval, doubled up to 5 s.
+func (r *Relay) backoff() retry.Backoff {
+	return retry.Backoff{First: r.o.PollInterval, Max: 5 * time.Second}
+}
+
 // Run relays until ctx is cancelled. Errors are retried with backoff: the
 // rows stay in the table, so nothing acknowledged is lost. A lost lease
 // stops publishing at once; the relay then waits to acquire it again.
 func (r *Relay) Run(ctx context.Context) error {
-	backoff := r.o.PollInterval
+	fails := 0
 	for {
 		lease, err := r.store.AcquireRelayLease(ctx)
 		if ctx.Err() != nil {
@@ -128,14 +133,15 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err != nil {
 			// The system of record may be briefly unreachable (the very drop
 			// that lost the lease): keep trying rather than end the role.
+			fails++
+			backoff := r.backoff().Delay(fails)
 			r.o.Logger.Warn("acquiring outbox relay lease failed, retrying", "err", err, "backoff", backoff)
-			if !sleep(ctx, backoff) {
+			if !retry.Sleep(ctx, backoff, nil) {
 				return nil
 			}
-			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
-		backoff = r.o.PollInterval
+		fails = 0
 		err = r.publish(ctx, lease)
 		lease.Release()
 		if ctx.Err() != nil {
@@ -148,7 +154,7 @@ func (r *Relay) Run(ctx context.Context) error {
 // publish relays batches while lease is held; it returns when ctx is done
 // (nil) or the lease is lost (the error saying why).
 func (r *Relay) publish(ctx context.Context, lease Lease) error {
-	backoff := r.o.PollInterval
+	fails := 0
 	for {
 		n, err := r.relayBatch(ctx, lease)
 		if ctx.Err() != nil {
@@ -160,14 +166,14 @@ func (r *Relay) publish(ctx context.Context, lease Lease) error {
 		wait := r.o.PollInterval
 		switch {
 		case err != nil:
-			r.o.Logger.Warn("outbox relay batch failed, retrying", "err", err, "backoff", backoff)
-			wait = backoff
-			backoff = min(2*backoff, 5*time.Second)
+			fails++
+			wait = r.backoff().Delay(fails)
+			r.o.Logger.Warn("outbox relay batch failed, retrying", "err", err, "backoff", wait)
 		case n == r.o.Batch:
-			backoff = r.o.PollInterval
+			fails = 0
 			continue // more rows are waiting
 		default:
-			backoff = r.o.PollInterval
+			fails = 0
 		}
 		if b, err := r.store.OutboxBacklog(ctx); err == nil {
 			r.backlog.Set(float64(b))
@@ -178,16 +184,6 @@ func (r *Relay) publish(ctx context.Context, lease Lease) error {
 		case <-r.wake:
 		case <-time.After(wait):
 		}
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
 	}
 }
 
@@ -216,14 +212,14 @@ func (r *Relay) relayBatch(ctx context.Context, lease Lease) (int, error) {
 			return 0, err
 		}
 	}
-	recs := make([]*kgo.Record, len(rows))
+	recs := make([]*bus.Record, len(rows))
 	ids := make([]int64, len(rows))
 	for i, row := range rows {
-		recs[i] = &kgo.Record{
-			Topic: r.producer.Topic(row.Topic),
+		recs[i] = &bus.Record{
+			Topic: row.Topic,
 			Key:   []byte(row.Key),
 			Value: row.Payload,
-			Headers: []kgo.RecordHeader{
+			Headers: []bus.Header{
 				{Key: bus.HeaderEventType, Value: []byte(row.Type)},
 				{Key: bus.HeaderEventID, Value: []byte(row.EventID)},
 			},
@@ -232,7 +228,7 @@ func (r *Relay) relayBatch(ctx context.Context, lease Lease) (int, error) {
 	}
 	// The idempotent producer keeps per-partition order across retries, so
 	// producing the batch in id order keeps every key's events in order.
-	if err := r.producer.ProduceRecords(ctx, recs...); err != nil {
+	if err := r.producer.Produce(ctx, recs...); err != nil {
 		return 0, err
 	}
 	if err := r.store.MarkOutboxSent(ctx, ids); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/memstore"
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -26,7 +27,7 @@ func openStore(t testing.TB, path string) *sqlstore.Store {
 	return s
 }
 
-func putProducts(t *testing.T, s *sqlstore.Store, n int) {
+func putProducts(t *testing.T, s catalog.Repository, n int) {
 	t.Helper()
 	svc := catalog.NewService(s, nil, nil)
 	for i := range n {
@@ -72,6 +73,9 @@ func (failingMark) MarkOutboxSent(context.Context, []int64) error {
 	return errors.New("process killed")
 }
 
+// The crash is a process restart: the rows the relay did not mark must
+// still be in the database file the next process opens, so this test runs
+// on SQLite.
 func TestRelayPublishesInKeyOrderAndRepublishesAfterCrash(t *testing.T) {
 	t.Parallel()
 	b := testenv.Kafka(t, 4)
@@ -111,8 +115,8 @@ func TestRelayPublishesInKeyOrderAndRepublishesAfterCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids[env.ID]++
-		if env.Type == catalog.TypeProductUpserted && ids[env.ID] == 1 {
-			var p catalog.ProductEvent
+		if env.Type == event.TypeProductUpserted && ids[env.ID] == 1 {
+			var p event.ProductUpserted
 			if err := env.DecodeData(&p); err != nil {
 				t.Fatal(err)
 			}
@@ -143,8 +147,7 @@ func TestRelayRunDrainsAndStops(t *testing.T) {
 	t.Parallel()
 	b := testenv.Kafka(t, 2)
 	producer := testenv.BusClient(t, b.Addr(), "")
-	s := openStore(t, filepath.Join(t.TempDir(), "m.db"))
-	defer s.Close()
+	s := memstore.New(memstore.Options{})
 	relay := outbox.NewRelay(s, producer, outbox.Options{PollInterval: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -3,6 +3,8 @@ package pricing
 import (
 	"math"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
 )
 
 // The learn policy. Each SKU's demand is modelled as Poisson with
@@ -103,30 +105,8 @@ func (L *LearnState) contribution() categoryPool {
 	return categoryPool{w: L.PoolW, wb: L.PoolWB, wc: L.PoolWC, wcc: L.PoolWCC}
 }
 
-// LearnReason is what the learn policy saw when it changed a price.
-type LearnReason struct {
-	// Elasticity is the posterior mean of −b and ElasticitySD its standard
-	// deviation; SampledElasticity is the Thompson draw the decision used.
-	Elasticity        float64 `json:"elasticity"`
-	ElasticitySD      float64 `json:"elasticity_sd"`
-	SampledElasticity float64 `json:"sampled_elasticity"`
-	PriorElasticity   float64 `json:"prior_elasticity"`
-	// Expected units per hour now and the objective per hour (revenue or
-	// margin, minor units) at the previous and the new price, from the
-	// posterior mean.
-	ExpectedUnitsOld float64 `json:"expected_units_per_hour_old"`
-	ExpectedUnitsNew float64 `json:"expected_units_per_hour_new"`
-	ObjectiveOld     float64 `json:"objective_per_hour_old"`
-	ObjectiveNew     float64 `json:"objective_per_hour_new"`
-	Objective        string  `json:"objective"`
-	// ShockFactor is the short window's demand against the model's.
-	ShockFactor  float64 `json:"shock_factor"`
-	HorizonHours float64 `json:"horizon_hours"`
-	// StockBound says the price was raised so that expected demand until
-	// the next replenishment fits in the available stock.
-	StockBound bool   `json:"stock_bound"`
-	Evidence   uint32 `json:"evidence_units"`
-}
+// LearnReason explains a change made by the learn policy.
+type LearnReason = event.LearnReason
 
 // categoryPool is the sum of a category's SKU contributions: precision and
 // precision × estimate, of B (w, wb) and of C (wc, wcc).
@@ -165,8 +145,8 @@ func (L *LearnState) x(i int) float64 {
 	return max(lo, min(lo+w, float64(L.XSum[i])/e))
 }
 
-// season is the rule's demand profile at event time t (Unix ms).
-func (l *LearnParams) season(t int64) float64 {
+// seasonWeight is the rule's demand profile at event time t (Unix ms).
+func seasonWeight(l *LearnParams, t int64) float64 {
 	w := 1.0
 	if len(l.DemandByHour) == 24 {
 		w *= l.DemandByHour[floorDiv(t, 3_600_000)%24]
@@ -179,7 +159,7 @@ func (l *LearnParams) season(t int64) float64 {
 }
 
 // seasonHours is the season-weighted hours in [from, to) (Unix ms).
-func (l *LearnParams) seasonHours(from, to int64) float64 {
+func seasonHours(l *LearnParams, from, to int64) float64 {
 	if to <= from {
 		return 0
 	}
@@ -189,7 +169,7 @@ func (l *LearnParams) seasonHours(from, to int64) float64 {
 	var sum float64
 	for t := from; t < to; {
 		end := min((floorDiv(t, 3_600_000)+1)*3_600_000, to)
-		sum += l.season(t) * float64(end-t) / 3_600_000
+		sum += seasonWeight(l, t) * float64(end-t) / 3_600_000
 		t = end
 	}
 	return sum
@@ -207,7 +187,7 @@ func (p *Pricer) learnFold(s *SKUState, l *LearnParams, upTo int64) {
 	units := s.Window.Sum(L.Next, upTo-1)
 	var expo float64
 	if price := s.CurrentPrice(); price > 0 && (s.StockAt == 0 || s.Available > 0) {
-		expo = l.seasonHours(L.Next*p.d.slideMs, upTo*p.d.slideMs)
+		expo = seasonHours(l, L.Next*p.d.slideMs, upTo*p.d.slideMs)
 	}
 	g := math.Exp2(-float64(upTo-L.Next) * p.d.slideHours / l.MemoryHours)
 	for i := range L.Units {
@@ -476,7 +456,7 @@ func (p *Pricer) learnTarget(s *SKUState, rule *Rule, k, at int64, units int64) 
 	sb := b + ch[1][0]*z1 + ch[1][1]*z2
 	sc := c + ch[2][0]*z1 + ch[2][1]*z2 + ch[2][2]*z3
 
-	season := l.season(at)
+	season := seasonWeight(l, at)
 	cur := s.CurrentPrice()
 	base := float64(s.BasePrice)
 	rateAt := func(a, b, c float64, price float64) float64 {
@@ -559,7 +539,7 @@ func (p *Pricer) stockAtRisk(s *SKUState, l *LearnParams, at int64, units int64)
 	if s.StockAt == 0 || L.SdB == 0 {
 		return false
 	}
-	season := l.season(at)
+	season := seasonWeight(l, at)
 	x := math.Log(float64(s.CurrentPrice()) / float64(s.BasePrice))
 	rate := math.Exp(min(float64(L.A)+float64(L.B)*x+float64(L.C)*x*x, 50))
 	expWindow := rate * season * p.d.windowHours

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/mercato-platform/mercato/internal/event"
 )
 
 // Rule holds a category's price parameters. It is what PUT
@@ -21,36 +23,7 @@ import (
 //
 // and the emitted price is the target limited to ±StepLimit of the current
 // price, clamped to [price_floor, price_ceiling] and rounded to PriceUnit.
-type Rule struct {
-	// ID names the rule version in every price reason (e.g. "audio@3").
-	ID       string `json:"id"`
-	Category string `json:"category"`
-	// DemandWeight is the price move per doubling of the demand ratio.
-	DemandWeight    float64 `json:"demand_weight"`
-	MaxDemandAdjust float64 `json:"max_demand_adjust"`
-	// Smoothing is pseudo-units added to both sides of the demand ratio, so a
-	// long-tail SKU's single sale does not read as a tenfold surge.
-	Smoothing           float64 `json:"smoothing_units"`
-	ScarcityWeight      float64 `json:"scarcity_weight"`
-	TargetCoverHours    float64 `json:"target_cover_hours"`
-	OverstockWeight     float64 `json:"overstock_weight"`
-	OverstockCoverHours float64 `json:"overstock_cover_hours"`
-	// StepLimit is the largest relative move per change (0.05 = ±5 %).
-	StepLimit       float64 `json:"step_limit"`
-	CooldownSeconds int64   `json:"cooldown_seconds"`
-	PriceUnit       int64   `json:"price_unit"`
-	// Frozen is the kill switch: prices of the category stay where they are.
-	Frozen bool `json:"frozen"`
-
-	// Policy is "rule" (the heuristic above) or "learn" (a demand model
-	// learned per SKU, see learn.go). Rules stored before policies existed
-	// have none and keep the heuristic.
-	Policy string `json:"policy,omitempty"`
-	// Objective is what learn maximises: "margin" (price − reorder.unit_cost,
-	// the default) or "revenue".
-	Objective string      `json:"objective,omitempty"`
-	Learn     LearnParams `json:"learn"`
-}
+type Rule event.PricingRule
 
 // Pricing policies and objectives.
 const (
@@ -61,34 +34,7 @@ const (
 )
 
 // LearnParams tune the learn policy (see learn.go).
-type LearnParams struct {
-	// PriorElasticity and PriorElasticitySD are the category's prior on a
-	// SKU's price elasticity (positive: dearer sells less) until the
-	// category's own SKUs have evidence; PriorElasticitySD also says how far
-	// one SKU may sit from its category.
-	PriorElasticity   float64 `json:"prior_elasticity"`
-	PriorElasticitySD float64 `json:"prior_elasticity_sd"`
-	// MemoryHours is the half-life of the evidence, so the model follows
-	// drifting demand (default two weeks: a price tried last week still
-	// says something about the curve's shape).
-	MemoryHours float64 `json:"memory_hours"`
-	// DecisionSeconds is how often a SKU's price is re-decided (a fresh
-	// Thompson sample; default 4 h, so a price holds long enough to be
-	// measured and a shop sees a few changes a day); stock at risk
-	// re-decides sooner.
-	DecisionSeconds int64 `json:"decision_seconds"`
-	// HorizonHours is how long stock must last when the SKU's lead time is
-	// unknown (no reorder.lead_time_days).
-	HorizonHours float64 `json:"horizon_hours"`
-	// MinUnits is the evidence (units sold) a SKU needs before its price
-	// leaves the base price.
-	MinUnits int64 `json:"min_units"`
-	// DemandByHour (UTC hour) and DemandByWeekday (UTC, Sunday first) are the
-	// shop's known demand profile, mean 1; empty means flat. Exposure is
-	// weighted by them, so prices tried at night are not read as unpopular.
-	DemandByHour    []float64 `json:"demand_by_hour,omitempty"`
-	DemandByWeekday []float64 `json:"demand_by_weekday,omitempty"`
-}
+type LearnParams = event.LearnParams
 
 // DefaultRule applies to categories without a rule of their own.
 func DefaultRule() Rule {
@@ -212,24 +158,12 @@ const (
 	ClippedByStep    = "step"
 )
 
+// PriceRecord is the data of a price.changed event on commerce.prices: what
+// GET /v1/prices/{sku} serves.
+type PriceRecord = event.PriceChanged
+
 // Reason explains a price change: the inputs the rule saw and what limited it.
-type Reason struct {
-	RuleID        string  `json:"rule_id"`
-	DemandRatio   float64 `json:"demand_ratio"`
-	UnitsInWindow int64   `json:"units_in_window"`
-	ShortRate     float64 `json:"short_rate_per_hour"`
-	BaselineRate  float64 `json:"baseline_rate_per_hour"`
-	// StockCoverHours is available / short rate; absent when stock is unknown
-	// or nothing sold in the window (infinite cover).
-	StockCoverHours *float64 `json:"stock_cover_hours,omitempty"`
-	Available       *int64   `json:"available,omitempty"`
-	TargetPrice     int64    `json:"target_price"`
-	PreviousPrice   int64    `json:"previous_price"`
-	// ClippedBy is "floor", "ceiling", "step" or "".
-	ClippedBy string `json:"clipped_by"`
-	// Learn explains a change made by the learn policy; absent for rule.
-	Learn *LearnReason `json:"learn,omitempty"`
-}
+type Reason = event.PriceReason
 
 // Quote is a SKU's price position: what it costs now and its bounds.
 type Quote struct {

@@ -3,11 +3,11 @@ package replenishment_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
+	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
@@ -38,7 +38,12 @@ func BenchmarkDecide(b *testing.B) {
 // consumer runner, the decision and the SQLite store (demand history read,
 // open-order check), committed after each record.
 func BenchmarkRoleEndToEnd(b *testing.B) {
-	f := newFixture(b)
+	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "r.db"), sqlstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	f := newFixtureOn(s)
 	skus := make([]string, 100)
 	for i := range skus {
 		skus[i] = fmt.Sprintf("B%03d", i)
@@ -58,7 +63,7 @@ func BenchmarkRoleEndToEnd(b *testing.B) {
 	done := make(chan struct{})
 	n := 0
 	cons, err := c.NewConsumer(bus.ConsumerOptions{Group: "bench", Topics: []string{event.TopicInventory}, FromStart: true,
-		Handler: func(ctx context.Context, env event.Envelope, _ *kgo.Record) error {
+		Handler: func(ctx context.Context, env event.Envelope, _ *bus.Record) error {
 			if err := f.svc.Dispatch(ctx, event.TopicInventory, env); err != nil {
 				return err
 			}

@@ -3,6 +3,8 @@ package replenishment
 import (
 	"math"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
 )
 
 // Prior is the demand assumed for a SKU with little history.
@@ -55,18 +57,8 @@ type Policy struct {
 	FallbackCoverDays float64
 }
 
-// Justification is every number behind a reorder decision, stored with the
-// purchase order so a buyer can see why it was raised.
-type Justification struct {
-	DailyDemand float64 `json:"d"`
-	StdDev      float64 `json:"sigma"`
-	LeadTime    float64 `json:"lead_time_days"`
-	Z           float64 `json:"z"`
-	ROP         float64 `json:"rop"`
-	EOQ         float64 `json:"eoq"`
-	Position    int64   `json:"position"`
-	Quantity    int64   `json:"quantity"`
-}
+// Justification is the reorder arithmetic behind a purchase order.
+type Justification = event.Justification
 
 // Decide says whether a SKU at the given inventory position needs an order,
 // and how much: ROP = d·L + z·σ·√L; order when position ≤ ROP; quantity =

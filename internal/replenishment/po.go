@@ -14,11 +14,11 @@ type Status string
 
 // Purchase order states.
 const (
-	StatusRequested Status = "requested"
-	StatusConfirmed Status = "confirmed"
-	StatusShipped   Status = "shipped"
-	StatusReceived  Status = "received"
-	StatusCancelled Status = "cancelled"
+	StatusRequested Status = event.PORequested
+	StatusConfirmed Status = event.POConfirmed
+	StatusShipped   Status = event.POShipped
+	StatusReceived  Status = event.POReceived
+	StatusCancelled Status = event.POCancelled
 )
 
 // Statuses lists every state, for exhaustive tests.
@@ -68,6 +68,13 @@ type PurchaseOrder struct {
 	TriggerEvent string `json:"trigger_event,omitempty"`
 }
 
+// Event is the purchase order as its events carry it.
+func (po PurchaseOrder) Event() event.PurchaseOrder {
+	return event.PurchaseOrder{ID: po.ID, SKU: po.SKU, Quantity: po.Quantity, Status: string(po.Status), Supplier: po.Supplier,
+		Urgent: po.Urgent, CreatedAt: po.CreatedAt, ExpectedAt: po.ExpectedAt, UpdatedAt: po.UpdatedAt, Reason: po.Reason,
+		TriggerEvent: po.TriggerEvent}
+}
+
 // Store is the system of record as replenishment needs it.
 type Store interface {
 	// CreatePurchaseOrder stores po and its events unless its trigger key
@@ -90,7 +97,7 @@ type Store interface {
 const source = "mercato/replenishment"
 
 func poEvent(po PurchaseOrder, at time.Time) (event.Message, error) {
-	env, err := event.New("purchase_order."+string(po.Status), source, po.ID, at, po)
+	env, err := event.New(event.TypePurchaseOrderPrefix+string(po.Status), source, po.ID, at, po.Event())
 	if err != nil {
 		return event.Message{}, fmt.Errorf("building purchase order event: %w", err)
 	}

@@ -82,15 +82,9 @@ func NewService(store Store, cat Catalog, stock Stock, o Options) *Service {
 	return &Service{store: store, catalog: cat, stock: stock, o: o}
 }
 
-// purchase is the part of a purchase record replenishment reads.
-type purchase struct {
-	SKU      string `json:"sku"`
-	Quantity int64  `json:"quantity"`
-}
-
 // OnPurchase counts a purchase record into its SKU's daily demand, once.
 func (s *Service) OnPurchase(ctx context.Context, env event.Envelope) error {
-	var p purchase
+	var p event.Purchase
 	if err := lenient(env, &p); err != nil {
 		return err
 	}
@@ -247,7 +241,7 @@ func (s *Service) List(ctx context.Context, status Status, sku string, limit int
 func (s *Service) Dispatch(ctx context.Context, topic string, env event.Envelope) error {
 	switch topic {
 	case event.TopicPurchases:
-		if env.Type != "purchase" {
+		if env.Type != event.TypePurchase {
 			return nil
 		}
 		return s.OnPurchase(ctx, env)

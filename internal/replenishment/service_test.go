@@ -4,19 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/memstore"
 	"github.com/mercato-platform/mercato/internal/replenishment"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -36,19 +33,27 @@ func TestLifecycleExhaustive(t *testing.T) {
 	}
 }
 
+// store is the system of record as these tests use it: the ports the
+// service takes, the catalogue that creates SKUs, and their stock levels.
+type store interface {
+	replenishment.Store
+	replenishment.Stock
+	catalog.Repository
+	Levels(ctx context.Context, sku string) (inventory.Levels, error)
+}
+
 type fixture struct {
-	store *sqlstore.Store
+	store store
 	svc   *replenishment.Service
 	now   time.Time
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	s, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "r.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	return newFixtureOn(memstore.New(memstore.Options{}))
+}
+
+func newFixtureOn(s store) *fixture {
 	f := &fixture{store: s, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	f.svc = replenishment.NewService(s, s, s, replenishment.Options{
 		Now: func() time.Time { return f.now }, Urgent: replenishment.UrgentRule{Limit: 48 * time.Hour},
@@ -178,7 +183,7 @@ func TestRoleTwiceOnTheSameInput(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, group := range []string{"replenishment-a", "replenishment-b"} {
 		cons, err := c.NewConsumer(bus.ConsumerOptions{Group: group, Topics: []string{event.TopicInventory}, FromStart: true,
-			Handler: func(ctx context.Context, env event.Envelope, r *kgo.Record) error {
+			Handler: func(ctx context.Context, env event.Envelope, r *bus.Record) error {
 				defer handled.Add(1)
 				return f.svc.Dispatch(ctx, event.TopicInventory, env)
 			}})

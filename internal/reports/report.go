@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/lake"
 	"github.com/mercato-platform/mercato/internal/money"
 )
@@ -290,19 +291,19 @@ func Build(ctx context.Context, e Engine, from, to string, now time.Time) (Sales
 		n, amount := i64(row[2]), i64(row[3])
 		s.RejectedEvents += i64(row[4])
 		switch str(row[0]) {
-		case "payment.authorized":
+		case event.TypePaymentAuthorized:
 			s.PaymentsAuthorized += n
-		case "payment.declined":
+		case event.TypePaymentDeclined:
 			if PaymentFailure(str(row[1])) {
 				s.PaymentsDeclined += n
 			}
-		case "payment.refunded":
+		case event.TypePaymentRefunded:
 			s.Refunds += n
 			s.RefundedAmount += amount
 		}
 	}
-	s.Orders = orders["order.paid"][0]
-	s.Cancellations, s.CancelledAmount = orders["order.cancelled"][0], orders["order.cancelled"][1]
+	s.Orders = orders[event.TypeOrderPaid][0]
+	s.Cancellations, s.CancelledAmount = orders[event.TypeOrderCancelled][0], orders[event.TypeOrderCancelled][1]
 	s.NetRevenue = s.GrossRevenue - s.RefundedAmount
 	if s.Orders > 0 {
 		s.AverageOrderValue = round(float64(s.GrossRevenue)/float64(s.Orders), 2)

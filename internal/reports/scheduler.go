@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/retry"
+
 	"github.com/robfig/cron/v3"
 
 	"github.com/mercato-platform/mercato/internal/lake"
@@ -187,21 +189,17 @@ func (s *Scheduler) RerunStale(ctx context.Context) {
 
 // runWithRetries runs day, retrying with doubling backoff.
 func (s *Scheduler) runWithRetries(ctx context.Context, day, trigger string) {
-	backoff := s.o.Backoff
-	for attempt := 1; attempt <= 1+s.o.Retries; attempt++ {
+	p := retry.Policy{Backoff: retry.Backoff{First: s.o.Backoff}, Attempts: 1 + s.o.Retries, After: s.o.Clock.After}
+	attempts := 0
+	err := p.Do(ctx, func(attempt int) error {
+		attempts = attempt
 		_, err := s.runner.Run(ctx, day, day, trigger, attempt)
-		if err == nil || errors.Is(err, ErrRunInProgress) || ctx.Err() != nil {
-			return
+		if errors.Is(err, ErrRunInProgress) {
+			return nil // another run of the day is under way
 		}
-		if attempt > s.o.Retries {
-			s.o.Logger.Error("report run gave up", "day", day, "attempts", attempt, "err", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.o.Clock.After(backoff):
-		}
-		backoff *= 2
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		s.o.Logger.Error("report run gave up", "day", day, "attempts", attempts, "err", err)
 	}
 }

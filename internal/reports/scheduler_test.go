@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/adapters/duckreport"
-	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/lake"
+	"github.com/mercato-platform/mercato/internal/memstore"
 	"github.com/mercato-platform/mercato/internal/reports"
 	"github.com/mercato-platform/mercato/internal/reporttest"
 )
@@ -118,7 +118,7 @@ func copyLake(t *testing.T) string {
 type fixture struct {
 	lake   string
 	out    string
-	store  *sqlstore.Store
+	store  *memstore.Store
 	engine *flakyEngine
 	runner *reports.Runner
 	clock  *fakeClock
@@ -126,13 +126,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, start time.Time) *fixture {
 	t.Helper()
-	f := &fixture{lake: copyLake(t), out: filepath.Join(t.TempDir(), "reports"), clock: &fakeClock{now: start}}
-	var err error
-	f.store, err = sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "m.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.store.Close)
+	f := &fixture{lake: copyLake(t), out: filepath.Join(t.TempDir(), "reports"), clock: &fakeClock{now: start},
+		store: memstore.New(memstore.Options{})}
 	duck, err := duckreport.Open(f.lake, duckreport.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,9 @@ package reports_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
-	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
+	"github.com/mercato-platform/mercato/internal/memstore"
 	"github.com/mercato-platform/mercato/internal/reports"
 )
 
@@ -30,11 +29,7 @@ func (e heldEngine) Query(ctx context.Context, _ string) ([][]any, error) {
 
 func TestStartRecordsTheRunAndFinishesItInTheBackground(t *testing.T) {
 	t.Parallel()
-	store, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "m.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
+	store := memstore.New(memstore.Options{})
 	engine := heldEngine{release: make(chan struct{})}
 	runner := reports.NewRunner(engine, store, reports.RunnerOptions{})
 	ctx := context.Background()
@@ -71,11 +66,7 @@ func TestStartRecordsTheRunAndFinishesItInTheBackground(t *testing.T) {
 
 func TestCancelledBackgroundRunIsRecordedFailed(t *testing.T) {
 	t.Parallel()
-	store, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "m.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
+	store := memstore.New(memstore.Options{})
 	runner := reports.NewRunner(heldEngine{release: make(chan struct{})}, store, reports.RunnerOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := runner.Start(ctx, "2026-11-24", "2026-11-24", reports.TriggerAPI, 1)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/event"
 )
 
 // Sentiment labels.
@@ -13,10 +15,7 @@ const (
 )
 
 // Sentiment is a review's classified sentiment.
-type Sentiment struct {
-	Label string  `json:"label"`
-	Score float64 `json:"score"` // probability of Label, 0..1
-}
+type Sentiment = event.Sentiment
 
 // Review is one customer review as indexed.
 type Review struct {
@@ -35,6 +34,18 @@ type Review struct {
 	Terms []string `json:"-"`
 	// Vector is the review's dense embedding (unit length).
 	Vector []float32 `json:"-"`
+}
+
+// Event is the review as review.created carries it.
+func (r Review) Event() event.Review {
+	return event.Review{ID: r.ID, SKU: r.SKU, Rating: r.Rating, Text: r.Text, Lang: r.Lang, Sentiment: r.Sentiment,
+		OrderID: r.OrderID, CustomerID: r.CustomerID, CreatedAt: r.CreatedAt}
+}
+
+// reviewOf is the review an event carries, before analysis.
+func reviewOf(e event.Review) Review {
+	return Review{ID: e.ID, SKU: e.SKU, Rating: e.Rating, Text: e.Text, Lang: e.Lang, Sentiment: e.Sentiment,
+		OrderID: e.OrderID, CustomerID: e.CustomerID, CreatedAt: e.CreatedAt}
 }
 
 // Query selects reviews. Empty fields do not filter.

@@ -104,9 +104,6 @@ type Request struct {
 // MaxTextRunes bounds a review's text.
 const MaxTextRunes = 5000
 
-// Type of the commerce.reviews event.
-const TypeReviewCreated = "review.created"
-
 // Create validates, classifies and stores a review and publishes it on
 // commerce.reviews (through the outbox) for the reviews role to index.
 func (s *Service) Create(ctx context.Context, customerID string, req Request) (Review, error) {
@@ -147,7 +144,7 @@ func (s *Service) Create(ctx context.Context, customerID string, req Request) (R
 		ID: "rev_" + event.NewID(), SKU: req.SKU, Rating: req.Rating, Text: req.Text, Lang: string(res.Lang),
 		Sentiment: Sentiment{Label: res.Label, Score: res.Score}, OrderID: req.OrderID, CustomerID: customerID, CreatedAt: now,
 	}
-	env, err := event.New(TypeReviewCreated, "mercato/reviews", r.SKU, now, r)
+	env, err := event.New(event.TypeReviewCreated, "mercato/reviews", r.SKU, now, r.Event())
 	if err != nil {
 		return Review{}, err
 	}
@@ -172,10 +169,11 @@ func Prepare(r Review) (Review, error) {
 func (s *Service) IndexEvents(ctx context.Context, envs []event.Envelope) error {
 	batch := make([]Review, 0, len(envs))
 	for _, env := range envs {
-		var r Review
-		if err := env.DecodeData(&r); err != nil {
+		var e event.Review
+		if err := env.DecodeData(&e); err != nil {
 			return err
 		}
+		r := reviewOf(e)
 		if r.ID == "" || r.SKU == "" {
 			return fmt.Errorf("%w: review event without id or sku", event.ErrMalformed)
 		}

@@ -3,8 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,17 +15,17 @@ import (
 	"github.com/mercato-platform/mercato/internal/reports"
 )
 
-// Store is everything the contract covers.
+// Store is everything the contract covers: each port's suite and the
+// cases that cross ports in one transaction (checkout).
 type Store interface {
-	catalog.Repository
-	outbox.Store
+	Catalog
+	Outbox
+	PurchaseOrders
 	reports.RunStore
 	orders.StockStore
 	idempotency.Store
 	idempotency.Deferred
 	GetOrder(ctx context.Context, id string) (orders.Order, error)
-	Levels(ctx context.Context, sku string) (inventory.Levels, error)
-	Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error)
 }
 
 // Features says what an adapter promises beyond the common contract.
@@ -37,17 +35,13 @@ type Features struct {
 	ExclusiveRelayLease bool
 }
 
-// Run runs the suite. newStore returns a fresh, empty, migrated store.
+// Run runs every suite of the package. newStore returns a fresh, empty,
+// migrated store.
 func Run(t *testing.T, f Features, newStore func(t *testing.T) Store) {
-	t.Run("PutCreatesProductStockLedgerAndEvents", func(t *testing.T) { t.Parallel(); testCreate(t, newStore(t)) })
-	t.Run("PutUpdatesAndCountsStock", func(t *testing.T) { t.Parallel(); testUpdate(t, newStore(t)) })
-	t.Run("FailedDecisionWritesNothing", func(t *testing.T) { t.Parallel(); testRollback(t, newStore(t)) })
-	t.Run("GetUnknownIsNotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, newStore(t)) })
-	t.Run("ListPagesByCategory", func(t *testing.T) { t.Parallel(); testList(t, newStore(t)) })
-	t.Run("ConcurrentPutsOfOneSKU", func(t *testing.T) { t.Parallel(); testConcurrentPuts(t, newStore(t)) })
-	t.Run("OutboxOrderAndMark", func(t *testing.T) { t.Parallel(); testOutbox(t, newStore(t)) })
-	t.Run("RelayLease", func(t *testing.T) { t.Parallel(); testLease(t, newStore(t), f) })
-	t.Run("ReportRuns", func(t *testing.T) { t.Parallel(); testReportRuns(t, newStore(t)) })
+	RunCatalog(t, func(t *testing.T) Catalog { return newStore(t) })
+	RunOutbox(t, f, func(t *testing.T) Outbox { return newStore(t) })
+	RunReportRuns(t, func(t *testing.T) reports.RunStore { return newStore(t) })
+	RunPurchaseOrders(t, func(t *testing.T) PurchaseOrders { return newStore(t) })
 	t.Run("JointCheckoutIsAtomic", func(t *testing.T) { t.Parallel(); testJointCheckout(t, newStore(t)) })
 	t.Run("DeferredIdempotencyClaim", func(t *testing.T) { t.Parallel(); testDeferredClaim(t, newStore(t)) })
 }
@@ -77,8 +71,12 @@ func msg(t *testing.T, topic, typ, sku string) event.Message {
 	return event.Message{Topic: topic, Envelope: env}
 }
 
+// malformed is an event the outbox cannot encode: a write carrying it must
+// fail whole.
+var malformed = event.Message{Topic: event.TopicProducts}
+
 // put writes p with a stock delta and one event per topic.
-func put(t *testing.T, s Store, p catalog.Product, delta int64, topics ...string) (catalog.Current, bool) {
+func put(t *testing.T, s catalog.Repository, p catalog.Product, delta int64, topics ...string) (catalog.Current, bool) {
 	t.Helper()
 	cur, created, err := s.PutProduct(ctx(t), p.SKU, func(c *catalog.Current) (catalog.Write, error) {
 		w := catalog.Write{Product: p, StockDelta: delta, StockReason: "test"}
@@ -97,357 +95,13 @@ func put(t *testing.T, s Store, p catalog.Product, delta int64, topics ...string
 	return cur, created
 }
 
-func pending(t *testing.T, s Store) []outbox.Row {
+func pending(t *testing.T, s outbox.Store) []outbox.Row {
 	t.Helper()
 	rows, err := s.PendingOutbox(ctx(t), 10000)
 	if err != nil {
 		t.Fatalf("PendingOutbox: %v", err)
 	}
 	return rows
-}
-
-func testCreate(t *testing.T, s Store) {
-	p := Product("SKU-1", "audio")
-	cur, created := put(t, s, p, 40, event.TopicProducts)
-	if !created || cur.Stock.OnHand != 40 || cur.Stock.Reserved != 0 {
-		t.Fatalf("created=%v stock=%+v, want created with 40 on hand", created, cur.Stock)
-	}
-	got, err := s.GetProduct(ctx(t), "SKU-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Product != p {
-		t.Errorf("GetProduct =\n%+v\nwant\n%+v", got.Product, p)
-	}
-	if got.Stock.OnHand != 40 {
-		t.Errorf("on_hand = %d, want 40", got.Stock.OnHand)
-	}
-	ledger, err := s.Ledger(ctx(t), "SKU-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ledger) != 1 || ledger[0].Kind != inventory.KindInitial || ledger[0].OnHandDelta != 40 {
-		t.Errorf("ledger = %+v, want one initial entry of 40", ledger)
-	}
-	rows := pending(t, s)
-	if len(rows) != 2 || rows[0].Topic != event.TopicProducts || rows[1].Topic != event.TopicInventory {
-		t.Fatalf("outbox = %+v, want the product event, then the store's inventory event", rows)
-	}
-	for i, typ := range []string{"test.event", inventory.TypeAdjusted} {
-		r := rows[i]
-		env, err := event.Decode(r.Payload)
-		if err != nil {
-			t.Fatalf("outbox payload does not decode: %v", err)
-		}
-		if env.ID != r.EventID || r.Key != "SKU-1" || r.Type != typ || env.Type != typ {
-			t.Errorf("outbox row %+v does not match its envelope %+v", r, env)
-		}
-	}
-	var inv inventory.Event
-	env, _ := event.Decode(rows[1].Payload)
-	if err := env.DecodeData(&inv); err != nil || inv.OnHand != 40 || inv.Available != 40 || inv.Delta != 40 {
-		t.Errorf("inventory event = %+v, %v", inv, err)
-	}
-}
-
-func testUpdate(t *testing.T, s Store) {
-	p := Product("SKU-2", "audio")
-	put(t, s, p, 10)
-	p2 := p
-	p2.Name, p2.BasePrice = "새 이름 <b>", 13900
-	p2.UpdatedAt = p.UpdatedAt.Add(time.Hour)
-	cur, created := put(t, s, p2, -4)
-	if created {
-		t.Fatal("second put reported created")
-	}
-	if cur.Product.Version != 2 || !cur.Product.CreatedAt.Equal(p.CreatedAt) || cur.Stock.OnHand != 6 {
-		t.Errorf("after update: %+v, want version 2, created_at kept, on_hand 6", cur)
-	}
-	got, err := s.GetProduct(ctx(t), "SKU-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Product.Name != "새 이름 <b>" || got.Product.BasePrice != 13900 || got.Stock.OnHand != 6 {
-		t.Errorf("GetProduct after update = %+v", got)
-	}
-	ledger, _ := s.Ledger(ctx(t), "SKU-2")
-	if len(ledger) != 2 || ledger[1].Kind != inventory.KindAdjust || ledger[1].OnHandDelta != -4 {
-		t.Errorf("ledger = %+v, want initial then adjust -4", ledger)
-	}
-	// A stock count below zero must fail and change nothing.
-	_, _, err = s.PutProduct(ctx(t), "SKU-2", func(c *catalog.Current) (catalog.Write, error) {
-		w := catalog.Write{Product: p2, StockDelta: -7, StockReason: "test"}
-		w.Product.Version = c.Product.Version + 1
-		return w, nil
-	})
-	if !errors.Is(err, catalog.ErrWouldGoNegative) {
-		t.Fatalf("stock below zero: err = %v, want ErrWouldGoNegative", err)
-	}
-	got, _ = s.GetProduct(ctx(t), "SKU-2")
-	if got.Stock.OnHand != 6 || got.Product.Version != 2 {
-		t.Errorf("failed write changed state: %+v", got)
-	}
-}
-
-func testRollback(t *testing.T, s Store) {
-	boom := errors.New("decided no")
-	_, _, err := s.PutProduct(ctx(t), "SKU-3", func(*catalog.Current) (catalog.Write, error) { return catalog.Write{}, boom })
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want the decision's error", err)
-	}
-	// An error after rows were written (a bad event) must roll them back.
-	_, _, err = s.PutProduct(ctx(t), "SKU-3", func(*catalog.Current) (catalog.Write, error) {
-		return catalog.Write{Product: Product("SKU-3", "x"), StockDelta: 5, Events: []event.Message{{Topic: event.TopicProducts}}}, nil
-	})
-	if err == nil {
-		t.Fatal("a malformed event was accepted")
-	}
-	if _, err := s.GetProduct(ctx(t), "SKU-3"); !errors.Is(err, catalog.ErrNotFound) {
-		t.Errorf("GetProduct after failed writes: err = %v, want ErrNotFound", err)
-	}
-	if rows := pending(t, s); len(rows) != 0 {
-		t.Errorf("outbox has %d rows after failed writes", len(rows))
-	}
-	if ledger, _ := s.Ledger(ctx(t), "SKU-3"); len(ledger) != 0 {
-		t.Errorf("ledger has %d rows after failed writes", len(ledger))
-	}
-}
-
-func testNotFound(t *testing.T, s Store) {
-	if _, err := s.GetProduct(ctx(t), "NOPE"); !errors.Is(err, catalog.ErrNotFound) {
-		t.Fatalf("err = %v, want ErrNotFound", err)
-	}
-}
-
-func testList(t *testing.T, s Store) {
-	for i := range 7 {
-		cat := "audio"
-		if i%2 == 1 {
-			cat = "food"
-		}
-		put(t, s, Product(fmt.Sprintf("L-%02d", i), cat), 1)
-	}
-	var all []string
-	after := ""
-	for range 10 {
-		page, err := s.ListProducts(ctx(t), catalog.ListQuery{AfterSKU: after, Limit: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range page {
-			all = append(all, p.SKU)
-		}
-		if len(page) < 3 {
-			break
-		}
-		after = page[len(page)-1].SKU
-	}
-	if fmt.Sprint(all) != "[L-00 L-01 L-02 L-03 L-04 L-05 L-06]" {
-		t.Errorf("paged listing = %v", all)
-	}
-	food, err := s.ListProducts(ctx(t), catalog.ListQuery{Category: "food", Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(food) != 3 || food[0].SKU != "L-01" {
-		t.Errorf("food = %+v, want L-01, L-03, L-05", food)
-	}
-}
-
-func testConcurrentPuts(t *testing.T, s Store) {
-	const n = 20
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		creates int
-	)
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, created, err := s.PutProduct(ctx(t), "HOT", func(c *catalog.Current) (catalog.Write, error) {
-				w := catalog.Write{Product: Product("HOT", "audio"), StockDelta: 1, StockReason: "test"}
-				if c != nil {
-					w.Product.Version = c.Product.Version + 1
-				}
-				w.Events = []event.Message{msg(t, event.TopicProducts, "test.event", "HOT")}
-				return w, nil
-			})
-			if err != nil {
-				errs <- err
-				return
-			}
-			if created {
-				mu.Lock()
-				creates++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("concurrent put: %v", err)
-	}
-	got, err := s.GetProduct(ctx(t), "HOT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if creates != 1 || got.Product.Version != n || got.Stock.OnHand != n {
-		t.Errorf("creates=%d version=%d on_hand=%d, want 1, %d, %d", creates, got.Product.Version, got.Stock.OnHand, n, n)
-	}
-	if rows := pending(t, s); len(rows) != 2*n {
-		t.Errorf("outbox rows = %d, want %d (a product and a stock event per put)", len(rows), 2*n)
-	}
-}
-
-func testOutbox(t *testing.T, s Store) {
-	for i := range 5 {
-		put(t, s, Product(fmt.Sprintf("O-%d", i), "audio"), 1, event.TopicProducts)
-	}
-	rows := pending(t, s)
-	if len(rows) != 10 {
-		t.Fatalf("pending = %d, want 10", len(rows))
-	}
-	for i := 1; i < len(rows); i++ {
-		if rows[i].ID <= rows[i-1].ID {
-			t.Fatalf("outbox not in id order: %d then %d", rows[i-1].ID, rows[i].ID)
-		}
-	}
-	first, err := s.PendingOutbox(ctx(t), 2)
-	if err != nil || len(first) != 2 || first[0].ID != rows[0].ID {
-		t.Fatalf("PendingOutbox(limit 2) = %v, %v", first, err)
-	}
-	if err := s.MarkOutboxSent(ctx(t), []int64{rows[0].ID, rows[1].ID}); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.OutboxBacklog(ctx(t)); err != nil || n != 8 {
-		t.Fatalf("backlog = %d, %v; want 8", n, err)
-	}
-	rest := pending(t, s)
-	if len(rest) != 8 || rest[0].ID != rows[2].ID {
-		t.Fatalf("pending after mark = %+v", rest)
-	}
-	// Marking twice is harmless.
-	if err := s.MarkOutboxSent(ctx(t), []int64{rows[0].ID}); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := s.OutboxBacklog(ctx(t)); n != 8 {
-		t.Fatalf("marking again touched unsent rows: backlog %d", n)
-	}
-	// Large batches are marked in chunks.
-	var ids []int64
-	for _, r := range rest {
-		ids = append(ids, r.ID)
-	}
-	for i := range 1200 {
-		ids = append(ids, int64(1_000_000+i))
-	}
-	if err := s.MarkOutboxSent(ctx(t), ids); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := s.OutboxBacklog(ctx(t)); n != 0 {
-		t.Fatalf("backlog after marking all = %d", n)
-	}
-}
-
-func testLease(t *testing.T, s Store, f Features) {
-	lease, err := s.AcquireRelayLease(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lease.Check(ctx(t)); err != nil {
-		t.Fatalf("check of a held lease: %v", err)
-	}
-	if f.ExclusiveRelayLease {
-		c, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
-		_, err := s.AcquireRelayLease(c)
-		cancel()
-		if err == nil {
-			t.Fatal("a second relay lease was granted while the first was held")
-		}
-		if err := lease.Check(ctx(t)); err != nil {
-			t.Fatalf("check after a refused second lease: %v", err)
-		}
-	}
-	lease.Release()
-	lease.Release() // releasing twice is harmless
-	lease2, err := s.AcquireRelayLease(ctx(t))
-	if err != nil {
-		t.Fatalf("lease after release: %v", err)
-	}
-	if err := lease2.Check(ctx(t)); err != nil {
-		t.Fatalf("check of the second lease: %v", err)
-	}
-	lease2.Release()
-}
-
-func testReportRuns(t *testing.T, s Store) {
-	if _, _, err := s.LastGoodRun(ctx(t), "sales", "2026-11-24", "2026-11-24"); !errors.Is(err, reports.ErrNoReport) {
-		t.Fatalf("no run yet: err = %v, want ErrNoReport", err)
-	}
-	t0 := time.Date(2026, 11, 25, 0, 10, 0, 0, time.UTC)
-	runs := []reports.Run{
-		{ID: "rpt_1", Report: "sales", From: "2026-11-24", To: "2026-11-24", Engine: "duckdb", Trigger: "schedule", Attempt: 1, Status: reports.RunRunning, StartedAt: t0, Fingerprint: "a"},
-		{ID: "rpt_2", Report: "sales", From: "2026-11-24", To: "2026-11-24", Engine: "duckdb", Trigger: "schedule", Attempt: 2, Status: reports.RunRunning, StartedAt: t0.Add(time.Minute), Fingerprint: "a"},
-		{ID: "rpt_3", Report: "sales", From: "2026-11-24", To: "2026-11-24", Engine: "duckdb", Trigger: "stale", Attempt: 1, Status: reports.RunRunning, StartedAt: t0.Add(time.Hour), Fingerprint: "b"},
-	}
-	for _, r := range runs {
-		if err := s.StartRun(ctx(t), r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	finish := func(r reports.Run, status reports.RunStatus, result []byte, errText string) {
-		r.Status, r.FinishedAt, r.Error = status, r.StartedAt.Add(2*time.Second), errText
-		r.Inputs = []reports.Input{{Table: "sales", Date: r.From, Rows: 42}}
-		if err := s.FinishRun(ctx(t), r, result); err != nil {
-			t.Fatal(err)
-		}
-	}
-	finish(runs[0], reports.RunFailed, nil, "engine down")
-	finish(runs[1], reports.RunSucceeded, []byte(`{"v":2}`), "")
-	got, res, err := s.LastGoodRun(ctx(t), "sales", "2026-11-24", "2026-11-24")
-	if err != nil || got.ID != "rpt_2" || string(res) != `{"v":2}` || got.Attempt != 2 || got.DurationMS != 2000 ||
-		len(got.Inputs) != 1 || got.Inputs[0].Rows != 42 || got.Fingerprint != "a" || !got.StartedAt.Equal(runs[1].StartedAt) {
-		t.Fatalf("last good run = %+v %s %v", got, res, err)
-	}
-	finish(runs[2], reports.RunSucceeded, []byte(`{"v":3}`), "")
-	if got, res, _ := s.LastGoodRun(ctx(t), "sales", "2026-11-24", "2026-11-24"); got.ID != "rpt_3" || string(res) != `{"v":3}` {
-		t.Fatalf("a newer good run replaces the result: %+v %s", got, res)
-	}
-	list, err := s.Runs(ctx(t), "sales", 2)
-	if err != nil || len(list) != 2 || list[0].ID != "rpt_3" || list[1].ID != "rpt_2" {
-		t.Fatalf("runs = %+v, %v", list, err)
-	}
-	all, _ := s.Runs(ctx(t), "sales", 10)
-	if len(all) != 3 || all[2].Status != reports.RunFailed || all[2].Error != "engine down" {
-		t.Fatalf("history keeps failures: %+v", all)
-	}
-	if got, err := s.GetRun(ctx(t), "rpt_1"); err != nil || got.Status != reports.RunFailed || got.Error != "engine down" ||
-		got.DurationMS != 2000 || !got.StartedAt.Equal(runs[0].StartedAt) || len(got.Inputs) != 1 {
-		t.Fatalf("get run = %+v, %v", got, err)
-	}
-	if _, err := s.GetRun(ctx(t), "rpt_nope"); !errors.Is(err, reports.ErrRunNotFound) {
-		t.Fatalf("get unknown run: %v", err)
-	}
-	// A run its process left "running" is failed by the next scheduler.
-	orphan := reports.Run{ID: "rpt_4", Report: "sales", From: "2026-11-23", To: "2026-11-23", Engine: "duckdb", Trigger: "schedule", Attempt: 1, Status: reports.RunRunning, StartedAt: t0}
-	if err := s.StartRun(ctx(t), orphan); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AbandonRuns(ctx(t), t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	list, _ = s.Runs(ctx(t), "sales", 10)
-	for _, r := range list {
-		if r.ID == "rpt_4" && (r.Status != reports.RunFailed || r.Error == "") {
-			t.Fatalf("orphan run not failed: %+v", r)
-		}
-		if r.ID == "rpt_3" && r.Status != reports.RunSucceeded {
-			t.Fatalf("a finished run was touched: %+v", r)
-		}
-	}
 }
 
 // testJointCheckout: reserving and creating an order is one transaction, and

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/retry"
 )
 
 // Refresh policies for writes (Elasticsearch's refresh parameter).
@@ -188,10 +189,5 @@ func parseAddresses(addrs []string) (urls []*url.URL, user, pass string, err err
 // backoff is the delay before retry attempt n (1-based): exponential with
 // jitter so many writers rejected together do not return together.
 func backoff(base time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, maxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return retry.Backoff{First: base, Max: maxBackoff, Jitter: true}.Delay(n)
 }

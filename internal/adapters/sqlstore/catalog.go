@@ -16,8 +16,6 @@ import (
 const productColumns = `p.sku, p.name, p.category, p.base_price, p.price_floor, p.price_ceiling,
   p.low_stock_threshold, p.reorder, p.version, p.created_at, p.updated_at`
 
-type scanner interface{ Scan(dest ...any) error }
-
 func scanProduct(row scanner, extra ...any) (catalog.Product, error) {
 	var (
 		p                catalog.Product
@@ -88,20 +86,8 @@ func (s *Store) ListProducts(ctx context.Context, lq catalog.ListQuery) ([]catal
 	}
 	query += ` ORDER BY p.sku LIMIT ?`
 	args = append(args, lq.Limit)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	out, err := list(ctx, s.r, func(r scanner) (catalog.Product, error) { return scanProduct(r) }, s.q(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing products: %w", err)
-	}
-	defer rows.Close()
-	out := []catalog.Product{}
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing products: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing products: %w", err)
 	}
 	return out, nil
@@ -216,37 +202,4 @@ func (s *Store) putProductOnce(ctx context.Context, sku string, decide func(*cat
 		return catalog.Current{}, false, err
 	}
 	return out, created, nil
-}
-
-func (s *Store) appendLedger(ctx context.Context, tx *txn, sku, kind string, onHandDelta, reservedDelta int64, reason, ref string, at int64) error {
-	_, err := tx.ExecContext(ctx, (`INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		sku, kind, onHandDelta, reservedDelta, reason, ref, at)
-	if err != nil {
-		return fmt.Errorf("appending ledger entry for %s: %w", sku, err)
-	}
-	return nil
-}
-
-// Ledger returns a SKU's ledger in order.
-func (s *Store) Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, sku, kind, on_hand_delta, reserved_delta, reason, ref FROM inventory_ledger WHERE sku = ? ORDER BY id`), sku)
-	if err != nil {
-		return nil, fmt.Errorf("reading ledger of %s: %w", sku, err)
-	}
-	defer rows.Close()
-	var out []inventory.LedgerEntry
-	for rows.Next() {
-		var e inventory.LedgerEntry
-		if err := rows.Scan(&e.ID, &e.SKU, &e.Kind, &e.OnHandDelta, &e.ReservedDelta, &e.Reason, &e.Ref); err != nil {
-			return nil, fmt.Errorf("reading ledger of %s: %w", sku, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// EnqueueEvents writes events to the outbox in their own transaction, for
-// writers whose state lives elsewhere (and for tools and benchmarks).
-func (s *Store) EnqueueEvents(ctx context.Context, msgs []event.Message) error {
-	return s.inTx(ctx, func(tx *txn) error { return s.enqueue(ctx, tx, msgs) })
 }

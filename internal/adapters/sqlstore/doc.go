@@ -4,4 +4,8 @@
 // scale. One implementation speaks both dialects; where they differ (DDL,
 // placeholders, row locks, relay leases) the dialect decides. Both pass the
 // storetest contract suite.
+//
+// Each port the store implements has a file of its own, named after it
+// (idempotency.go, outbox.go, ledger.go, inventory.go, orders.go, ...);
+// store.go holds Open, the options, the write path and the query helpers.
 package sqlstore

@@ -13,13 +13,6 @@ import (
 	"github.com/mercato-platform/mercato/internal/money"
 )
 
-// Ledger entry kinds written by the inventory operations.
-const (
-	kindReserve = "reserve"
-	kindCommit  = "commit"
-	kindRelease = "release"
-)
-
 type stockRow struct {
 	inventory.Levels
 	flags inventory.AlertFlags
@@ -130,13 +123,6 @@ func (s *Store) storeAlert(ctx context.Context, tx *txn, typ string, l inventory
 	return append(msgs, m), nil
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 type reservation struct {
 	state string
 	items []inventory.Item
@@ -193,7 +179,7 @@ func (s *Store) reserveOne(ctx context.Context, id string, items []inventory.Ite
 // reserveTx is Reserve inside a transaction; items are normalised and
 // encoded is their JSON.
 func (s *Store) reserveTx(ctx context.Context, tx *txn, id string, items []inventory.Item, encoded string, ttl time.Duration) error {
-	now := time.Now()
+	now := s.now()
 	// Claim the id first: the common case (a new reservation) costs no
 	// lookup, and a failure below rolls the claim back.
 	res, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -231,17 +217,6 @@ func (s *Store) reserveTx(ctx context.Context, tx *txn, id string, items []inven
 	return s.enqueue(ctx, tx, msgs)
 }
 
-// retryUnique retries fn when a concurrent writer inserted the same row
-// first (PostgreSQL); the retry then sees that row and replays.
-func (s *Store) retryUnique(ctx context.Context, fn func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := fn()
-		if err == nil || attempt >= 3 || !isUniqueViolation(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
 // Commit sells a held reservation.
 func (s *Store) Commit(ctx context.Context, id string) error {
 	return s.closeReservation(ctx, id, inventory.StateCommitted)
@@ -257,18 +232,17 @@ func (s *Store) closeReservation(ctx context.Context, id, to string) error {
 }
 
 func (s *Store) closeReservationTx(ctx context.Context, tx *txn, id, to string) error {
-	now := time.Now()
+	now := s.now()
 	r, err := s.reservation(ctx, tx, id)
 	if err != nil {
 		return err
 	}
-	switch {
-	case r == nil:
-		return fmt.Errorf("%w: %s", inventory.ErrUnknownReservation, id)
-	case r.state == to:
-		return nil // idempotent replay
-	case r.state != inventory.StateHeld:
-		return fmt.Errorf("%w: %s is %s", inventory.ErrReservationClosed, id, r.state)
+	var from string
+	if r != nil {
+		from = r.state
+	}
+	if replay, err := inventory.Closing(id, r != nil, from, to); replay || err != nil {
+		return err
 	}
 	var msgs []event.Message
 	for _, it := range r.items {
@@ -301,7 +275,7 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 	var out inventory.Levels
 	err := s.retryUnique(ctx, func() error {
 		return s.inTx(ctx, func(tx *txn) error {
-			now := time.Now()
+			now := s.now()
 			if ref != "" {
 				var n int
 				if err := tx.QueryRowContext(ctx, (`SELECT COUNT(*) FROM inventory_ledger WHERE sku = ? AND ref = ? AND kind = 'adjust' AND ref <> ''`), sku, ref).Scan(&n); err != nil {
@@ -342,20 +316,11 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 
 // ExpiredReservations lists held reservations past their TTL, oldest first.
 func (s *Store) ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id FROM reservations WHERE state = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`), micros(now), limit)
+	out, err := list(ctx, s.r, scanString, s.q(`SELECT id FROM reservations WHERE state = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing expired reservations: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("listing expired reservations: %w", err)
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Alerts lists stored alerts of a type (all types when empty) at or after
@@ -369,81 +334,19 @@ func (s *Store) Alerts(ctx context.Context, typ string, since time.Time, limit i
 	}
 	query += ` ORDER BY id LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing alerts: %w", err)
-	}
-	defer rows.Close()
-	out := []inventory.Alert{}
-	for rows.Next() {
+	out, err := list(ctx, s.r, func(r scanner) (inventory.Alert, error) {
 		var (
 			a  inventory.Alert
 			at int64
 		)
-		if err := rows.Scan(&a.ID, &a.Type, &a.SKU, &a.Available, &a.Threshold, &at); err != nil {
-			return nil, fmt.Errorf("listing alerts: %w", err)
+		if err := r.Scan(&a.ID, &a.Type, &a.SKU, &a.Available, &a.Threshold, &at); err != nil {
+			return inventory.Alert{}, err
 		}
 		a.At = fromMicros(at)
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
-// LedgerTotals sums a SKU's ledger: what on_hand and reserved must be. The
-// ledger has no index by SKU (it is read per SKU only by audits), so this
-// scans it; LedgerBalances does every SKU in one pass.
-func (s *Store) LedgerTotals(ctx context.Context, sku string) (onHand, reserved int64, err error) {
-	err = s.r.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(on_hand_delta), 0), COALESCE(SUM(reserved_delta), 0) FROM inventory_ledger WHERE sku = ?`), sku).Scan(&onHand, &reserved)
+		return a, nil
+	}, s.q(query), args...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("summing ledger of %s: %w", sku, err)
+		return nil, fmt.Errorf("listing alerts: %w", err)
 	}
-	return onHand, reserved, nil
-}
-
-// LedgerBalances sums the whole ledger per SKU in one read (one snapshot)
-// and calls fn for every SKU with a stock record, in SKU order, with what
-// its on_hand and reserved must be. An error from fn stops the walk.
-func (s *Store) LedgerBalances(ctx context.Context, fn func(sku string, onHand, reserved int64) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT i.sku, COALESCE(l.on_hand, 0), COALESCE(l.reserved, 0)
-  FROM inventory i LEFT JOIN (
-    SELECT sku, SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved FROM inventory_ledger GROUP BY sku
-  ) l ON l.sku = i.sku
-  ORDER BY i.sku`)
-	if err != nil {
-		return fmt.Errorf("summing the ledger: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			sku              string
-			onHand, reserved int64
-		)
-		if err := rows.Scan(&sku, &onHand, &reserved); err != nil {
-			return fmt.Errorf("summing the ledger: %w", err)
-		}
-		if err := fn(sku, onHand, reserved); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("summing the ledger: %w", err)
-	}
-	return nil
-}
-
-// ReservationItems returns a reservation's items and state.
-func (s *Store) ReservationItems(ctx context.Context, id string) ([]inventory.Item, string, error) {
-	var state, items string
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT state, items FROM reservations WHERE id = ?`), id).Scan(&state, &items)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", fmt.Errorf("%w: %s", inventory.ErrUnknownReservation, id)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("reading reservation %s: %w", id, err)
-	}
-	var out []inventory.Item
-	if err := json.Unmarshal([]byte(items), &out); err != nil {
-		return nil, "", fmt.Errorf("decoding reservation %s: %w", id, err)
-	}
-	return out, state, nil
+	return out, nil
 }

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/event"
-	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
 )
 
 const orderColumns = `id, customer_id, status, items, total, payment_token, payment_id, failure_reason, version, created_at, updated_at`
 
-func scanOrder(row interface{ Scan(...any) error }) (orders.Order, error) {
+func scanOrder(row scanner) (orders.Order, error) {
 	var (
 		o                orders.Order
 		status, items    string
@@ -46,28 +45,6 @@ func (s *Store) CreateOrder(ctx context.Context, o orders.Order, idem orders.Ide
 		}
 		return s.createOrderTx(ctx, tx, o, string(items), idem, events)
 	})
-}
-
-// claimKeyTx writes a deferred idempotency claim (idempotency.Deferred),
-// already linked to the order, before any other write of the transaction:
-// a key another request holds fails it with idempotency.ErrTaken.
-func (s *Store) claimKeyTx(ctx context.Context, tx *txn, orderID string, idem orders.IdemRef) error {
-	if idem.Claim == nil {
-		return nil
-	}
-	c := idem.Claim
-	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, created_at, expires_at, locked_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
-		idem.Scope, idem.Key, c.Hash, idemInFlight, orderID, micros(c.At), micros(c.Expires), micros(c.At))
-	if err != nil {
-		return fmt.Errorf("claiming idempotency key: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("claiming idempotency key: %w", err)
-	} else if n == 0 {
-		return idempotency.ErrTaken
-	}
-	return nil
 }
 
 func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, items string, idem orders.IdemRef, events []event.Message) error {
@@ -213,151 +190,30 @@ func (s *Store) updateOrderTx(ctx context.Context, tx *txn, id string, fn func(*
 
 // StaleOrders lists orders in status last updated before a time.
 func (s *Store) StaleOrders(ctx context.Context, status orders.Status, before time.Time, limit int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id FROM orders WHERE status = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`), string(status), micros(before), limit)
+	out, err := list(ctx, s.r, scanString, s.q(`SELECT id FROM orders WHERE status = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`), string(status), micros(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing stale orders: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CountOrders counts orders by status (for tests, tools and the dashboard).
 func (s *Store) CountOrders(ctx context.Context) (map[orders.Status]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM orders GROUP BY status`)
+	type count struct {
+		status string
+		n      int64
+	}
+	counts, err := list(ctx, s.r, func(r scanner) (count, error) {
+		var c count
+		err := r.Scan(&c.status, &c.n)
+		return c, err
+	}, `SELECT status, COUNT(*) FROM orders GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("counting orders: %w", err)
 	}
-	defer rows.Close()
-	out := map[orders.Status]int64{}
-	for rows.Next() {
-		var (
-			st string
-			n  int64
-		)
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		out[orders.Status(st)] = n
+	out := make(map[orders.Status]int64, len(counts))
+	for _, c := range counts {
+		out[orders.Status(c.status)] = c.n
 	}
-	return out, rows.Err()
-}
-
-// Idempotency key states.
-const (
-	idemInFlight = "in_flight"
-	idemDone     = "done"
-)
-
-// Begin claims an idempotency key (see idempotency.Store).
-func (s *Store) Begin(ctx context.Context, scope, key, hash string, now time.Time, ttl, lease time.Duration) (idempotency.Record, error) {
-	var rec idempotency.Record
-	err := s.retryUnique(ctx, func() error {
-		return s.inTx(ctx, func(tx *txn) error {
-			var (
-				gotHash, state    string
-				status            sql.NullInt64
-				body              []byte
-				resource          sql.NullString
-				expires, lockedAt int64
-			)
-			err := tx.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, resource_id, expires_at, locked_at
-  FROM idempotency_keys WHERE scope = ? AND key = ?`+s.forUpdate(), scope, key).Scan(&gotHash, &state, &status, &body, &resource, &expires, &lockedAt)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				rec = idempotency.Record{Outcome: idempotency.Run}
-				_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, expires_at, locked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-					scope, key, hash, idemInFlight, micros(now), micros(now.Add(ttl)), micros(now))
-				return err
-			case err != nil:
-				return fmt.Errorf("reading idempotency key: %w", err)
-			case expires < micros(now):
-				rec = idempotency.Record{Outcome: idempotency.Run}
-				_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET request_hash = ?, state = ?, response_status = NULL, response_body = NULL,
-  resource_id = NULL, created_at = ?, expires_at = ?, locked_at = ? WHERE scope = ? AND key = ?`,
-					hash, idemInFlight, micros(now), micros(now.Add(ttl)), micros(now), scope, key)
-				return err
-			case gotHash != hash:
-				rec = idempotency.Record{Outcome: idempotency.Conflict}
-			case state == idemDone:
-				rec = idempotency.Record{Outcome: idempotency.Replay, Status: int(status.Int64), Body: body, ResourceID: resource.String}
-			case lockedAt < micros(now.Add(-lease)):
-				rec = idempotency.Record{Outcome: idempotency.Resume, ResourceID: resource.String}
-				_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_at = ? WHERE scope = ? AND key = ?`, micros(now), scope, key)
-				return err
-			default:
-				rec = idempotency.Record{Outcome: idempotency.InProgress}
-			}
-			return nil
-		})
-	})
-	return rec, err
-}
-
-// Finish stores a key's response. A key whose response is stored already
-// (by the transaction that finished the work, see CommitAndUpdateOrder) is
-// left as it is, without a write.
-func (s *Store) Finish(ctx context.Context, scope, key string, status int, body []byte) error {
-	var state string
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT state FROM idempotency_keys WHERE scope = ? AND key = ?`), scope, key).Scan(&state)
-	if err == nil && state == idemDone {
-		return nil
-	}
-	return s.inTx(ctx, func(tx *txn) error { return s.finishTx(ctx, tx, scope, key, status, body) })
-}
-
-func (s *Store) finishTx(ctx context.Context, tx *txn, scope, key string, status int, body []byte) error {
-	_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ? WHERE scope = ? AND key = ?`,
-		idemDone, status, body, scope, key)
-	if err != nil {
-		return fmt.Errorf("storing idempotent response: %w", err)
-	}
-	return nil
-}
-
-// Exists reports whether a key has a row (idempotency.Deferred).
-func (s *Store) Exists(ctx context.Context, scope, key string) (bool, error) {
-	var one int
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT 1 FROM idempotency_keys WHERE scope = ? AND key = ?`), scope, key).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading idempotency key: %w", err)
-	}
-	return true, nil
-}
-
-// Settle stores the response of a request whose deferred claim was never
-// written (idempotency.Deferred); a row already there is left alone.
-func (s *Store) Settle(ctx context.Context, scope, key string, c idempotency.Claim, status int, body []byte) error {
-	return s.inTx(ctx, func(tx *txn) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, response_body, created_at, expires_at, locked_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
-			scope, key, c.Hash, idemDone, status, body, micros(c.At), micros(c.Expires), micros(c.At))
-		if err != nil {
-			return fmt.Errorf("storing idempotent response: %w", err)
-		}
-		return nil
-	})
-}
-
-// Forget drops an unfinished claim that names no resource or names
-// resourceID (idempotency.Store), so a retry runs again.
-func (s *Store) Forget(ctx context.Context, scope, key, resourceID string) error {
-	return s.inTx(ctx, func(tx *txn) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = ? AND (resource_id IS NULL OR resource_id = ?)`,
-			scope, key, idemInFlight, resourceID)
-		if err != nil {
-			return fmt.Errorf("forgetting idempotency key: %w", err)
-		}
-		return nil
-	})
+	return out, nil
 }

@@ -8,25 +8,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/outbox"
 )
 
 // PendingOutbox returns unsent rows in id order.
 func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]outbox.Row, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, event_id, topic, msg_key, event_type, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?`), limit)
+	out, err := list(ctx, s.r, func(row scanner) (outbox.Row, error) {
+		var r outbox.Row
+		err := row.Scan(&r.ID, &r.EventID, &r.Topic, &r.Key, &r.Type, &r.Payload)
+		return r, err
+	}, s.q(`SELECT id, event_id, topic, msg_key, event_type, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []outbox.Row
-	for rows.Next() {
-		var r outbox.Row
-		if err := rows.Scan(&r.ID, &r.EventID, &r.Topic, &r.Key, &r.Type, &r.Payload); err != nil {
-			return nil, fmt.Errorf("reading outbox: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MarkOutboxSent deletes published rows: from now on the event log is their
@@ -59,6 +55,29 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("counting outbox backlog: %w", err)
 	}
 	return n, nil
+}
+
+// EnqueueEvents writes events to the outbox in their own transaction, for
+// writers whose state lives elsewhere (and for tools and benchmarks).
+func (s *Store) EnqueueEvents(ctx context.Context, msgs []event.Message) error {
+	return s.inTx(ctx, func(tx *txn) error { return s.enqueue(ctx, tx, msgs) })
+}
+
+// enqueue writes events to the outbox with multi-row inserts, in the
+// transaction of the change they report.
+func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) error {
+	rows := make([][]any, 0, len(msgs))
+	for _, m := range msgs {
+		payload, err := m.Envelope.Encode()
+		if err != nil {
+			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
+		}
+		rows = append(rows, []any{m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time)})
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `, 6, rows); err != nil {
+		return fmt.Errorf("enqueueing events: %w", err)
+	}
+	return nil
 }
 
 // relayLockKey is the advisory lock the publishing relay holds. Being below

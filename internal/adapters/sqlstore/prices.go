@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/mercato-platform/mercato/internal/prices"
 	"github.com/mercato-platform/mercato/internal/pricing"
+	"github.com/mercato-platform/mercato/internal/pricing/pricebook"
 )
 
 // SavePrices stores price changes, once per event id.
-func (s *Store) SavePrices(ctx context.Context, changes []prices.Change) error {
+func (s *Store) SavePrices(ctx context.Context, changes []pricebook.Change) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		for _, c := range changes {
 			reason, err := json.Marshal(c.Reason)
@@ -26,29 +26,29 @@ func (s *Store) SavePrices(ctx context.Context, changes []prices.Change) error {
 	})
 }
 
+// scanPrices lists price changes: sku, price, base_price, at, reason.
 func (s *Store) scanPrices(ctx context.Context, query string, args ...any) ([]pricing.PriceRecord, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	out, err := list(ctx, s.r, scanPrice, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading prices: %w", err)
 	}
-	defer rows.Close()
-	out := []pricing.PriceRecord{}
-	for rows.Next() {
-		var (
-			r      pricing.PriceRecord
-			at     int64
-			reason string
-		)
-		if err := rows.Scan(&r.SKU, &r.Price, &r.BasePrice, &at, &reason); err != nil {
-			return nil, fmt.Errorf("reading prices: %w", err)
-		}
-		r.UpdatedAt = fromMicros(at)
-		if err := json.Unmarshal([]byte(reason), &r.Reason); err != nil {
-			return nil, fmt.Errorf("decoding price reason of %s: %w", r.SKU, err)
-		}
-		out = append(out, r)
+	return out, nil
+}
+
+func scanPrice(row scanner) (pricing.PriceRecord, error) {
+	var (
+		r      pricing.PriceRecord
+		at     int64
+		reason string
+	)
+	if err := row.Scan(&r.SKU, &r.Price, &r.BasePrice, &at, &reason); err != nil {
+		return pricing.PriceRecord{}, err
 	}
-	return out, rows.Err()
+	r.UpdatedAt = fromMicros(at)
+	if err := json.Unmarshal([]byte(reason), &r.Reason); err != nil {
+		return pricing.PriceRecord{}, fmt.Errorf("decoding price reason of %s: %w", r.SKU, err)
+	}
+	return r, nil
 }
 
 // PriceHistory returns a SKU's changes, newest first.

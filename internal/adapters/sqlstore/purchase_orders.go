@@ -14,7 +14,7 @@ import (
 
 const poColumns = `id, sku, quantity, status, supplier, urgent, trigger_key, justification, created_at, expected_at, updated_at`
 
-func scanPO(row interface{ Scan(...any) error }) (replenishment.PurchaseOrder, error) {
+func scanPO(row scanner) (replenishment.PurchaseOrder, error) {
 	var (
 		po                         replenishment.PurchaseOrder
 		status, just               string
@@ -97,39 +97,21 @@ func (s *Store) ListPurchaseOrders(ctx context.Context, status replenishment.Sta
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	out, err := list(ctx, s.r, scanPO, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing purchase orders: %w", err)
 	}
-	defer rows.Close()
-	out := []replenishment.PurchaseOrder{}
-	for rows.Next() {
-		po, err := scanPO(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing purchase orders: %w", err)
-		}
-		out = append(out, po)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // OpenPurchaseOrders lists a SKU's orders still on their way.
 func (s *Store) OpenPurchaseOrders(ctx context.Context, sku string) ([]replenishment.PurchaseOrder, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+poColumns+` FROM purchase_orders
+	out, err := list(ctx, s.r, scanPO, s.q(`SELECT `+poColumns+` FROM purchase_orders
   WHERE sku = ? AND status IN ('requested', 'confirmed', 'shipped') ORDER BY created_at`), sku)
 	if err != nil {
 		return nil, fmt.Errorf("listing open purchase orders of %s: %w", sku, err)
 	}
-	defer rows.Close()
-	var out []replenishment.PurchaseOrder
-	for rows.Next() {
-		po, err := scanPO(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, po)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // UpdatePurchaseOrder changes an order under its lock (see replenishment.Store).
@@ -172,7 +154,7 @@ func (s *Store) RecordDemand(ctx context.Context, eventID, sku string, day time.
 	var added bool
 	err := s.inTx(ctx, func(tx *txn) error {
 		added = false
-		res, err := tx.ExecContext(ctx, `INSERT INTO demand_events (event_id, at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`, eventID, micros(time.Now()))
+		res, err := tx.ExecContext(ctx, `INSERT INTO demand_events (event_id, at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`, eventID, micros(s.now()))
 		if err != nil {
 			return fmt.Errorf("recording demand event: %w", err)
 		}
@@ -195,18 +177,18 @@ func (s *Store) DailyDemand(ctx context.Context, sku string, from, to time.Time)
 	if last <= first {
 		return nil, nil
 	}
-	out := make([]float64, last-first)
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT day, units FROM demand_daily WHERE sku = ? AND day >= ? AND day < ?`), sku, first, last)
+	type dayUnits struct{ day, units int64 }
+	days, err := list(ctx, s.r, func(r scanner) (dayUnits, error) {
+		var d dayUnits
+		err := r.Scan(&d.day, &d.units)
+		return d, err
+	}, s.q(`SELECT day, units FROM demand_daily WHERE sku = ? AND day >= ? AND day < ?`), sku, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("reading demand of %s: %w", sku, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var day, units int64
-		if err := rows.Scan(&day, &units); err != nil {
-			return nil, err
-		}
-		out[day-first] = float64(units)
+	out := make([]float64, last-first)
+	for _, d := range days {
+		out[d.day-first] = float64(d.units)
 	}
-	return out, rows.Err()
+	return out, nil
 }

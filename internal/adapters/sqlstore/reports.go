@@ -13,7 +13,7 @@ import (
 
 const runColumns = `id, report, date_from, date_to, engine, run_trigger, attempt, status, started_at, finished_at, inputs, fingerprint, error`
 
-func scanRun(row interface{ Scan(...any) error }, extra ...any) (reports.Run, error) {
+func scanRun(row scanner, extra ...any) (reports.Run, error) {
 	var (
 		r                 reports.Run
 		status, inputs    string
@@ -107,18 +107,10 @@ WHERE status = 'running' AND started_at < ?`, micros(before))
 
 // Runs lists a report's newest runs first.
 func (s *Store) Runs(ctx context.Context, report string, limit int) ([]reports.Run, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+runColumns+` FROM report_runs WHERE report = ? ORDER BY started_at DESC, id DESC LIMIT ?`), report, limit)
+	out, err := list(ctx, s.r, func(r scanner) (reports.Run, error) { return scanRun(r) },
+		s.q(`SELECT `+runColumns+` FROM report_runs WHERE report = ? ORDER BY started_at DESC, id DESC LIMIT ?`), report, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing report runs: %w", err)
 	}
-	defer rows.Close()
-	out := []reports.Run{}
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
@@ -87,7 +85,7 @@ type skuDelta struct {
 // reserveBulkTx decides and writes a batch; outcome gets each entry's
 // result (nil: held, or held already by an earlier call).
 func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry, outcome []error) error {
-	now := time.Now()
+	now := s.now()
 	at := micros(now)
 	// Ids that exist already are replays, answered as Reserve answers them.
 	existing, err := s.reservationStates(ctx, tx, entries)
@@ -234,87 +232,18 @@ func (s *Store) reservationStates(ctx context.Context, tx *txn, entries []batchE
 		for i := range n {
 			args[i] = entries[start+i].req.ID
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, state FROM reservations WHERE id IN (`+placeholders(n)+`)`, args...)
+		states, err := list(ctx, tx, func(r scanner) ([2]string, error) {
+			var idState [2]string
+			err := r.Scan(&idState[0], &idState[1])
+			return idState, err
+		}, `SELECT id, state FROM reservations WHERE id IN (`+placeholders(n)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("reading reservations: %w", err)
 		}
-		for rows.Next() {
-			var id, st string
-			if err := rows.Scan(&id, &st); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("reading reservations: %w", err)
-			}
-			out[id] = st
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("reading reservations: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("reading reservations: %w", err)
+		for _, st := range states {
+			out[st[0]] = st[1]
 		}
 		start += n
 	}
 	return out, nil
-}
-
-// enqueue writes events to the outbox with multi-row inserts.
-func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) error {
-	rows := make([][]any, 0, len(msgs))
-	for _, m := range msgs {
-		payload, err := m.Envelope.Encode()
-		if err != nil {
-			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
-		}
-		rows = append(rows, []any{m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time)})
-	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `, 6, rows); err != nil {
-		return fmt.Errorf("enqueueing events: %w", err)
-	}
-	return nil
-}
-
-// chunk is how many of n remaining rows the next statement takes: 64, 32,
-// ... or 1, so a few statements cover any count and each stays prepared.
-func chunk(n int) int {
-	c := 64
-	for c > n {
-		c /= 2
-	}
-	return c
-}
-
-// insertRows runs head (an INSERT ... VALUES) over rows of ncols values,
-// in chunks (see chunk).
-func (s *Store) insertRows(ctx context.Context, tx *txn, head string, ncols int, rows [][]any) error {
-	for len(rows) > 0 {
-		n := chunk(len(rows))
-		args := make([]any, 0, n*ncols)
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		if _, err := tx.ExecContext(ctx, head+valuesList(n, ncols), args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
-	}
-	return nil
-}
-
-var valuesLists sync.Map // [2]int{rows, cols} -> string
-
-// valuesList is "(?, ?), (?, ?)" for rows × cols placeholders.
-func valuesList(rows, cols int) string {
-	k := [2]int{rows, cols}
-	if v, ok := valuesLists.Load(k); ok {
-		return v.(string)
-	}
-	one := "(" + placeholders(cols) + ")"
-	v := strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
-	valuesLists.Store(k, v)
-	return v
-}
-
-// placeholders is "?, ?, ?" with n marks.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

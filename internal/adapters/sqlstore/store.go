@@ -36,12 +36,16 @@ type Options struct {
 	// every write, so a negative value lets it run ahead of the goroutines
 	// queueing work for it. See WriterPriority.
 	WriterNice int
+	// Now is the clock that stamps reservations, ledger entries and
+	// events; default time.Now.
+	Now func() time.Time
 }
 
 // Store is the system of record.
 type Store struct {
 	pg         bool
 	hysteresis float64
+	now        func() time.Time
 	w          *sql.DB // writes; on SQLite exactly one connection
 	r          *sql.DB // reads; on SQLite a separate read-only pool (WAL readers never block the writer)
 
@@ -181,6 +185,10 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 	s.hysteresis = o.AlertHysteresis
 	if s.hysteresis <= 0 {
 		s.hysteresis = 0.10
+	}
+	s.now = o.Now
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -361,6 +369,101 @@ func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
 	return nil
 }
 
+// retryUnique retries fn when a concurrent writer inserted the same row
+// first (PostgreSQL); the retry then sees that row and replays.
+func (s *Store) retryUnique(ctx context.Context, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil || attempt >= 3 || !isUniqueViolation(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// scanner is a row to scan: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// querier runs a query: the read pool (placeholders already rewritten with
+// s.q) or a write transaction (which rewrites them itself).
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// list runs query and scans each row with scan. The result is never nil, so
+// an empty list encodes as [] in JSON.
+func list[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanString scans a one-column row of text.
+func scanString(r scanner) (string, error) {
+	var v string
+	err := r.Scan(&v)
+	return v, err
+}
+
+// chunk is how many of n remaining rows the next statement takes: 64, 32,
+// ... or 1, so a few statements cover any count and each stays prepared.
+func chunk(n int) int {
+	c := 64
+	for c > n {
+		c /= 2
+	}
+	return c
+}
+
+// insertRows runs head (an INSERT ... VALUES) over rows of ncols values,
+// in chunks (see chunk).
+func (s *Store) insertRows(ctx context.Context, tx *txn, head string, ncols int, rows [][]any) error {
+	for len(rows) > 0 {
+		n := chunk(len(rows))
+		args := make([]any, 0, n*ncols)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, head+valuesList(n, ncols), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+var valuesLists sync.Map // [2]int{rows, cols} -> string
+
+// valuesList is "(?, ?), (?, ?)" for rows × cols placeholders.
+func valuesList(rows, cols int) string {
+	k := [2]int{rows, cols}
+	if v, ok := valuesLists.Load(k); ok {
+		return v.(string)
+	}
+	one := "(" + placeholders(cols) + ")"
+	v := strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+	valuesLists.Store(k, v)
+	return v
+}
+
+// placeholders is "?, ?, ?" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
 // isUniqueViolation reports a primary-key or unique conflict, which on
 // PostgreSQL means a concurrent writer won a race and the caller should retry.
 func isUniqueViolation(err error) bool {
@@ -374,6 +477,13 @@ func isUniqueViolation(err error) bool {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // prioritise adjusts the calling thread's nice value by adjust, as nice -n

@@ -1,5 +1,5 @@
 //go:build !race
 
-package pricing
+package stream
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package pricing
+package stream
 
 import (
 	"bytes"
@@ -6,64 +6,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/mercato-platform/mercato/internal/bus"
-	"github.com/mercato-platform/mercato/internal/catalog"
+	"github.com/mercato-platform/mercato/internal/dedup"
 	"github.com/mercato-platform/mercato/internal/event"
-	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/pricing"
 )
 
 // TopicChangelog is the pricing role's compacted state topic: one record per
-// SKU (value = SKUState.AppendBinary) and one per partition for the
+// SKU (value = pricing.SKUState.AppendBinary) and one per partition for the
 // watermark. It must have the input topics' partition count: a SKU's state is
 // written to the partition number its records come from (see keyOn).
 const TopicChangelog = "commerce.pricing.changelog"
 
-// Event types the pricing role reads and writes.
-const (
-	TypePurchase     = "purchase"
-	TypePriceChanged = "price.changed"
-	source           = "mercato/pricing"
-)
-
-// PurchaseData is the data of a purchase event on commerce.purchases.
-type PurchaseData struct {
-	SKU       string `json:"sku"`
-	Quantity  int64  `json:"quantity"`
-	UnitPrice int64  `json:"unit_price"`
-	OrderID   string `json:"order_id"`
-}
+// source names the pricing role in the envelopes it writes.
+const source = "mercato/pricing"
 
 // emptyObject stands in for an already decoded data object when the fast
 // path validates the rest of an envelope.
 var emptyObject = json.RawMessage(`{}`)
 
-// PriceRecord is the data of a price.changed event on commerce.prices: what
-// GET /v1/prices/{sku} serves.
-type PriceRecord struct {
-	SKU       string    `json:"sku"`
-	Price     int64     `json:"price"`
-	BasePrice int64     `json:"base_price"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Reason    Reason    `json:"reason"`
-}
-
 // ProcessorOptions configure the pricing role.
 type ProcessorOptions struct {
 	Client *bus.Client
-	Config Config
+	Config pricing.Config
 	// Fallback prices categories without a rule on commerce.pricing-rules.
-	Fallback Rule
+	Fallback pricing.Rule
 	// Group is the consumer group (default "pricing"); InstanceID must be
 	// stable per instance across restarts so a restart fences its zombie.
 	Group      string
@@ -79,7 +52,7 @@ type ProcessorOptions struct {
 }
 
 // Processor is the pricing role: purchases, inventory and products in,
-// prices out, exactly once. Each assigned partition has its own Pricer; its
+// prices out, exactly once. Each assigned partition has its own pricing.Pricer; its
 // state goes to TopicChangelog in the same transaction as the price records
 // and the consumed offsets, and is restored from there on assignment.
 type Processor struct {
@@ -89,26 +62,29 @@ type Processor struct {
 
 	ruleMu      sync.Mutex
 	ruleUpdates []ruleUpdate
-	book        *RuleBook // owned by the processing goroutine
+	book        *pricing.RuleBook // owned by the processing goroutine
 
 	mu          sync.Mutex
-	pricers     map[int32]*Pricer
+	pricers     map[int32]*pricing.Pricer
 	needRestore map[int32]bool
 	metaKeys    map[int32][]byte
-	hasher      kgo.TopicPartitioner
-	recent      map[int32]*recentIDs
-	seeds       []string
-	nParts      int
+	// recent holds, per partition, the purchase event ids seen within the
+	// allowed lateness, so an event published twice upstream (an outbox relay
+	// that crashed between sending and marking sent) counts once. Older
+	// duplicates are late anyway. It is kept in memory only: a duplicate that
+	// straddles a restart of this instance is counted twice.
+	recent map[int32]*dedup.IDs
+	nParts int
 
 	// onBatch, when set by tests, runs after a batch was processed and before
 	// its transaction ends; cancelling ctx there is a crash mid-transaction,
 	// and an error aborts the transaction.
-	onBatch func(ctx context.Context, recs []*kgo.Record) error
+	onBatch func(ctx context.Context, recs []*bus.Record) error
 }
 
 type ruleUpdate struct {
 	category string
-	rule     *Rule // nil deletes
+	rule     *pricing.Rule // nil deletes
 }
 
 // NewProcessor validates the options; Run starts the role.
@@ -119,7 +95,7 @@ func NewProcessor(o ProcessorOptions) (*Processor, error) {
 	if err := o.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("pricing processor: %w", err)
 	}
-	book, err := NewRuleBook(o.Fallback)
+	book, err := pricing.NewRuleBook(o.Fallback)
 	if err != nil {
 		return nil, fmt.Errorf("pricing processor: %w", err)
 	}
@@ -134,8 +110,8 @@ func NewProcessor(o ProcessorOptions) (*Processor, error) {
 	}
 	return &Processor{
 		o: o, c: o.Client, log: o.Logger.With("role", "pricing"), book: book,
-		pricers: map[int32]*Pricer{}, needRestore: map[int32]bool{}, metaKeys: map[int32][]byte{},
-		recent: map[int32]*recentIDs{},
+		pricers: map[int32]*pricing.Pricer{}, needRestore: map[int32]bool{}, metaKeys: map[int32][]byte{},
+		recent: map[int32]*dedup.IDs{},
 	}, nil
 }
 
@@ -162,7 +138,11 @@ func (p *Processor) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.followRules(ruleCtx, rules)
+		rules.Follow(ruleCtx, 1000, func(recs []bus.Record) {
+			for i := range recs {
+				p.queueRule(&recs[i])
+			}
+		}, func(err error) { p.log.Warn("rules fetch error", "err", err) })
 	}()
 	defer wg.Wait()
 	defer stopRules()
@@ -224,95 +204,48 @@ func (p *Processor) Partitions() []int32 {
 	return out
 }
 
-// discover finds the brokers (for the restore and rule readers) and checks
-// that the inputs and the changelog are co-partitioned.
+// discover checks that the inputs and the changelog are co-partitioned.
 func (p *Processor) discover(ctx context.Context) error {
 	names := []string{event.TopicPurchases, event.TopicInventory, event.TopicProducts, TopicChangelog}
-	topics := make([]string, len(names))
-	for i, n := range names {
-		topics[i] = p.c.Topic(n)
-	}
-	md, err := kadm.NewClient(p.c.Kgo()).Metadata(ctx, topics...)
+	parts, err := p.c.Partitions(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("pricing processor: reading metadata: %w", err)
+		return fmt.Errorf("pricing processor: %w (create %s with stream.Topics())", err, p.c.Topic(TopicChangelog))
 	}
-	for _, b := range md.Brokers {
-		p.seeds = append(p.seeds, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
-	}
-	for _, topic := range topics {
-		d, ok := md.Topics[topic]
-		if !ok || d.Err != nil {
-			return fmt.Errorf("pricing processor: topic %s must exist (create %s with pricing.Topics())", topic, p.c.Topic(TopicChangelog))
-		}
+	for _, topic := range names {
 		if p.nParts == 0 {
-			p.nParts = len(d.Partitions)
-		} else if len(d.Partitions) != p.nParts {
+			p.nParts = parts[topic]
+		} else if parts[topic] != p.nParts {
 			return fmt.Errorf("pricing processor: %s has %d partitions, %s has %d; inputs and changelog must be co-partitioned",
-				topic, len(d.Partitions), topics[0], p.nParts)
+				p.c.Topic(topic), parts[topic], p.c.Topic(names[0]), p.nParts)
 		}
 	}
 	return nil
 }
 
-// readRules opens a plain (non-group) reader of every rules partition and
-// reads up to the current end: rules are broadcast state, every instance
-// needs all of them.
-func (p *Processor) readRules(ctx context.Context) (*kgo.Client, error) {
-	topic := p.c.Topic(event.TopicPricingRules)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.seeds...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+// readRules opens a table reader of every rules partition and reads up to
+// the current end: rules are broadcast state, every instance needs all of
+// them.
+func (p *Processor) readRules(ctx context.Context) (*bus.Table, error) {
+	t, err := p.c.OpenTable(event.TopicPricingRules)
 	if err != nil {
-		return nil, fmt.Errorf("pricing processor: rules reader: %w", err)
+		return nil, fmt.Errorf("pricing processor: %w", err)
 	}
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("pricing processor: listing rule offsets: %w", err)
-	}
-	todo := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			todo[o.Partition] = o.Offset
-		}
-	})
-	for len(todo) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			cl.Close()
-			return nil, ctx.Err()
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			p.queueRule(r)
-			if end, ok := todo[r.Partition]; ok && r.Offset+1 >= end {
-				delete(todo, r.Partition)
-			}
-		})
+	if err := t.CatchUp(ctx, p.queueRule); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("pricing processor: reading rules: %w", err)
 	}
 	p.applyRules()
-	return cl, nil
-}
-
-func (p *Processor) followRules(ctx context.Context, cl *kgo.Client) {
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return
-		}
-		fs.EachError(func(topic string, part int32, err error) {
-			p.log.Warn("rules fetch error", "topic", topic, "partition", part, "err", err)
-		})
-		fs.EachRecord(p.queueRule)
-	}
+	return t, nil
 }
 
 // queueRule decodes a rule record for the processing goroutine to apply at
 // its next batch. A tombstone deletes the category's rule; an invalid rule is
 // logged and ignored, so the category keeps its last good rule.
-func (p *Processor) queueRule(r *kgo.Record) {
+func (p *Processor) queueRule(r *bus.Record) {
 	u := ruleUpdate{category: string(r.Key)}
 	if r.Value != nil {
 		env, err := event.Decode(r.Value)
-		var rule Rule
+		var rule pricing.Rule
 		if err == nil {
 			err = env.DecodeData(&rule)
 		}
@@ -388,7 +321,7 @@ func (p *Processor) onAbort() {
 
 // process is one transaction: the batch's records through the pricers, and
 // the price changes, late purchases, dead letters and changelog records out.
-func (p *Processor) process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
+func (p *Processor) process(ctx context.Context, recs []*bus.Record) ([]*bus.Record, error) {
 	p.applyRules()
 	if err := p.restorePending(ctx); err != nil {
 		return nil, err
@@ -396,8 +329,7 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Rec
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.o.Now()
-	var out []*kgo.Record
-	purchases, inventory, products := p.c.Topic(event.TopicPurchases), p.c.Topic(event.TopicInventory), p.c.Topic(event.TopicProducts)
+	var out []*bus.Record
 	for _, r := range recs {
 		pr := p.pricers[r.Partition]
 		if pr == nil {
@@ -406,25 +338,25 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Rec
 		var err error
 		var late bool
 		switch r.Topic {
-		case purchases:
+		case event.TopicPurchases:
 			late, err = p.purchase(pr, r, now)
-		case inventory:
+		case event.TopicInventory:
 			_, err = p.stock(pr, r, now)
-		case products:
+		case event.TopicProducts:
 			err = p.product(pr, r)
 		}
 		switch {
 		case err != nil:
-			out = append(out, p.c.DLQRecord(r, err))
+			out = append(out, p.c.DeadLetter(r, err))
 		case late:
-			out = append(out, &kgo.Record{Topic: p.c.Topic(event.TopicPurchasesLate), Key: r.Key, Value: r.Value, Headers: r.Headers})
+			out = append(out, &bus.Record{Topic: event.TopicPurchasesLate, Key: r.Key, Value: r.Value, Headers: r.Headers})
 		}
 	}
-	var changes []PriceChange
+	var changes []pricing.PriceChange
 	for part, pr := range p.pricers {
 		pr.Tick(now)
 		if wm, ok := pr.Watermark(); ok {
-			p.recent[part].forget(wm.Add(-p.o.Config.AllowedLateness))
+			p.recent[part].Forget(wm.Add(-p.o.Config.AllowedLateness).UnixMilli())
 		}
 		changes = pr.TakeChanges(changes[:0])
 		for _, ch := range changes {
@@ -435,17 +367,17 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Rec
 			out = append(out, rec)
 		}
 		var encErr error
-		pr.TakeTouched(func(s *SKUState) {
+		pr.TakeTouched(func(s *pricing.SKUState) {
 			b, err := s.AppendBinary(nil)
 			if err != nil && encErr == nil {
 				encErr = err
 			}
-			out = append(out, &kgo.Record{Topic: p.c.Topic(TopicChangelog), Key: p.keyOn(s.SKU, part), Value: b})
+			out = append(out, &bus.Record{Topic: TopicChangelog, Key: p.keyOn(s.SKU, part), Value: b})
 		})
 		if encErr != nil {
 			return nil, fmt.Errorf("encoding pricing state: %w", encErr)
 		}
-		out = append(out, &kgo.Record{Topic: p.c.Topic(TopicChangelog), Key: p.metaKey(part), Value: pr.AppendPartitionState(nil)})
+		out = append(out, &bus.Record{Topic: TopicChangelog, Key: p.metaKey(part), Value: pr.AppendPartitionState(nil)})
 	}
 	if p.onBatch != nil {
 		if err := p.onBatch(ctx, recs); err != nil {
@@ -462,30 +394,30 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Rec
 // pass: the hot path. Anything it does not take goes through event.Decode,
 // which gives the exact verdict and error.
 type purchaseRecord struct {
-	ID            string       `json:"id"`
-	Type          string       `json:"type"`
-	Source        string       `json:"source"`
-	Time          time.Time    `json:"time"`
-	Subject       string       `json:"subject"`
-	Data          PurchaseData `json:"data"`
-	SchemaVersion int          `json:"schema_version"`
+	ID            string         `json:"id"`
+	Type          string         `json:"type"`
+	Source        string         `json:"source"`
+	Time          time.Time      `json:"time"`
+	Subject       string         `json:"subject"`
+	Data          event.Purchase `json:"data"`
+	SchemaVersion int            `json:"schema_version"`
 }
 
-func (p *Processor) purchase(pr *Pricer, r *kgo.Record, now time.Time) (bool, error) {
+func (p *Processor) purchase(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
 	if len(r.Value) <= event.MaxSize {
 		var pe purchaseRecord
 		// The fast path decodes envelope and data in one pass; anything it
 		// does not fully understand takes the general path below.
 		dec := json.NewDecoder(bytes.NewReader(r.Value))
 		dec.DisallowUnknownFields()
-		if dec.Decode(&pe) == nil && !dec.More() && pe.Type == TypePurchase && pe.Data.Quantity > 0 {
+		if dec.Decode(&pe) == nil && !dec.More() && pe.Type == event.TypePurchase && pe.Data.Quantity > 0 {
 			env := event.Envelope{ID: pe.ID, Type: pe.Type, Source: pe.Source, Time: pe.Time, Subject: pe.Subject, Data: emptyObject, SchemaVersion: pe.SchemaVersion}
 			if env.Validate() == nil {
 				sku := pe.Data.SKU
 				if sku == "" {
 					sku = pe.Subject
 				}
-				if p.recent[r.Partition].repeat(pe.ID, pe.Time) {
+				if !p.recent[r.Partition].Add(pe.ID, pe.Time.UnixMilli()) {
 					return false, nil
 				}
 				return pr.Purchase(sku, pe.Time, pe.Data.Quantity, now)
@@ -496,10 +428,10 @@ func (p *Processor) purchase(pr *Pricer, r *kgo.Record, now time.Time) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if env.Type != TypePurchase {
+	if env.Type != event.TypePurchase {
 		return false, nil // other events on the topic are not demand
 	}
-	var d PurchaseData
+	var d event.Purchase
 	if err := env.DecodeData(&d); err != nil {
 		return false, err
 	}
@@ -507,21 +439,21 @@ func (p *Processor) purchase(pr *Pricer, r *kgo.Record, now time.Time) (bool, er
 	if sku == "" {
 		sku = env.Subject
 	}
-	if p.recent[r.Partition].repeat(env.ID, env.Time) {
+	if !p.recent[r.Partition].Add(env.ID, env.Time.UnixMilli()) {
 		return false, nil
 	}
 	return pr.Purchase(sku, env.Time, d.Quantity, now)
 }
 
-func (p *Processor) stock(pr *Pricer, r *kgo.Record, now time.Time) (bool, error) {
+func (p *Processor) stock(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
 	env, err := event.Decode(r.Value)
 	if err != nil {
 		return false, err
 	}
-	if env.Type == inventory.TypeAlert {
+	if env.Type == event.TypeAlert {
 		return false, nil
 	}
-	var d inventory.Event
+	var d event.StockChanged
 	if err := env.DecodeData(&d); err != nil {
 		return false, err
 	}
@@ -532,7 +464,7 @@ func (p *Processor) stock(pr *Pricer, r *kgo.Record, now time.Time) (bool, error
 	return pr.InventoryLevels(sku, env.Time, d.Available, max(d.OnOrder, 0), env.ID, now)
 }
 
-func (p *Processor) product(pr *Pricer, r *kgo.Record) error {
+func (p *Processor) product(pr *pricing.Pricer, r *bus.Record) error {
 	if r.Value == nil {
 		return nil // a compaction tombstone: the SKU keeps its last bounds
 	}
@@ -540,10 +472,10 @@ func (p *Processor) product(pr *Pricer, r *kgo.Record) error {
 	if err != nil {
 		return err
 	}
-	if env.Type != catalog.TypeProductUpserted {
+	if env.Type != event.TypeProductUpserted {
 		return nil
 	}
-	var d catalog.ProductEvent
+	var d event.ProductUpserted
 	if err := env.DecodeData(&d); err != nil {
 		return err
 	}
@@ -557,20 +489,21 @@ func (p *Processor) product(pr *Pricer, r *kgo.Record) error {
 }
 
 // priceRecord builds the commerce.prices record of a change.
-func (p *Processor) priceRecord(ch PriceChange) (*kgo.Record, error) {
+func (p *Processor) priceRecord(ch pricing.PriceChange) (*bus.Record, error) {
 	env, err := PriceEnvelope(ch)
 	if err != nil {
 		return nil, err
 	}
-	return p.c.Record(event.Message{Topic: event.TopicPrices, Envelope: env})
+	r, err := bus.EventRecord(event.Message{Topic: event.TopicPrices, Envelope: env})
+	return &r, err
 }
 
 // PriceEnvelope is the commerce.prices event of a change. Its id is derived
 // from the SKU and the boundary, so a replay writes the same id and readers
 // can deduplicate on it.
-func PriceEnvelope(ch PriceChange) (event.Envelope, error) {
-	data := PriceRecord{SKU: ch.SKU, Price: ch.Price, BasePrice: ch.BasePrice, UpdatedAt: ch.At, Reason: ch.Reason}
-	env, err := event.New(TypePriceChanged, source, ch.SKU, ch.At, data)
+func PriceEnvelope(ch pricing.PriceChange) (event.Envelope, error) {
+	data := pricing.PriceRecord{SKU: ch.SKU, Price: ch.Price, BasePrice: ch.BasePrice, UpdatedAt: ch.At, Reason: ch.Reason}
+	env, err := event.New(event.TypePriceChanged, source, ch.SKU, ch.At, data)
 	if err != nil {
 		return event.Envelope{}, fmt.Errorf("price of %s: %w", ch.SKU, err)
 	}
@@ -598,16 +531,13 @@ func (p *Processor) metaKey(part int32) []byte {
 // So a SKU's state always sits on the partition its records came from, even
 // when a producer (kcat's default, say) partitions differently.
 func (p *Processor) keyOn(name string, part int32) []byte {
-	if p.hasher == nil {
-		p.hasher = kgo.StickyKeyPartitioner(nil).ForTopic(p.c.Topic(TopicChangelog))
-	}
 	k := []byte(name)
-	if p.hasher.Partition(&kgo.Record{Key: k}, p.nParts) == int(part) {
+	if bus.PartitionOf(k, p.nParts) == part {
 		return k
 	}
 	for i := 0; ; i++ {
 		k = append(k[:len(name)], "\x00"+strconv.Itoa(i)...)
-		if p.hasher.Partition(&kgo.Record{Key: k}, p.nParts) == int(part) {
+		if bus.PartitionOf(k, p.nParts) == part {
 			return k
 		}
 	}
@@ -635,77 +565,27 @@ func (p *Processor) restorePending(ctx context.Context) error {
 	for part, pr := range restored {
 		if p.needRestore[part] { // still ours
 			p.pricers[part] = pr
-			p.recent[part] = &recentIDs{seen: map[uint64]int64{}}
+			p.recent[part] = dedup.New(0)
 			delete(p.needRestore, part)
 		}
 	}
 	return nil
 }
 
-func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]*Pricer, error) {
-	topic := p.c.Topic(TopicChangelog)
-	adm := kadm.NewClient(p.c.Kgo())
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("listing changelog offsets: %w", err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("listing changelog offsets: %w", err)
-	}
+func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]*pricing.Pricer, error) {
 	latest := map[int32]map[string][]byte{}
-	todo := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
 	for _, part := range parts {
 		latest[part] = map[string][]byte{}
-		end, ok1 := ends.Lookup(topic, part)
-		start, ok2 := starts.Lookup(topic, part)
-		if !ok1 || !ok2 || end.Err != nil || start.Err != nil {
-			return nil, fmt.Errorf("changelog partition %d has no offsets", part)
-		}
-		if end.Offset > start.Offset {
-			todo[part] = end.Offset
-			from[part] = kgo.NewOffset().AtStart()
-		}
 	}
-	if len(todo) > 0 {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(p.seeds...),
-			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			// Transaction markers are kept so the reader knows it reached the
-			// last stable offset even when aborted records precede it.
-			kgo.KeepControlRecords())
-		if err != nil {
-			return nil, fmt.Errorf("changelog reader: %w", err)
-		}
-		defer cl.Close()
-		for len(todo) > 0 {
-			fs := cl.PollFetches(ctx)
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			var ferr error
-			fs.EachError(func(_ string, _ int32, err error) { ferr = err })
-			if ferr != nil {
-				return nil, fmt.Errorf("reading changelog: %w", ferr)
-			}
-			fs.EachRecord(func(r *kgo.Record) {
-				end, ok := todo[r.Partition]
-				if !ok || r.Offset >= end {
-					return
-				}
-				if !r.Attrs.IsControl() {
-					latest[r.Partition][string(r.Key)] = r.Value
-				}
-				if r.Offset+1 >= end {
-					delete(todo, r.Partition)
-				}
-			})
-		}
+	err := p.c.ReadPartitions(ctx, TopicChangelog, parts, func(r *bus.Record) {
+		latest[r.Partition][string(r.Key)] = r.Value
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the changelog: %w", err)
 	}
-	out := map[int32]*Pricer{}
+	out := map[int32]*pricing.Pricer{}
 	for _, part := range parts {
-		pr, err := NewPricer(p.o.Config, p.book)
+		pr, err := pricing.NewPricer(p.o.Config, p.book)
 		if err != nil {
 			return nil, err
 		}
@@ -714,7 +594,7 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]*Pric
 			if key == string(meta) || val == nil {
 				continue
 			}
-			s, err := DecodeSKUState(val)
+			s, err := pricing.DecodeSKUState(val)
 			if err != nil {
 				return nil, fmt.Errorf("partition %d: %w", part, err)
 			}
@@ -730,41 +610,4 @@ func (p *Processor) restore(ctx context.Context, parts []int32) (map[int32]*Pric
 		out[part] = pr
 	}
 	return out, nil
-}
-
-// recentIDs remembers the purchase event ids a partition saw within the
-// allowed lateness, so an event published twice upstream (an outbox relay
-// that crashed between sending and marking sent) counts once. Older
-// duplicates are late anyway. It is kept in memory only: a duplicate that
-// straddles a restart of this instance is counted twice.
-type recentIDs struct {
-	seen map[uint64]int64 // FNV-1a of the id → event time (Unix ms)
-}
-
-// repeat reports whether id was seen before, and remembers it.
-func (r *recentIDs) repeat(id string, at time.Time) bool {
-	if r == nil {
-		return false
-	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	k := h.Sum64()
-	if _, ok := r.seen[k]; ok {
-		return true
-	}
-	r.seen[k] = at.UnixMilli()
-	return false
-}
-
-// forget drops ids of events older than horizon.
-func (r *recentIDs) forget(horizon time.Time) {
-	if r == nil {
-		return
-	}
-	h := horizon.UnixMilli()
-	for k, at := range r.seen {
-		if at < h {
-			delete(r.seen, k)
-		}
-	}
 }

@@ -1,6 +1,6 @@
 //go:build race
 
-package pricing
+package stream
 
 // raceEnabled shrinks the broker tests: the race detector slows the Kafka
 // path about tenfold on this 2-core machine.

@@ -1,4 +1,4 @@
-package pricing
+package stream
 
 import (
 	"bytes"
@@ -13,22 +13,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mercato-platform/mercato/internal/pricing"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/bus"
-	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
-	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
 const testPartitions = 4
 
+var (
+	t0   = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	wall = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+)
+
 // processorConfig never lets the wall clock advance a watermark, so results
 // depend on the input alone and runs can be compared byte for byte.
-func processorConfig() Config {
-	c := DefaultConfig()
+func processorConfig() pricing.Config {
+	c := pricing.DefaultConfig()
 	c.IdleTimeout = 24 * time.Hour
 	return c
 }
@@ -51,13 +56,13 @@ func newWorkload(t testing.TB, nSKU, nPurchases int) workload {
 		sku := fmt.Sprintf("SKU-%04d", i)
 		w.skus = append(w.skus, sku)
 		cat := []string{"audio", "books", "toys"}[i%3]
-		pe, err := event.New(catalog.TypeProductUpserted, "test", sku, stockAt, catalog.ProductEvent{Product: catalog.Product{
+		pe, err := event.New(event.TypeProductUpserted, "test", sku, stockAt, event.ProductUpserted{Product: event.Product{
 			SKU: sku, Name: sku, Category: cat, BasePrice: 12900, PriceFloor: 9900, PriceCeiling: 15900 + int64(i%5)*100,
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ie, err := event.New(inventory.TypeAdjusted, "test", sku, stockAt, inventory.Event{SKU: sku, OnHand: 500, Available: 200 + int64(i%400)})
+		ie, err := event.New(event.TypeStockAdjusted, "test", sku, stockAt, event.StockChanged{SKU: sku, OnHand: 500, Available: 200 + int64(i%400)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +76,7 @@ func newWorkload(t testing.TB, nSKU, nPurchases int) workload {
 		if i%5000 == 4999 {
 			recAt = at.Add(-10 * time.Minute) // beyond the allowed lateness
 		}
-		e, err := event.New(TypePurchase, "test", sku, recAt, PurchaseData{SKU: sku, Quantity: 1 + rng.Int64N(2), UnitPrice: 12900, OrderID: fmt.Sprintf("ORD-%d", i)})
+		e, err := event.New(event.TypePurchase, "test", sku, recAt, event.Purchase{SKU: sku, Quantity: 1 + rng.Int64N(2), UnitPrice: 12900, OrderID: fmt.Sprintf("ORD-%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +85,7 @@ func newWorkload(t testing.TB, nSKU, nPurchases int) workload {
 		}
 		w.purchases = append(w.purchases, event.Message{Topic: event.TopicPurchases, Envelope: e})
 	}
-	books := DefaultRule()
+	books := pricing.DefaultRule()
 	books.Category, books.ID, books.StepLimit, books.DemandWeight = "books", "books@1", 0.1, 0.2
 	re, err := event.New("pricing.rule", "test", "books", t0, books)
 	if err != nil {
@@ -122,20 +127,20 @@ type running struct {
 	once     sync.Once
 }
 
-func start(t testing.TB, c *bus.Client, instance string, hook func(ctx context.Context, cancel context.CancelFunc, recs []*kgo.Record) error) *running {
+func start(t testing.TB, c *bus.Client, instance string, hook func(ctx context.Context, cancel context.CancelFunc, recs []*bus.Record) error) *running {
 	t.Helper()
 	return startWith(t, c, instance, 2000, hook)
 }
 
-func startWith(t testing.TB, c *bus.Client, instance string, maxPoll int, hook func(ctx context.Context, cancel context.CancelFunc, recs []*kgo.Record) error) *running {
+func startWith(t testing.TB, c *bus.Client, instance string, maxPoll int, hook func(ctx context.Context, cancel context.CancelFunc, recs []*bus.Record) error) *running {
 	t.Helper()
-	p, err := NewProcessor(ProcessorOptions{Client: c, Config: processorConfig(), Fallback: DefaultRule(), InstanceID: instance, MaxPoll: maxPoll})
+	p, err := NewProcessor(ProcessorOptions{Client: c, Config: processorConfig(), Fallback: pricing.DefaultRule(), InstanceID: instance, MaxPoll: maxPoll})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if hook != nil {
-		p.onBatch = func(ctx context.Context, recs []*kgo.Record) error { return hook(ctx, cancel, recs) }
+		p.onBatch = func(ctx context.Context, recs []*bus.Record) error { return hook(ctx, cancel, recs) }
 	}
 	r := &running{p: p, cancel: cancel, finished: make(chan struct{})}
 	go func() {
@@ -163,23 +168,13 @@ func (r *running) stop(t testing.TB) {
 // waitConsumed waits until the group committed every input record.
 func waitConsumed(t testing.TB, c *bus.Client, r *running) {
 	t.Helper()
-	adm := kadm.NewClient(c.Kgo())
 	topics := []string{event.TopicPurchases, event.TopicInventory, event.TopicProducts}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ends, err1 := adm.ListEndOffsets(ctx, topics...)
-		committed, err2 := adm.FetchOffsetsForTopics(ctx, "pricing", topics...)
+		lag, err := c.GroupLag(ctx, "pricing", topics...)
 		cancel()
-		caughtUp := err1 == nil && err2 == nil
-		if caughtUp {
-			ends.Each(func(o kadm.ListedOffset) {
-				got, ok := committed.Lookup(o.Topic, o.Partition)
-				if o.Offset > 0 && (!ok || got.At < o.Offset) {
-					caughtUp = false
-				}
-			})
-		}
+		caughtUp := err == nil && lag == 0
 		if caughtUp {
 			return
 		}
@@ -293,12 +288,12 @@ func (r result) equal(t testing.TB, want result, what string) {
 // order each partition holds it: what any correct processor run must produce.
 func model(t testing.TB, c *bus.Client, w workload) result {
 	t.Helper()
-	book, err := NewRuleBook(DefaultRule())
+	book, err := pricing.NewRuleBook(pricing.DefaultRule())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range w.rules {
-		var r Rule
+		var r pricing.Rule
 		if err := m.Envelope.DecodeData(&r); err != nil {
 			t.Fatal(err)
 		}
@@ -309,9 +304,9 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 	part := func(topic, key string) int32 {
 		return int32(kgo.StickyKeyPartitioner(nil).ForTopic(c.Topic(topic)).Partition(&kgo.Record{Key: []byte(key)}, testPartitions))
 	}
-	pricers := map[int32]*Pricer{}
+	pricers := map[int32]*pricing.Pricer{}
 	for i := range int32(testPartitions) {
-		if pricers[i], err = NewPricer(processorConfig(), book); err != nil {
+		if pricers[i], err = pricing.NewPricer(processorConfig(), book); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -320,7 +315,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 		pr := pricers[part(m.Topic, m.Envelope.Subject)]
 		switch m.Topic {
 		case event.TopicProducts:
-			var d catalog.ProductEvent
+			var d event.ProductUpserted
 			if err := m.Envelope.DecodeData(&d); err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +323,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 				t.Fatal(err)
 			}
 		case event.TopicInventory:
-			var d inventory.Event
+			var d event.StockChanged
 			if err := m.Envelope.DecodeData(&d); err != nil {
 				t.Fatal(err)
 			}
@@ -336,7 +331,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 				t.Fatal(err)
 			}
 		case event.TopicPurchases:
-			var d PurchaseData
+			var d event.Purchase
 			if err := m.Envelope.DecodeData(&d); err != nil {
 				res.dlq++
 				continue
@@ -363,7 +358,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 			}
 			res.prices[ch.SKU] = append(res.prices[ch.SKU], b)
 		}
-		pr.Each(func(s *SKUState) {
+		pr.Each(func(s *pricing.SKUState) {
 			b, err := s.AppendBinary(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -424,7 +419,7 @@ func TestProcessorExactlyOnceAcrossCrashes(t *testing.T) {
 	var crashes atomic.Int32
 	for _, killAt := range []int{3, 1, 6, 2} {
 		batches := 0
-		r = start(t, c2, "a", func(ctx context.Context, cancel context.CancelFunc, recs []*kgo.Record) error {
+		r = start(t, c2, "a", func(ctx context.Context, cancel context.CancelFunc, recs []*bus.Record) error {
 			if batches++; batches == killAt {
 				crashes.Add(1)
 				cancel()
@@ -442,7 +437,7 @@ func TestProcessorExactlyOnceAcrossCrashes(t *testing.T) {
 	// batch) and must restore and redo them without restarting.
 	var aborts atomic.Int32
 	batches := 0
-	r = start(t, c2, "a", func(context.Context, context.CancelFunc, []*kgo.Record) error {
+	r = start(t, c2, "a", func(context.Context, context.CancelFunc, []*bus.Record) error {
 		if batches++; batches == 1 || batches == 3 {
 			aborts.Add(1)
 			return errors.New("batch fails: its transaction aborts")
@@ -500,7 +495,7 @@ func TestProcessorRulesTakeEffectWithoutRestart(t *testing.T) {
 	t.Parallel()
 	b, c := broker(t)
 	r := start(t, c, "a", nil)
-	pe, err := event.New(catalog.TypeProductUpserted, "test", "EARBUDS-01", t0, catalog.ProductEvent{Product: catalog.Product{
+	pe, err := event.New(event.TypeProductUpserted, "test", "EARBUDS-01", t0, event.ProductUpserted{Product: event.Product{
 		SKU: "EARBUDS-01", Name: "earbuds", Category: "audio", BasePrice: 12900, PriceFloor: 9900, PriceCeiling: 15900,
 	}})
 	if err != nil {
@@ -531,7 +526,7 @@ func TestProcessorRulesTakeEffectWithoutRestart(t *testing.T) {
 	buys := func(from, to time.Duration) []event.Message {
 		var out []event.Message
 		for at := from; at <= to; at += time.Second {
-			e, err := event.New(TypePurchase, "test", "EARBUDS-01", t0.Add(at), PurchaseData{SKU: "EARBUDS-01", Quantity: 1})
+			e, err := event.New(event.TypePurchase, "test", "EARBUDS-01", t0.Add(at), event.Purchase{SKU: "EARBUDS-01", Quantity: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -558,7 +553,7 @@ func TestProcessorRulesTakeEffectWithoutRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pr PriceRecord
+	var pr pricing.PriceRecord
 	if err := env.DecodeData(&pr); err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +573,7 @@ func TestProcessorStateFollowsTheRecordsPartition(t *testing.T) {
 	other := (home + 1) % testPartitions
 	manual := mustClient(t, b.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	buy := func(at time.Duration) {
-		e, err := event.New(TypePurchase, "test", sku, t0.Add(at), PurchaseData{SKU: sku, Quantity: 1})
+		e, err := event.New(event.TypePurchase, "test", sku, t0.Add(at), event.Purchase{SKU: sku, Quantity: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -619,7 +614,7 @@ func TestProcessorCountsARepublishedPurchaseOnce(t *testing.T) {
 	t.Parallel()
 	_, c := broker(t)
 	const sku = "EARBUDS-01"
-	e, err := event.New(TypePurchase, "test", sku, t0, PurchaseData{SKU: sku, Quantity: 3})
+	e, err := event.New(event.TypePurchase, "test", sku, t0, event.Purchase{SKU: sku, Quantity: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,4 +633,12 @@ func TestProcessorCountsARepublishedPurchaseOnce(t *testing.T) {
 		}
 	}
 	t.Fatal("purchase not seen")
+}
+
+// heuristicRule is the default rule with the rule policy, whose prices a
+// test can work out by hand.
+func heuristicRule() pricing.Rule {
+	r := pricing.DefaultRule()
+	r.Policy = pricing.PolicyRule
+	return r
 }

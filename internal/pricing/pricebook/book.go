@@ -1,9 +1,9 @@
-// Package prices serves dynamic prices: it follows commerce.prices (written
-// by the pricing role), keeps the latest price per SKU in memory, records
-// every change with its reason for GET /v1/prices/{sku}/history, and
-// optionally mirrors the latest prices into a Redis hash. Orders read their
-// unit prices here.
-package prices
+// Package pricebook serves dynamic prices: it follows commerce.prices
+// (written by the pricing role), keeps the latest price per SKU in memory,
+// records every change with its reason for GET /v1/prices/{sku}/history, and
+// optionally mirrors the latest prices into a Redis hash. Checkout and
+// GET /v1/prices/{sku} both quote here (Book.Current).
+package pricebook
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
+	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/pricing"
+	"github.com/mercato-platform/mercato/internal/retry"
 )
 
 // Change is one price change as stored.
@@ -100,9 +100,26 @@ func (b *Book) Apply(ctx context.Context, changes []Change) error {
 // Running reports whether the feed is following commerce.prices.
 func (b *Book) Running() bool { return b.running.Load() }
 
+// Current is a SKU's price now: its dynamic price, or its base price until
+// the pricing role has priced it. base and updated are the product's base
+// price and last change.
+func (b *Book) Current(sku string, base int64, updated time.Time) pricing.PriceRecord {
+	if rec, ok := b.Price(sku); ok {
+		return rec
+	}
+	return Base(sku, base, updated)
+}
+
+// Base is the price record of a SKU the pricing role has not priced: its
+// base price, with the reason "base_price".
+func Base(sku string, base int64, updated time.Time) pricing.PriceRecord {
+	return pricing.PriceRecord{SKU: sku, Price: base, BasePrice: base, UpdatedAt: updated,
+		Reason: pricing.Reason{RuleID: "base_price", TargetPrice: base, PreviousPrice: base}}
+}
+
 // Follow loads the stored latest prices, then reads commerce.prices
 // (read_committed, from the start: the topic is compacted) until ctx ends.
-func (b *Book) Follow(ctx context.Context, seeds []string, topic string) error {
+func (b *Book) Follow(ctx context.Context, c *bus.Client) error {
 	stored, err := b.store.LatestPrices(ctx)
 	if err != nil {
 		return fmt.Errorf("loading prices: %w", err)
@@ -112,26 +129,21 @@ func (b *Book) Follow(ctx context.Context, seeds []string, topic string) error {
 		b.latest[r.SKU] = r
 	}
 	b.mu.Unlock()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	t, err := c.OpenTable(event.TopicPrices)
 	if err != nil {
 		return fmt.Errorf("following prices: %w", err)
 	}
-	defer cl.Close()
+	defer t.Close()
 	b.running.Store(true)
 	defer b.running.Store(false)
-	for {
-		fetches := cl.PollRecords(ctx, 1000)
-		if ctx.Err() != nil {
-			return nil
-		}
+	t.Follow(ctx, 1000, func(recs []bus.Record) {
 		var changes []Change
-		for _, r := range fetches.Records() {
+		for _, r := range recs {
 			if r.Value == nil {
 				continue
 			}
 			env, err := event.Decode(r.Value)
-			if err != nil || env.Type != pricing.TypePriceChanged {
+			if err != nil || env.Type != event.TypePriceChanged {
 				continue
 			}
 			var rec pricing.PriceRecord
@@ -141,17 +153,9 @@ func (b *Book) Follow(ctx context.Context, seeds []string, topic string) error {
 			}
 			changes = append(changes, Change{EventID: env.ID, PriceRecord: rec})
 		}
-		for attempt := 0; ; attempt++ {
-			err := b.Apply(ctx, changes)
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			b.log.Warn("storing prices, retrying", "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
-			}
-		}
-	}
+		p := retry.Policy{Backoff: retry.Backoff{First: 100 * time.Millisecond, Max: 5 * time.Second},
+			OnRetry: func(_ int, err error, _ time.Duration) { b.log.Warn("storing prices, retrying", "err", err) }}
+		_ = p.Do(ctx, func(int) error { return b.Apply(ctx, changes) }) // only ctx ends it
+	}, func(err error) { b.log.Warn("prices fetch error", "err", err) })
+	return nil
 }

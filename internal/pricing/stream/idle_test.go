@@ -1,10 +1,12 @@
-package pricing
+package stream
 
 import (
 	"context"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mercato-platform/mercato/internal/pricing"
 
 	"github.com/mercato-platform/mercato/internal/event"
 )
@@ -20,7 +22,7 @@ func TestIdleTickClosesWindowsWithoutNewRecords(t *testing.T) {
 	sku := w.skus[0]
 	var burst []event.Message
 	for i := range 40 {
-		e, err := event.New(TypePurchase, "test", sku, t0.Add(time.Duration(i)*time.Second), PurchaseData{SKU: sku, Quantity: 20, UnitPrice: 12900, OrderID: "o"})
+		e, err := event.New(event.TypePurchase, "test", sku, t0.Add(time.Duration(i)*time.Second), event.Purchase{SKU: sku, Quantity: 20, UnitPrice: 12900, OrderID: "o"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +35,7 @@ func TestIdleTickClosesWindowsWithoutNewRecords(t *testing.T) {
 	now.Store(t0.Add(time.Minute).UnixNano())
 	cfg := processorConfig()
 	cfg.IdleTimeout = time.Second
-	p, err := NewProcessor(ProcessorOptions{Client: c, Config: cfg, Fallback: DefaultRule(), InstanceID: "idle",
+	p, err := NewProcessor(ProcessorOptions{Client: c, Config: cfg, Fallback: pricing.DefaultRule(), InstanceID: "idle",
 		Now: func() time.Time { return time.Unix(0, now.Load()) }, IdleTick: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +53,7 @@ func TestIdleTickClosesWindowsWithoutNewRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rec PriceRecord
+			var rec pricing.PriceRecord
 			if err := env.DecodeData(&rec); err != nil {
 				t.Fatal(err)
 			}
