@@ -22,6 +22,13 @@ func TestDynamicPriceIsServedAndCharged(t *testing.T) {
 	cfg := testConfig(t)
 	a := startApp(t, cfg)
 	base := "http://" + a.HTTPAddr()
+	// The heuristic rule, whose reaction to a burst is certain; the default
+	// learn policy explores (Thompson sampling) and may well go down first.
+	// It is published before the product, so the processor has it by the
+	// time the burst arrives.
+	if code := call(t, a, "PUT", "/v1/pricing/rules/tea", `{"policy":"rule"}`); code != 200 {
+		t.Fatalf("PUT rule = %d", code)
+	}
 	if code := call(t, a, "PUT", "/v1/products/HOT-TEA", `{"name":"보리차 티백","category":"tea","base_price":10000,"price_floor":8000,"price_ceiling":15000,"stock":100000}`); code != 201 {
 		t.Fatalf("PUT = %d", code)
 	}
