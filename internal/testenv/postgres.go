@@ -40,7 +40,11 @@ var (
 // from TestMain in every package that calls PostgresDB:
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with work of its own after the tests: it runs
+// them, stops the shared PostgreSQL server and returns the exit code.
+func Run(m *testing.M) int {
 	mainSetup.Store(true)
 	code := m.Run()
 	sharedMu.Lock()
@@ -48,7 +52,7 @@ func Main(m *testing.M) {
 		sharedPG.Stop()
 	}
 	sharedMu.Unlock()
-	os.Exit(code)
+	return code
 }
 
 // PostgresDB returns the URL of a new, empty database on a PostgreSQL server
