@@ -254,15 +254,17 @@ func readEvents(seed string) (map[string][]event.Envelope, error) {
 			topics = append(topics, t.Name)
 		}
 	}
+	// Transaction markers are kept so the reader sees it reached the end of
+	// a transactionally written topic (prices) even when a marker is last.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("listing end offsets: %w", err)
 	}
@@ -295,8 +297,11 @@ func readEvents(seed string) (map[string][]event.Envelope, error) {
 			return out, ferr
 		}
 		for _, r := range fs.Records() {
-			if r.Value == nil {
-				continue // a tombstone on a compacted topic
+			if end, ok := want[r.Topic][r.Partition]; ok && r.Offset+1 >= end {
+				delete(want[r.Topic], r.Partition)
+			}
+			if r.Attrs.IsControl() || r.Value == nil {
+				continue // a transaction marker, or a tombstone on a compacted topic
 			}
 			env, err := event.Decode(r.Value)
 			if err != nil {

@@ -27,11 +27,11 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !ok {
 		return code
 	}
-	if cfg.Redis.Addr == "" {
-		fmt.Fprintln(stderr, "mercato: inventory reconcile needs --redis-addr (without Redis the ledger is the only copy)")
+	if !cfg.Redis.Enabled() {
+		fmt.Fprintln(stderr, "mercato: inventory reconcile needs Redis: --redis-addr, --redis-sentinel-master or --redis-cluster-addrs (without Redis the ledger is the only copy)")
 		return exitConfig
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg)
 	store, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		printErrors(stderr, err)

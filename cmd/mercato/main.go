@@ -42,6 +42,7 @@ func commands() []command {
 		{"serve", "run the platform (every role by default; see --roles)", runServe},
 		{"demo", "run the platform on embedded engines with simulated shoppers (ground-truth demand model)", runDemo},
 		{"broker", "run only the embedded Kafka-protocol broker, for multi-process setups", runBroker},
+		{"topics", "Kafka topics: describe, check (exit 1 on problems) or create every topic Mercato uses", runTopics},
 		{"inventory", "inventory tools: reconcile [--fix] compares the Redis counters with the ledger", runInventory},
 		{"sentiment", "train, evaluate and run the review sentiment classifier", runSentiment},
 		{"report", "batch sales reports: run, backfill, list, airflow-dag", runReport},
@@ -126,6 +127,8 @@ func helpFor(name string, stdout, stderr io.Writer) int {
 		return runLake(context.Background(), []string{"generate", "-h"}, stdout, stdout)
 	case "simulate":
 		return simulateHelp(stdout)
+	case "topics":
+		return runTopics(context.Background(), []string{"help"}, stdout, stderr)
 	case "version", "help":
 		fmt.Fprintf(stdout, "Usage: mercato %s\n", name)
 		return exitOK
@@ -193,10 +196,9 @@ func printErrors(w io.Writer, err error) {
 	fmt.Fprintf(w, "mercato: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+// newLogger is the logger of a command run with cfg (--log-level, --log-format).
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	return app.NewLogger(w, cfg.LogLevel, cfg.LogFormat)
 }
 
 func exitFor(err error) int {
@@ -227,7 +229,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 // openApp builds the platform from cfg, logging to stderr; on failure it
 // prints why and returns a nil App and the exit status.
 func openApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, *slog.Logger, int) {
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg)
 	if n, ok := app.SpareProcs(cfg); ok {
 		log.Debug("Go scheduler widened for the SQLite writer", "GOMAXPROCS", n)
 	}
@@ -244,7 +246,7 @@ func runBroker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg)
 	if err := app.PrepareDataDir(cfg.DataDir); err != nil {
 		printErrors(stderr, err)
 		return exitConfig
@@ -255,7 +257,12 @@ func runBroker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return exitRuntime
 	}
 	defer b.Close()
-	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Prefix: cfg.Kafka.TopicPrefix, Logger: log})
+	var c *bus.Client
+	o, err := app.BusOptions(cfg, []string{b.Addr()})
+	if err == nil {
+		o.Logger = log
+		c, err = bus.NewClient(o)
+	}
 	if err != nil {
 		printErrors(stderr, err)
 		return exitRuntime

@@ -46,7 +46,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // openRunner opens the store and engine a report command needs.
 func openRunner(ctx context.Context, cfg config.Config, stderr io.Writer) (*reports.Runner, func(), int) {
-	log := slog.New(newLogger(stderr, cfg.LogLevel).Handler())
+	log := slog.New(newLogger(stderr, cfg).Handler())
 	store, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		printErrors(stderr, err)

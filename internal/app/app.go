@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/adapters/bleveindex"
 	"github.com/mercato-platform/mercato/internal/adapters/esindex"
-	"github.com/mercato-platform/mercato/internal/adapters/redisinv"
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/catalog"
@@ -57,7 +57,7 @@ type App struct {
 	broker       *bus.EmbeddedBroker
 	bus          *bus.Client
 	store        *sqlstore.Store
-	redis        *redis.Client
+	redis        redis.UniversalClient
 	stock        inventory.Store
 	stockCache   catalog.StockCache
 	relay        *outbox.Relay
@@ -122,6 +122,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// when set), whatever its roles: a backend it cannot reach fails every
 	// deployment at startup, and WriterPriority always has a store.
 	targets := append([]string{modBus, modStore, modStock}, a.roles...)
+	if !slices.Contains(a.roles, config.RoleAPI) {
+		targets = append(targets, modOps) // /healthz, /readyz and /metrics of a worker process
+	}
+	if err := a.checkDependencies(ctx, targets); err != nil {
+		return nil, err
+	}
 	if err := a.mods.init(ctx, targets...); err != nil {
 		return nil, err
 	}
@@ -151,21 +157,27 @@ func (a *App) AdminToken() string { return a.adminToken }
 // for (sqlstore.Store.WriterPriority).
 func (a *App) WriterPriority() error { return a.store.WriterPriority() }
 
-// Run serves until ctx is cancelled, then shuts down gracefully within the
-// configured timeout. A role that fails stops the process.
+// Run serves until ctx is cancelled, then stops gracefully: /readyz fails
+// at once, requests are still served for --shutdown-drain so load balancers
+// take the process out first, and then the HTTP server and the roles stop
+// within --shutdown-timeout. A role that fails stops the process without
+// the drain.
 func (a *App) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The roles run until the drain is over, not until ctx is cancelled.
+	runCtx, stopRoles := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRoles()
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		failed = make(chan struct{})
+		once   sync.Once
 	)
 	fail := func(err error) {
 		mu.Lock()
 		errs = append(errs, err)
 		mu.Unlock()
-		cancel()
+		once.Do(func() { close(failed) })
 	}
 	for _, r := range a.runners {
 		wg.Add(1)
@@ -173,7 +185,7 @@ func (a *App) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer r.up.Store(false)
-			if err := r.run(ctx); err != nil {
+			if err := r.run(runCtx); err != nil {
 				fail(fmt.Errorf("%s: %w", r.name, err))
 			}
 		}()
@@ -188,9 +200,14 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 		a.log.Info("HTTP API listening", "addr", a.HTTPAddr(), "roles", strings.Join(a.roles, ","))
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+		a.drain(failed)
+	case <-failed:
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer scancel()
+	stopRoles()
 	if a.httpSrv != nil {
 		if err := a.httpSrv.Shutdown(sctx); err != nil {
 			a.log.Warn("HTTP shutdown", "err", err)
@@ -212,8 +229,40 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// drain fails /readyz and keeps serving for --shutdown-drain, or until a
+// role fails.
+func (a *App) drain(failed <-chan struct{}) {
+	if a.api == nil {
+		return
+	}
+	a.api.Drain()
+	if a.cfg.ShutdownDrain <= 0 {
+		return
+	}
+	a.log.Info("draining: /readyz answers 503 until the HTTP server stops", "drain", a.cfg.ShutdownDrain.String())
+	t := time.NewTimer(a.cfg.ShutdownDrain)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-failed:
+	}
+}
+
 // Close releases everything New acquired, the last acquired first.
 func (a *App) Close() { a.mods.stop() }
+
+// NewLogger is the process's logger on w: level is debug, info, warn or
+// error (anything else is info) and format is text (key=value, the default)
+// or json (one JSON object per line, for log shippers).
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	o := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
 
 // PrepareDataDir creates the data directory and checks it is writable.
 func PrepareDataDir(dir string) error {
@@ -258,13 +307,21 @@ func AdminToken(dataDir, configured string, log *slog.Logger) (string, error) {
 }
 
 // StartBroker starts the embedded broker in <data-dir>/kafka with synced
-// writes, so acknowledged records survive kill -9.
+// writes, so acknowledged records survive kill -9, with the TLS
+// certificate and SASL user of cfg.
 func StartBroker(cfg config.Config) (*bus.EmbeddedBroker, error) {
+	users, err := brokerUsers(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded Kafka broker: %w", err)
+	}
 	b, err := bus.StartEmbedded(bus.EmbeddedOptions{
-		Listen:     cfg.Kafka.Listen,
-		DataDir:    filepath.Join(cfg.DataDir, "kafka"),
-		SyncWrites: true,
-		Partitions: cfg.Kafka.Partitions,
+		Listen:      cfg.Kafka.Listen,
+		DataDir:     filepath.Join(cfg.DataDir, "kafka"),
+		SyncWrites:  true,
+		Partitions:  cfg.Kafka.Partitions,
+		TLSCertFile: cfg.Kafka.ListenTLSCertFile,
+		TLSKeyFile:  cfg.Kafka.ListenTLSKeyFile,
+		Users:       users,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded Kafka broker: %w", err)
@@ -312,19 +369,6 @@ func openStore(ctx context.Context, cfg config.Config, now func() time.Time) (*s
 		return nil, fmt.Errorf("opening system of record %s: %w", config.Redacted(cfg.DBOrDefault()), err)
 	}
 	return s, nil
-}
-
-// OpenRedisInventory connects to --redis-addr and builds the Redis inventory
-// over the system of record's ledger.
-func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore.Store, log *slog.Logger) (*redis.Client, *redisinv.Store, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr})
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		rdb.Close()
-		return nil, nil, fmt.Errorf("connecting to Redis at %s: %w", cfg.Redis.Addr, err)
-	}
-	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: redisPrefix(cfg), Shards: cfg.Redis.Shards, Logger: log}), nil
 }
 
 // redisPrefix namespaces Redis keys like topics, so deployments can share a server.

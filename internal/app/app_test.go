@@ -35,6 +35,7 @@ func testConfig(t testing.TB) config.Config {
 	c.Kafka.Listen = "127.0.0.1:0"
 	c.Kafka.Partitions = 2
 	c.Outbox.PollInterval = 10 * time.Millisecond
+	c.ShutdownDrain = 0 // tests stop at once; TestShutdownDrainsBeforeStopping covers the drain
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +185,53 @@ func TestStartupFailuresAreClear(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "embedded Kafka broker") {
 		t.Errorf("broker port in use: err = %v", err)
 	}
+
+	// Every external service that cannot be used is reported, one line
+	// each, with its address and what failed, and no credentials.
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := closed.Addr().String()
+	closed.Close()
+	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "ApiKey es-s3cret" {
+			t.Errorf("Elasticsearch check sent Authorization %q", r.Header.Get("Authorization"))
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer es.Close()
+	cfg = testConfig(t)
+	cfg.Kafka.Brokers = down
+	cfg.Store.DB = "postgres://mercato:pg-s3cret@" + down + "/mercato"
+	cfg.Redis.Addr = down
+	cfg.Search.ElasticsearchURL = es.URL
+	cfg.Search.ElasticsearchAPIKey = "es-s3cret"
+	_, err = app.New(context.Background(), cfg, log)
+	var multi interface{ Unwrap() []error }
+	if err == nil || errors.Is(err, config.ErrInvalid) || !errors.As(err, &multi) {
+		t.Fatalf("unreachable services: err = %v, want a runtime error per service", err)
+	}
+	want := []string{
+		"kafka " + down + ": connection refused",
+		"postgres " + down + ": connection refused",
+		"redis " + down + ": connection refused",
+		"elasticsearch " + es.URL + ": HTTP 401 Unauthorized (check --elasticsearch-api-key)",
+	}
+	var got []string
+	for _, e := range multi.Unwrap() {
+		got = append(got, e.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("unreachable services reported as\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the report shows a secret: %v", err)
+	}
+	// The embedded data dir was not touched: nothing started.
+	if _, serr := os.Stat(filepath.Join(cfg.DataDir, "admin-token")); serr == nil {
+		t.Error("modules started although services were unreachable")
+	}
 }
 
 func TestAdminTokenIsKeptAcrossRestarts(t *testing.T) {
@@ -314,7 +362,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // Every role builds on its own: the modules it depends on are built for it,
-// and only the api listens.
+// and every process listens (the api, or a worker's operator endpoints).
 func TestEachRoleStartsAlone(t *testing.T) {
 	t.Parallel()
 	for _, role := range config.Implemented {
@@ -327,12 +375,32 @@ func TestEachRoleStartsAlone(t *testing.T) {
 				t.Fatalf("New with --roles %s: %v", role, err)
 			}
 			defer a.Close()
-			if listens := a.HTTPAddr() != ""; listens != (role == config.RoleAPI) {
-				t.Errorf("--roles %s: HTTP listening = %v", role, listens)
+			if a.HTTPAddr() == "" {
+				t.Errorf("--roles %s: not listening on --http-addr", role)
 			}
 			// Every process opens the system of record, whatever its roles
 			// (a nil store would panic here).
 			_ = a.WriterPriority()
+		})
+	}
+}
+
+// TestWorkerProcessServesOperatorEndpoints: a process without the api role
+// answers /healthz, /readyz and /metrics on --http-addr, and nothing else.
+func TestWorkerProcessServesOperatorEndpoints(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Roles = "pricing,inventory-alerts"
+	a := startApp(t, cfg)
+	base := "http://" + a.HTTPAddr()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/v1/products": 404, "/": 404} {
+		testenv.WaitFor(t, path, func() bool {
+			resp, err := http.Get(base + path)
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == want
 		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mercato-platform/mercato/internal/adapters/duckreport"
 	"github.com/mercato-platform/mercato/internal/adapters/sparkreport"
 	"github.com/mercato-platform/mercato/internal/config"
@@ -50,8 +52,14 @@ func OpenReportEngine(ctx context.Context, cfg config.Config) (ReportEngine, err
 // NewReportRunner builds the runner that records runs in the system of
 // record and writes files under <data-dir>/reports.
 func NewReportRunner(cfg config.Config, engine reports.Engine, store reports.RunStore, log *slog.Logger) *reports.Runner {
+	return newReportRunner(cfg, engine, store, log, nil)
+}
+
+// newReportRunner is NewReportRunner with its metrics registered on reg
+// when reg is set.
+func newReportRunner(cfg config.Config, engine reports.Engine, store reports.RunStore, log *slog.Logger, reg prometheus.Registerer) *reports.Runner {
 	return reports.NewRunner(engine, store, reports.RunnerOptions{
-		LakeRoot: cfg.LakeRoot(), OutputDir: filepath.Join(cfg.DataDir, "reports"), Logger: log,
+		LakeRoot: cfg.LakeRoot(), OutputDir: filepath.Join(cfg.DataDir, "reports"), Logger: log, Registerer: reg,
 	})
 }
 

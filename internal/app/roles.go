@@ -49,6 +49,7 @@ const (
 	modReviewIndex   = "review-index"   // review search: Bleve or Elasticsearch
 	modReviewService = "review-service" // reviews and their sentiment
 	modReportRunner  = "report-runner"  // the report engine and the runs it records
+	modOps           = "ops"            // a worker process's /healthz, /readyz and /metrics
 )
 
 // moduleTable is every module a process can build: the roles and what they
@@ -57,9 +58,11 @@ func (a *App) moduleTable() map[string]module {
 	// /readyz watches every loop the process runs, so the API is built
 	// after the process's other roles.
 	apiDeps := []string{modBus, modStore, modStock, modInventory, modPurchasing, modPriceBook, modCheckout, modReviewService, modReportRunner}
+	opsDeps := []string{modBus, modStore, modStock}
 	for _, r := range a.roles {
 		if r != config.RoleAPI {
 			apiDeps = append(apiDeps, r)
+			opsDeps = append(opsDeps, r)
 		}
 	}
 	return map[string]module{
@@ -84,6 +87,7 @@ func (a *App) moduleTable() map[string]module {
 		config.RoleLakeSink:        {deps: []string{modDataDir, modBus}, init: a.initLakeSink},
 		config.RoleReports:         {deps: []string{modReportRunner}, init: a.initReports},
 		config.RoleAPI:             {deps: apiDeps, init: a.initAPI, stop: a.stopAPI},
+		modOps:                     {deps: opsDeps, init: a.initOps, stop: a.stopAPI},
 	}
 }
 
@@ -133,8 +137,56 @@ func (a *App) stopBroker() {
 	}
 }
 
+// BusOptions are the bus client settings of cfg for the given seed
+// brokers: prefix, client id, rack, TLS, SASL and how topics are created.
+// Against the embedded broker serving TLS with no CA file given, the
+// client trusts the broker's own certificate.
+func BusOptions(cfg config.Config, brokers []string) (bus.Options, error) {
+	k := cfg.Kafka
+	pw, err := k.SASLPasswordValue()
+	if err != nil {
+		return bus.Options{}, err
+	}
+	sec := bus.Security{
+		TLS: k.TLSEnabled(), CAFile: k.TLSCAFile, CertFile: k.TLSCertFile, KeyFile: k.TLSKeyFile,
+		ServerName: k.TLSServerName, InsecureSkipVerify: k.TLSInsecureSkipVerify,
+		SASLMechanism: k.SASLMechanism, Username: k.SASLUsername, Password: pw, OAuthTokenFile: k.SASLOAuthTokenFile,
+	}
+	if len(k.SeedBrokers()) == 0 && k.ListenTLSCertFile != "" {
+		sec.TLS = true
+		if sec.CAFile == "" && !sec.InsecureSkipVerify {
+			sec.CAFile = k.ListenTLSCertFile
+		}
+	}
+	return bus.Options{
+		Brokers: brokers, Prefix: k.TopicPrefix, ClientID: k.ClientID, Rack: k.Rack, Security: sec,
+		Topics: bus.TopicPolicy{ReplicationFactor: k.ReplicationFactor, MinInsyncReplicas: k.MinInsyncReplicas, NoCreate: !k.AutoCreateTopics},
+	}, nil
+}
+
+// brokerUsers are the embedded broker's SASL users: the --kafka-sasl-*
+// user, as a superuser, so Mercato's own clients authenticate as it.
+func brokerUsers(cfg config.Config) ([]bus.BrokerUser, error) {
+	k := cfg.Kafka
+	switch k.SASLMechanism {
+	case config.KafkaSASLPlain, config.KafkaSASLScramSHA256, config.KafkaSASLScramSHA512:
+	default:
+		return nil, nil
+	}
+	pw, err := k.SASLPasswordValue()
+	if err != nil {
+		return nil, err
+	}
+	return []bus.BrokerUser{{Mechanism: k.SASLMechanism, Name: k.SASLUsername, Password: pw, Superuser: true}}, nil
+}
+
 func (a *App) initBus(ctx context.Context) error {
-	c, err := bus.NewClient(bus.Options{Brokers: a.brokers, Prefix: a.cfg.Kafka.TopicPrefix, ClientID: "mercato", Logger: a.log, Metrics: bus.NewMetrics(a.reg)})
+	o, err := BusOptions(a.cfg, a.brokers)
+	if err != nil {
+		return err
+	}
+	o.Logger, o.Metrics = a.log, bus.NewMetrics(a.reg)
+	c, err := bus.NewClient(o)
 	if err != nil {
 		return err
 	}
@@ -162,7 +214,7 @@ func (a *App) initStore(ctx context.Context) error {
 
 func (a *App) initStock(ctx context.Context) error {
 	a.stock = a.store
-	if a.cfg.Redis.Addr == "" {
+	if !a.cfg.Redis.Enabled() {
 		return nil
 	}
 	rdb, rs, err := OpenRedisInventory(ctx, a.cfg, a.store, a.log)
@@ -254,7 +306,10 @@ func (a *App) initReportRunner(ctx context.Context) error {
 		return err
 	}
 	a.engine = engine
-	a.reportRunner = NewReportRunner(a.cfg, engine, a.store, a.log)
+	a.reportRunner = newReportRunner(a.cfg, engine, a.store, a.log, a.reg)
+	if err := a.reportRunner.RestoreMetrics(ctx); err != nil {
+		a.log.Warn("report metrics start from zero", "err", err)
+	}
 	return nil
 }
 
@@ -303,8 +358,41 @@ func (a *App) initPricing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
 	}
+	a.registerPricingMetrics(proc)
 	a.addRunner("pricing", proc.Run)
 	return nil
+}
+
+// registerPricingMetrics exposes what an operator alerts on in the pricing
+// role: event time falling behind the wall clock, prices that stopped
+// moving, and why they move.
+func (a *App) registerPricingMetrics(proc *stream.Processor) {
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mercato_pricing_watermark_lag_seconds",
+		Help: "Wall clock minus the watermark of the slowest partition this instance prices; 0 while it holds no partition with a watermark.",
+	}, func() float64 {
+		wm, ok := proc.SlowestWatermark()
+		if !ok {
+			return 0
+		}
+		return a.now().Sub(wm).Seconds()
+	}))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mercato_pricing_last_price_change_timestamp_seconds",
+		Help: "Unix time this instance last committed a price change; 0 before the first.",
+	}, func() float64 {
+		if t := proc.LastPriceChange(); !t.IsZero() {
+			return float64(t.UnixNano()) / 1e9
+		}
+		return 0
+	}))
+	for _, reason := range stream.ChangeReasons() {
+		a.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "mercato_price_changes_total",
+			Help:        "Price changes committed by this instance, by reason: floor, ceiling or step when that limited the price, else the policy (rule or learn).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(proc.PriceChanges()[reason]) }))
+	}
 }
 
 // initInventoryAlerts is the inventory-alerts role: it reads
@@ -422,6 +510,7 @@ func (a *App) initAPI(context.Context) error {
 	})
 	a.addRunner("reservation-sweeper", func(ctx context.Context) error { return a.inventory.RunSweeper(ctx, a.cfg.Orders.SweepInterval) })
 	a.addRunner("checkout-recovery", func(ctx context.Context) error { return a.checkout.RunRecovery(ctx, a.cfg.Orders.SweepInterval) })
+	a.watchGroupLag()
 	products := catalog.NewService(a.store, a.now, a.committed)
 	if a.stockCache != nil {
 		products.CacheStock(a.stockCache)
@@ -441,6 +530,19 @@ func (a *App) initAPI(context.Context) error {
 		Registry:   a.reg,
 		Version:    Version,
 	})
+	return a.listen(api)
+}
+
+// initOps gives a process without the api role its operator endpoints:
+// /healthz, /readyz (its backends and loops) and /metrics, on --http-addr.
+func (a *App) initOps(context.Context) error {
+	return a.listen(httpapi.New(httpapi.Options{
+		OpsOnly: true, Ready: a.readyChecks(), Logger: a.log, Registry: a.reg, Version: Version,
+	}))
+}
+
+// listen opens --http-addr for api; Run serves it.
+func (a *App) listen(api *httpapi.Server) error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("HTTP API cannot listen on %s: %w", a.cfg.HTTP.Addr, err)

@@ -1,11 +1,18 @@
 package bus
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // EmbeddedBroker is an in-process Kafka-protocol broker that any Kafka client
@@ -26,6 +33,137 @@ type EmbeddedOptions struct {
 	SyncWrites bool
 	// Partitions is the default partition count for auto-created topics.
 	Partitions int
+	// TLSCertFile and TLSKeyFile (PEM) make the broker accept TLS
+	// connections only.
+	TLSCertFile, TLSKeyFile string
+	// Users are the SASL users the broker knows; with any, every connection
+	// must authenticate as one of them.
+	Users []BrokerUser
+	// ACLs turns on authorization: superusers may do anything, other users
+	// only what their Grants allow.
+	ACLs bool
+}
+
+// BrokerUser is a SASL user of the embedded broker.
+type BrokerUser struct {
+	// Mechanism is SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN.
+	Mechanism string
+	Name      string
+	Password  string
+	// Superuser bypasses ACL checks.
+	Superuser bool
+	// Grants are what a non-superuser may do when ACLs are on.
+	Grants Grants
+}
+
+// Grants is a principal's access when the embedded broker checks ACLs.
+// Topic and group names are the broker's (prefix included).
+type Grants struct {
+	// Read lets the user consume these topics and describe them.
+	Read []string
+	// Write lets the user produce to these topics.
+	Write []string
+	// Groups are consumer groups the user may join and commit in.
+	Groups []string
+	// TransactionalIDs the user may use for transactions.
+	TransactionalIDs []string
+	// CreateTopics lets the user create topics (cluster-wide).
+	CreateTopics bool
+}
+
+// acls turns g into kfake's ACL entries.
+func (g Grants) acls() []kfake.ACL {
+	var out []kfake.ACL
+	add := func(res kmsg.ACLResourceType, name string, op kmsg.ACLOperation) {
+		out = append(out, kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true})
+	}
+	for _, t := range g.Read {
+		add(kmsg.ACLResourceTypeTopic, t, kmsg.ACLOperationRead)
+	}
+	for _, t := range g.Write {
+		add(kmsg.ACLResourceTypeTopic, t, kmsg.ACLOperationWrite)
+	}
+	for _, grp := range g.Groups {
+		add(kmsg.ACLResourceTypeGroup, grp, kmsg.ACLOperationRead)
+	}
+	for _, id := range g.TransactionalIDs {
+		add(kmsg.ACLResourceTypeTransactionalId, id, kmsg.ACLOperationWrite)
+	}
+	if len(g.TransactionalIDs) > 0 || len(g.Write) > 0 {
+		// Idempotent producers need IdempotentWrite on the cluster.
+		add(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationIdempotentWrite)
+	}
+	if g.CreateTopics {
+		add(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationCreate)
+	}
+	return out
+}
+
+// secured reports whether the broker both encrypts and authenticates.
+func (o EmbeddedOptions) secured() bool {
+	if o.TLSCertFile == "" || o.TLSKeyFile == "" {
+		return false
+	}
+	for _, u := range o.Users {
+		if u.Mechanism == SASLScramSHA256 || u.Mechanism == SASLScramSHA512 {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoopback reports whether host only accepts connections from this machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// securityOpts are the kfake options for TLS, SASL users and ACLs. A broker
+// reachable from other machines must have TLS and a SCRAM user: without
+// them anyone on the network could read and rewrite the event log.
+func (o EmbeddedOptions) securityOpts(host string) ([]kfake.Opt, error) {
+	if !isLoopback(host) && !o.secured() {
+		return nil, fmt.Errorf("embedded broker listens on %s beyond loopback and needs TLS (certificate and key files) and a SCRAM-SHA-256 or SCRAM-SHA-512 user to start", o.Listen)
+	}
+	var opts []kfake.Opt
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return nil, errors.New("embedded broker TLS needs both a certificate and a key file")
+	}
+	if o.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading embedded broker TLS certificate %s and key %s: %w", o.TLSCertFile, o.TLSKeyFile, err)
+		}
+		opts = append(opts, kfake.TLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}))
+	}
+	if len(o.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+	}
+	for _, u := range o.Users {
+		switch u.Mechanism {
+		case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		default:
+			return nil, fmt.Errorf("embedded broker user %s: SASL mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", u.Name, u.Mechanism)
+		}
+		if u.Name == "" || u.Password == "" {
+			return nil, errors.New("embedded broker users need a name and a password")
+		}
+		if u.Superuser {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		} else {
+			opts = append(opts, kfake.User(u.Mechanism, u.Name, u.Password, u.Grants.acls()...))
+		}
+	}
+	if o.ACLs {
+		if len(o.Users) == 0 {
+			return nil, errors.New("embedded broker ACLs need SASL users")
+		}
+		opts = append(opts, kfake.EnableACLs())
+	}
+	return opts, nil
 }
 
 // StartEmbedded starts the broker. It returns an error (not a panic) when the
@@ -48,10 +186,18 @@ func StartEmbedded(o EmbeddedOptions) (*EmbeddedBroker, error) {
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
 	}
+	sec, err := o.securityOpts(host)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	if o.Partitions > 0 {
 		opts = append(opts, kfake.DefaultNumPartitions(o.Partitions))
 	}
 	if o.DataDir != "" {
+		if err := forgetSavedAccess(o.DataDir); err != nil {
+			return nil, err
+		}
 		opts = append(opts, kfake.DataDir(o.DataDir))
 		if o.SyncWrites {
 			opts = append(opts, kfake.SyncWrites())
@@ -67,6 +213,20 @@ func StartEmbedded(o EmbeddedOptions) (*EmbeddedBroker, error) {
 		return nil, fmt.Errorf("embedded broker on %s has no listener", o.Listen)
 	}
 	return &EmbeddedBroker{cluster: c, addr: addrs[0]}, nil
+}
+
+// forgetSavedAccess removes the SASL users and ACLs a durable broker saved
+// on its previous start. The broker loads saved ones over the configured
+// ones, so a changed password would otherwise keep the old one working and
+// lock the new one out; Mercato's users and grants come from its
+// configuration alone.
+func forgetSavedAccess(dataDir string) error {
+	for _, name := range []string{"sasl.json", "acls.json"} {
+		if err := os.Remove(filepath.Join(dataDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("resetting the embedded broker's saved users: %w", err)
+		}
+	}
+	return nil
 }
 
 // Addr is the broker's host:port, to be used as a seed broker.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,6 +34,25 @@ type Options struct {
 	ClientID string
 	Logger   *slog.Logger
 	Metrics  *Metrics
+	// Security is TLS and SASL for a secured cluster.
+	Security Security
+	// Rack is the client's rack, so consumers fetch from the closest
+	// replica when the brokers allow it (KIP-392).
+	Rack string
+	// Topics is how EnsureTopics creates topics.
+	Topics TopicPolicy
+}
+
+// TopicPolicy is how Mercato creates its topics on the cluster.
+type TopicPolicy struct {
+	// ReplicationFactor of created topics; 0 or less uses the broker's default.
+	ReplicationFactor int
+	// MinInsyncReplicas sets min.insync.replicas on created topics; 0 keeps
+	// the broker's default.
+	MinInsyncReplicas int
+	// NoCreate makes EnsureTopics only check that the topics exist, for
+	// clusters where topics are provisioned by their operators.
+	NoCreate bool
 }
 
 // Client is an idempotent, acks=all producer plus the factory for consumers.
@@ -38,6 +60,7 @@ type Client struct {
 	opts Options
 	cl   *kgo.Client
 	log  *slog.Logger
+	sec  []kgo.Opt // TLS and SASL, built once from opts.Security
 }
 
 // NewClient connects a producer client. It does not block on the network.
@@ -54,7 +77,11 @@ func NewClient(o Options) (*Client, error) {
 	if o.ClientID == "" {
 		o.ClientID = "mercato"
 	}
-	c := &Client{opts: o, log: o.Logger}
+	sec, err := o.Security.kgoOpts()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: o, log: o.Logger, sec: sec}
 	cl, err := kgo.NewClient(c.clientOpts(
 		// acks=all and idempotence are franz-go's defaults; spelled out because
 		// the outbox relay's ordering and no-duplicate promises depend on them.
@@ -103,7 +130,7 @@ func (c *Client) Produce(ctx context.Context, recs ...*Record) error {
 // Ping checks that a broker answers.
 func (c *Client) Ping(ctx context.Context) error {
 	if err := c.cl.Ping(ctx); err != nil {
-		return fmt.Errorf("pinging Kafka: %w", err)
+		return c.opts.Security.connError("pinging Kafka", err)
 	}
 	return nil
 }
@@ -112,28 +139,64 @@ func (c *Client) Ping(ctx context.Context) error {
 func (c *Client) Close() { c.cl.Close() }
 
 // EnsureTopics creates the given topics with partitions and, for compacted
-// ones, cleanup.policy=compact. Existing topics are left as they are.
+// ones, cleanup.policy=compact, with the replication factor and
+// min.insync.replicas of the client's TopicPolicy. Existing topics are left
+// as they are. With TopicPolicy.NoCreate it creates nothing and fails
+// naming every topic that does not exist.
 func (c *Client) EnsureTopics(ctx context.Context, specs []event.TopicSpec, partitions int) error {
+	if c.opts.Topics.NoCreate {
+		return c.checkTopicsExist(ctx, specs)
+	}
 	adm := kadm.NewClient(c.cl)
+	rf := int16(-1)
+	if p := c.opts.Topics.ReplicationFactor; p > 0 {
+		rf = int16(min(p, math.MaxInt16))
+	}
 	byConfig := map[bool][]string{}
 	for _, s := range specs {
 		byConfig[s.Compacted] = append(byConfig[s.Compacted], c.Topic(s.Name))
 	}
 	for compacted, names := range byConfig {
-		var configs map[string]*string
+		configs := map[string]*string{}
 		if compacted {
 			p := "compact"
-			configs = map[string]*string{"cleanup.policy": &p}
+			configs["cleanup.policy"] = &p
 		}
-		resp, err := adm.CreateTopics(ctx, int32(partitions), -1, configs, names...)
+		if n := c.opts.Topics.MinInsyncReplicas; n > 0 {
+			v := strconv.Itoa(n)
+			configs["min.insync.replicas"] = &v
+		}
+		resp, err := adm.CreateTopics(ctx, int32(partitions), rf, configs, names...)
 		if err != nil {
-			return fmt.Errorf("creating topics: %w", err)
+			return c.opts.Security.connError("creating topics", err)
 		}
 		for _, r := range resp.Sorted() {
 			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
 				return fmt.Errorf("creating topic %s: %w", r.Topic, r.Err)
 			}
 		}
+	}
+	return nil
+}
+
+// checkTopicsExist fails naming every topic of specs the cluster lacks.
+func (c *Client) checkTopicsExist(ctx context.Context, specs []event.TopicSpec) error {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = c.Topic(s.Name)
+	}
+	states, err := c.topicStates(ctx, names)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, name := range names {
+		if _, ok := states[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("topic creation is off and %d topics do not exist: %s", len(missing), strings.Join(missing, ", "))
 	}
 	return nil
 }

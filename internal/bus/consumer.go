@@ -109,6 +109,7 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 		topics[i] = c.Topic(t)
 	}
 	cons := &Consumer{c: c, o: o, log: c.log.With("group", o.Group), lag: map[string]map[int32]int64{}}
+	c.opts.Metrics.initDLQ(o.Group, o.Topics)
 	opts := c.clientOpts(
 		kgo.ConsumerGroup(c.opts.Prefix+o.Group),
 		kgo.ConsumeTopics(topics...),

@@ -3,5 +3,6 @@
 // consumer-group runner that commits only after its handler succeeded and
 // dead-letters poison records, and a transactional consume-transform-produce
 // loop for processors that need exactly-once. The same code talks to a real
-// Kafka cluster; only the seed brokers differ.
+// Kafka cluster; only the seed brokers and the Security settings (TLS, SASL),
+// which every client the package opens uses, differ.
 package bus

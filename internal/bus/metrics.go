@@ -1,6 +1,12 @@
 package bus
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mercato-platform/mercato/internal/event"
+)
 
 // Metrics are the bus's Prometheus series. Labels are topics and groups only,
 // never keys or partitions, so cardinality stays bounded.
@@ -35,4 +41,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Consumed, m.DLQ, m.Retries, m.Lag, m.Published)
 	}
 	return m
+}
+
+// initDLQ creates a group's dead-letter series at 0 for each of its logical
+// topics when the group's consumer is built, so an alert on their rate has
+// data before the first record is dead-lettered.
+func (m *Metrics) initDLQ(group string, topics []string) {
+	for _, t := range topics {
+		m.DLQ.WithLabelValues(group, t)
+	}
+}
+
+// countDeadLetters counts the dead-letter records among out, records a
+// group's transaction committed, by the topic they came from.
+func (m *Metrics) countDeadLetters(group string, out []*Record) {
+	for _, r := range out {
+		if src, ok := strings.CutSuffix(r.Topic, event.DLQSuffix); ok {
+			m.DLQ.WithLabelValues(group, src).Inc()
+		}
+	}
 }

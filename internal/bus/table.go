@@ -10,9 +10,15 @@ import (
 )
 
 // clientOpts are the options every client Mercato opens starts from: where
-// the brokers are and who is asking.
+// the brokers are, who is asking and how it proves it (TLS, SASL), and its
+// rack.
 func (c *Client) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	return append([]kgo.Opt{kgo.SeedBrokers(c.opts.Brokers...), kgo.ClientID(c.opts.ClientID)}, extra...)
+	opts := []kgo.Opt{kgo.SeedBrokers(c.opts.Brokers...), kgo.ClientID(c.opts.ClientID)}
+	opts = append(opts, c.sec...)
+	if c.opts.Rack != "" {
+		opts = append(opts, kgo.Rack(c.opts.Rack))
+	}
+	return append(opts, extra...)
 }
 
 // Partitions returns the partition count of each logical topic; a topic that

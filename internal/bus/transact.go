@@ -31,6 +31,9 @@ type TransactOptions struct {
 	OnAssigned func(ctx context.Context, assigned map[string][]int32)
 	// OnRevoked runs when partitions leave this instance.
 	OnRevoked func(ctx context.Context, revoked map[string][]int32)
+	// OnCommit runs after a batch's transaction committed, so the processor
+	// can count what it produced once and only for good.
+	OnCommit  func()
 	FromStart bool
 	MaxPoll   int
 	// IdleTick, when positive, calls Process with no records (in its own
@@ -60,6 +63,7 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 		o.MaxPoll = 5000
 	}
 	t := &Transactor{c: c, o: o, log: c.log.With("group", o.Group)}
+	c.opts.Metrics.initDLQ(o.Group, o.Topics)
 	topics := make([]string, len(o.Topics))
 	for i, name := range o.Topics {
 		topics[i] = c.Topic(name)
@@ -159,6 +163,10 @@ func (t *Transactor) Run(ctx context.Context) error {
 		if committed {
 			for _, r := range out {
 				t.c.opts.Metrics.Published.WithLabelValues(t.c.Topic(r.Topic)).Inc()
+			}
+			t.c.opts.Metrics.countDeadLetters(t.o.Group, out)
+			if t.o.OnCommit != nil {
+				t.o.OnCommit()
 			}
 		}
 	}

@@ -47,7 +47,12 @@ type Config struct {
 	Profile         string
 	Roles           string
 	LogLevel        string
+	LogFormat       string
 	ShutdownTimeout time.Duration
+	// ShutdownDrain is how long a stopping process keeps serving with
+	// /readyz failing, so load balancers take it out before it stops
+	// accepting connections.
+	ShutdownDrain time.Duration
 
 	HTTP          HTTPConfig
 	Kafka         KafkaConfig
@@ -70,7 +75,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Profile, "profile", ProfileEmbedded, "engine profile: embedded|distributed")
 	fs.StringVar(&c.Roles, "roles", RoleAll, "comma-separated roles to run, or all")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug|info|warn|error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log line format: text (key=value) or json (one JSON object per line)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
+	fs.DurationVar(&c.ShutdownDrain, "shutdown-drain", 5*time.Second, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the HTTP server stops accepting (0 stops at once)")
 	c.HTTP.RegisterFlags(fs)
 	c.Kafka.RegisterFlags(fs)
 	c.Store.RegisterFlags(fs)
@@ -122,7 +129,51 @@ type KafkaConfig struct {
 	Brokers     string
 	TopicPrefix string
 	Partitions  int
+
+	// TLS turns on TLS to the brokers; any of the TLS fields below turns it
+	// on as well.
+	TLS           bool
+	TLSCAFile     string
+	TLSCertFile   string
+	TLSKeyFile    string
+	TLSServerName string
+	// TLSInsecureSkipVerify accepts any broker certificate: for tests only.
+	TLSInsecureSkipVerify bool
+
+	// SASLMechanism is empty, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or
+	// OAUTHBEARER. SASLPassword and SASLPasswordFile are exclusive; the
+	// password and the token are secrets: they appear in no help text, log
+	// line or error.
+	SASLMechanism      string
+	SASLUsername       string
+	SASLPassword       string
+	SASLPasswordFile   string
+	SASLOAuthTokenFile string
+
+	ClientID string
+	Rack     string
+
+	// ReplicationFactor (-1: the broker's default), MinInsyncReplicas (0:
+	// the broker's default) and AutoCreateTopics are for the topics
+	// Mercato creates; with AutoCreateTopics off it only checks they exist.
+	ReplicationFactor int
+	MinInsyncReplicas int
+	AutoCreateTopics  bool
+
+	// ListenTLSCertFile and ListenTLSKeyFile make the embedded broker
+	// accept TLS only. An embedded broker listening beyond loopback needs
+	// them and a SCRAM user (the --kafka-sasl-* credentials).
+	ListenTLSCertFile string
+	ListenTLSKeyFile  string
 }
+
+// Kafka SASL mechanisms (KafkaConfig.SASLMechanism).
+const (
+	KafkaSASLPlain       = "PLAIN"
+	KafkaSASLScramSHA256 = "SCRAM-SHA-256"
+	KafkaSASLScramSHA512 = "SCRAM-SHA-512"
+	KafkaSASLOAuthBearer = "OAUTHBEARER"
+)
 
 // RegisterFlags declares the section's settings on fs.
 func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -130,6 +181,47 @@ func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Brokers, "kafka-brokers", "", "comma-separated external Kafka seed brokers; when set no embedded broker starts")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "prefix added to every topic name")
 	fs.IntVar(&c.Partitions, "partitions", 8, "partitions per topic when Mercato creates its topics")
+	fs.BoolVar(&c.TLS, "kafka-tls", false, "connect to Kafka over TLS (implied by any --kafka-tls-* flag)")
+	fs.StringVar(&c.TLSCAFile, "kafka-tls-ca-file", "", "PEM bundle of the CAs that signed the Kafka broker certificates (empty: system roots)")
+	fs.StringVar(&c.TLSCertFile, "kafka-tls-cert-file", "", "client certificate (PEM) for brokers that require mutual TLS; needs --kafka-tls-key-file")
+	fs.StringVar(&c.TLSKeyFile, "kafka-tls-key-file", "", "client key (PEM) of --kafka-tls-cert-file")
+	fs.StringVar(&c.TLSServerName, "kafka-tls-server-name", "", "name the broker certificates are checked against (default: each broker's host)")
+	fs.BoolVar(&c.TLSInsecureSkipVerify, "kafka-tls-insecure-skip-verify", false, "accept any Kafka broker certificate; for tests only")
+	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (empty: no SASL)")
+	fs.StringVar(&c.SASLUsername, "kafka-sasl-username", "", "Kafka SASL user (PLAIN, SCRAM)")
+	fs.StringVar(&c.SASLPassword, "kafka-sasl-password", "", "Kafka SASL password; prefer --kafka-sasl-password-file or MERCATO_KAFKA_SASL_PASSWORD, a flag shows in the process list")
+	fs.StringVar(&c.SASLPasswordFile, "kafka-sasl-password-file", "", "file holding the Kafka SASL password (one line)")
+	fs.StringVar(&c.SASLOAuthTokenFile, "kafka-sasl-oauth-token-file", "", "file holding the OAUTHBEARER token, re-read at every authentication")
+	fs.StringVar(&c.ClientID, "kafka-client-id", "mercato", "client id Mercato's Kafka clients send (broker logs, quotas)")
+	fs.StringVar(&c.Rack, "kafka-rack", "", "rack of this process, so consumers fetch from the closest replica (KIP-392)")
+	fs.IntVar(&c.ReplicationFactor, "kafka-replication-factor", -1, "replication factor of the topics Mercato creates (-1: the broker's default)")
+	fs.IntVar(&c.MinInsyncReplicas, "kafka-min-insync-replicas", 0, "min.insync.replicas of the topics Mercato creates (0: the broker's default)")
+	fs.BoolVar(&c.AutoCreateTopics, "kafka-auto-create-topics", true, "create missing topics at start; when false Mercato only checks they exist")
+	fs.StringVar(&c.ListenTLSCertFile, "kafka-listen-tls-cert-file", "", "certificate (PEM) the embedded broker serves TLS with; needs --kafka-listen-tls-key-file")
+	fs.StringVar(&c.ListenTLSKeyFile, "kafka-listen-tls-key-file", "", "key (PEM) of --kafka-listen-tls-cert-file")
+}
+
+// TLSEnabled reports whether any setting asks for TLS to the brokers.
+func (c *KafkaConfig) TLSEnabled() bool {
+	return c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != "" || c.TLSServerName != "" || c.TLSInsecureSkipVerify
+}
+
+// SASLPasswordValue is the SASL password, from --kafka-sasl-password or
+// read from --kafka-sasl-password-file (trailing newline dropped). The
+// error names the file, never its content.
+func (c *KafkaConfig) SASLPasswordValue() (string, error) {
+	if c.SASLPasswordFile == "" {
+		return c.SASLPassword, nil
+	}
+	b, err := os.ReadFile(c.SASLPasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("--kafka-sasl-password-file: %w", err)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("--kafka-sasl-password-file %s is empty", c.SASLPasswordFile)
+	}
+	return pw, nil
 }
 
 // Validate reports every problem of the section.
@@ -149,7 +241,84 @@ func (c *KafkaConfig) Validate() error {
 	if c.Partitions < 1 || c.Partitions > 1024 {
 		p.add("--partitions must be 1-1024, got %d", c.Partitions)
 	}
+	c.validateSecurity(&p)
 	return p.err()
+}
+
+// validateSecurity adds the problems of the TLS, SASL and topic settings.
+// Messages name flags and files, never a password.
+func (c *KafkaConfig) validateSecurity(p *problems) {
+	switch c.SASLMechanism {
+	case "":
+		if c.SASLUsername != "" || c.SASLPassword != "" || c.SASLPasswordFile != "" || c.SASLOAuthTokenFile != "" {
+			p.add("--kafka-sasl-username, --kafka-sasl-password(-file) and --kafka-sasl-oauth-token-file need --kafka-sasl-mechanism")
+		}
+	case KafkaSASLPlain, KafkaSASLScramSHA256, KafkaSASLScramSHA512:
+		if c.SASLUsername == "" {
+			p.add("--kafka-sasl-mechanism %s needs --kafka-sasl-username", c.SASLMechanism)
+		}
+		if c.SASLPassword == "" && c.SASLPasswordFile == "" {
+			p.add("--kafka-sasl-mechanism %s needs --kafka-sasl-password or --kafka-sasl-password-file", c.SASLMechanism)
+		}
+		if c.SASLOAuthTokenFile != "" {
+			p.add("--kafka-sasl-oauth-token-file needs --kafka-sasl-mechanism OAUTHBEARER")
+		}
+	case KafkaSASLOAuthBearer:
+		if c.SASLOAuthTokenFile == "" {
+			p.add("--kafka-sasl-mechanism OAUTHBEARER needs --kafka-sasl-oauth-token-file")
+		}
+		if c.SASLUsername != "" || c.SASLPassword != "" || c.SASLPasswordFile != "" {
+			p.add("--kafka-sasl-mechanism OAUTHBEARER takes a token file, not a username or password")
+		}
+	default:
+		p.add("--kafka-sasl-mechanism must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER, got %q", c.SASLMechanism)
+	}
+	if c.SASLPassword != "" && c.SASLPasswordFile != "" {
+		p.add("--kafka-sasl-password and --kafka-sasl-password-file are exclusive")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.add("--kafka-tls-cert-file and --kafka-tls-key-file go together: set both or neither")
+	}
+	if (c.ListenTLSCertFile == "") != (c.ListenTLSKeyFile == "") {
+		p.add("--kafka-listen-tls-cert-file and --kafka-listen-tls-key-file go together: set both or neither")
+	}
+	if c.Brokers != "" && c.ListenTLSCertFile != "" {
+		p.add("--kafka-listen-tls-cert-file is for the embedded broker and has no use with --kafka-brokers")
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		p.add("--kafka-client-id must not be empty")
+	}
+	if c.ReplicationFactor != -1 && (c.ReplicationFactor < 1 || c.ReplicationFactor > 32767) {
+		p.add("--kafka-replication-factor must be -1 (the broker's default) or 1-32767, got %d", c.ReplicationFactor)
+	}
+	if c.MinInsyncReplicas < 0 {
+		p.add("--kafka-min-insync-replicas must not be negative, got %d", c.MinInsyncReplicas)
+	} else if c.ReplicationFactor > 0 && c.MinInsyncReplicas > c.ReplicationFactor {
+		p.add("--kafka-min-insync-replicas %d exceeds --kafka-replication-factor %d: no write could succeed", c.MinInsyncReplicas, c.ReplicationFactor)
+	}
+	for _, f := range []struct{ flag, path string }{
+		{"--kafka-sasl-password-file", c.SASLPasswordFile},
+		{"--kafka-sasl-oauth-token-file", c.SASLOAuthTokenFile},
+		{"--kafka-tls-ca-file", c.TLSCAFile},
+		{"--kafka-tls-cert-file", c.TLSCertFile},
+		{"--kafka-tls-key-file", c.TLSKeyFile},
+		{"--kafka-listen-tls-cert-file", c.ListenTLSCertFile},
+		{"--kafka-listen-tls-key-file", c.ListenTLSKeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			p.add("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
+		} else if st.IsDir() {
+			p.add("%s %s is a directory", f.flag, f.path)
+		}
+	}
+	if st, err := os.Stat(c.SASLPasswordFile); c.SASLPasswordFile != "" && err == nil && !st.IsDir() {
+		if _, err := c.SASLPasswordValue(); err != nil {
+			p.add("%v", err)
+		}
+	}
 }
 
 // SeedBrokers returns the external seed brokers; none means the embedded broker.
@@ -221,30 +390,192 @@ func (c *OutboxConfig) Validate() error {
 }
 
 // RedisConfig is the section of the Redis that holds the hot inventory
-// counters and caches.
+// counters and caches. Redis is one server (Addr), a primary found through
+// Sentinel (SentinelMaster and SentinelAddrs) or a Redis Cluster
+// (ClusterAddrs); none of them keeps the counters in the system of record.
 type RedisConfig struct {
 	Addr   string
 	Shards int
+
+	// Username is the ACL user; empty authenticates as "default" when a
+	// password is set.
+	Username string
+	// Password and PasswordFile are exclusive. Password, PasswordFile's
+	// content and the Sentinel password are secrets: they appear in no
+	// help text, log line or error.
+	Password     string
+	PasswordFile string
+	DB           int
+
+	// TLS turns on TLS; any of the TLS fields below turns it on as well.
+	TLS           bool
+	TLSCAFile     string
+	TLSCertFile   string
+	TLSKeyFile    string
+	TLSServerName string
+	// TLSInsecureSkipVerify accepts any server certificate: for tests only.
+	TLSInsecureSkipVerify bool
+
+	SentinelMaster       string
+	SentinelAddrs        string
+	SentinelPasswordFile string
+	ClusterAddrs         string
 }
+
+// Redis connection modes (RedisConfig.Mode).
+const (
+	RedisOff      = ""
+	RedisSingle   = "single"
+	RedisSentinel = "sentinel"
+	RedisCluster  = "cluster"
+)
 
 // RegisterFlags declares the section's settings on fs.
 func (c *RedisConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "redis-addr", "", "Redis host:port for the inventory counters; empty keeps them in the system of record")
+	fs.StringVar(&c.Addr, "redis-addr", "", "Redis host:port for the inventory counters; empty (and no Sentinel or Cluster) keeps them in the system of record")
 	fs.IntVar(&c.Shards, "redis-shards", 1, "hash-tag shards for inventory keys (1 = every reservation is one atomic script)")
+	fs.StringVar(&c.Username, "redis-username", "", "Redis ACL user (empty: the default user)")
+	fs.StringVar(&c.Password, "redis-password", "", "Redis password; prefer --redis-password-file or MERCATO_REDIS_PASSWORD, a flag shows in the process list")
+	fs.StringVar(&c.PasswordFile, "redis-password-file", "", "file holding the Redis password (one line)")
+	fs.IntVar(&c.DB, "redis-db", 0, "Redis logical database (must be 0 with --redis-cluster-addrs)")
+	fs.BoolVar(&c.TLS, "redis-tls", false, "connect to Redis over TLS (implied by any --redis-tls-* flag)")
+	fs.StringVar(&c.TLSCAFile, "redis-tls-ca-file", "", "PEM bundle of the CAs that signed the Redis server certificates (empty: system roots)")
+	fs.StringVar(&c.TLSCertFile, "redis-tls-cert-file", "", "client certificate (PEM) for Redis servers that require mutual TLS; needs --redis-tls-key-file")
+	fs.StringVar(&c.TLSKeyFile, "redis-tls-key-file", "", "client key (PEM) of --redis-tls-cert-file")
+	fs.StringVar(&c.TLSServerName, "redis-tls-server-name", "", "name the Redis server certificates are checked against (default: each server's host)")
+	fs.BoolVar(&c.TLSInsecureSkipVerify, "redis-tls-insecure-skip-verify", false, "accept any Redis server certificate; for tests only")
+	fs.StringVar(&c.SentinelMaster, "redis-sentinel-master", "", "name of the primary Redis Sentinel monitors; needs --redis-sentinel-addrs")
+	fs.StringVar(&c.SentinelAddrs, "redis-sentinel-addrs", "", "comma-separated Sentinel host:port addresses")
+	fs.StringVar(&c.SentinelPasswordFile, "redis-sentinel-password-file", "", "file holding the password of the Sentinels themselves (one line)")
+	fs.StringVar(&c.ClusterAddrs, "redis-cluster-addrs", "", "comma-separated seed host:port addresses of a Redis Cluster")
 }
 
-// Validate reports every problem of the section.
+// Mode tells how Redis is reached: RedisOff, RedisSingle, RedisSentinel
+// or RedisCluster. Validate ensures at most one is configured.
+func (c *RedisConfig) Mode() string {
+	switch {
+	case c.ClusterAddrs != "":
+		return RedisCluster
+	case c.SentinelMaster != "" || c.SentinelAddrs != "":
+		return RedisSentinel
+	case c.Addr != "":
+		return RedisSingle
+	}
+	return RedisOff
+}
+
+// Enabled reports whether the inventory counters and caches live in Redis.
+func (c *RedisConfig) Enabled() bool { return c.Mode() != RedisOff }
+
+// TLSEnabled reports whether any setting asks for TLS.
+func (c *RedisConfig) TLSEnabled() bool {
+	return c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != "" || c.TLSServerName != "" || c.TLSInsecureSkipVerify
+}
+
+// SentinelAddrList returns the Sentinel addresses.
+func (c *RedisConfig) SentinelAddrList() []string { return splitList(c.SentinelAddrs) }
+
+// ClusterAddrList returns the cluster's seed addresses.
+func (c *RedisConfig) ClusterAddrList() []string { return splitList(c.ClusterAddrs) }
+
+// Endpoint describes where Redis is, for logs and errors; it holds no secret.
+func (c *RedisConfig) Endpoint() string {
+	switch c.Mode() {
+	case RedisCluster:
+		return "cluster " + strings.Join(c.ClusterAddrList(), ",")
+	case RedisSentinel:
+		return fmt.Sprintf("primary %q via Sentinel %s", c.SentinelMaster, strings.Join(c.SentinelAddrList(), ","))
+	}
+	return c.Addr
+}
+
+// Validate reports every problem of the section. Messages name flags and
+// files, never a password.
 func (c *RedisConfig) Validate() error {
 	var p problems
+	modes := 0
+	for _, set := range []bool{c.Addr != "", c.SentinelMaster != "" || c.SentinelAddrs != "", c.ClusterAddrs != ""} {
+		if set {
+			modes++
+		}
+	}
+	if modes > 1 {
+		p.add("--redis-addr, --redis-sentinel-master/--redis-sentinel-addrs and --redis-cluster-addrs are exclusive: give one")
+	}
 	if c.Addr != "" {
 		if err := checkHostPort(c.Addr); err != nil {
 			p.add("--redis-addr %q: %v", c.Addr, err)
 		}
 	}
+	if (c.SentinelMaster == "") != (c.SentinelAddrs == "") {
+		p.add("--redis-sentinel-master and --redis-sentinel-addrs go together")
+	}
+	if c.SentinelAddrs != "" && len(c.SentinelAddrList()) == 0 {
+		p.add("--redis-sentinel-addrs names no address")
+	}
+	for _, a := range c.SentinelAddrList() {
+		if err := checkHostPort(a); err != nil {
+			p.add("--redis-sentinel-addrs entry %q: %v", a, err)
+		}
+	}
+	if c.SentinelPasswordFile != "" && c.Mode() != RedisSentinel {
+		p.add("--redis-sentinel-password-file needs --redis-sentinel-master")
+	}
+	if c.ClusterAddrs != "" && len(c.ClusterAddrList()) == 0 {
+		p.add("--redis-cluster-addrs names no address")
+	}
+	for _, a := range c.ClusterAddrList() {
+		if err := checkHostPort(a); err != nil {
+			p.add("--redis-cluster-addrs entry %q: %v", a, err)
+		}
+	}
 	if c.Shards < 1 || c.Shards > 16384 {
 		p.add("--redis-shards must be 1-16384, got %d", c.Shards)
 	}
+	if c.DB < 0 {
+		p.add("--redis-db must not be negative, got %d", c.DB)
+	}
+	if c.DB != 0 && c.Mode() == RedisCluster {
+		// Redis Cluster has database 0 only.
+		p.add("--redis-db must be 0 with --redis-cluster-addrs, got %d", c.DB)
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		p.add("--redis-password and --redis-password-file are exclusive")
+	}
+	if c.Username != "" && c.Password == "" && c.PasswordFile == "" {
+		p.add("--redis-username needs --redis-password or --redis-password-file")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.add("--redis-tls-cert-file and --redis-tls-key-file go together: set both or neither")
+	}
+	for _, f := range []struct{ flag, path string }{
+		{"--redis-password-file", c.PasswordFile},
+		{"--redis-sentinel-password-file", c.SentinelPasswordFile},
+		{"--redis-tls-ca-file", c.TLSCAFile},
+		{"--redis-tls-cert-file", c.TLSCertFile},
+		{"--redis-tls-key-file", c.TLSKeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			p.add("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
+		} else if st.IsDir() {
+			p.add("%s %s is a directory", f.flag, f.path)
+		}
+	}
 	return p.err()
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // InventoryConfig is the section of stock alerts.
@@ -650,8 +981,16 @@ func (c *Config) Validate() error {
 	default:
 		p.add("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
 	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		p.add("--log-format must be text or json, got %q", c.LogFormat)
+	}
 	if c.ShutdownTimeout <= 0 {
 		p.add("--shutdown-timeout must be positive")
+	}
+	if c.ShutdownDrain < 0 {
+		p.add("--shutdown-drain must not be negative")
 	}
 	p.merge(c.Lake.Validate())
 	p.merge(c.Reports.Validate())

@@ -91,6 +91,8 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		{"redis", []string{"--redis-addr", "nohost", "--redis-shards", "0"}, nil, []string{"--redis-addr", "--redis-shards"}},
 		{"webhook", []string{"--alert-webhook-url", "ftp://x"}, nil, []string{"--alert-webhook-url"}},
 		{"ttl", []string{"--reservation-ttl", "10ms"}, nil, []string{"--reservation-ttl"}},
+		{"log format", []string{"--log-format", "xml"}, nil, []string{"--log-format must be text or json"}},
+		{"drain", []string{"--shutdown-drain", "-1s"}, nil, []string{"--shutdown-drain must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,6 +168,7 @@ func TestFlagNamesAndDefaultsAreTheContract(t *testing.T) {
 		"lake-flush-interval":   "10s",
 		"lake-flush-records":    "100000",
 		"lake-timezone":         "Asia/Seoul",
+		"log-format":            "text",
 		"log-level":             "info",
 		"order-recover-after":   "1m0s",
 		"outbox-batch":          "500",
@@ -193,6 +196,7 @@ func TestFlagNamesAndDefaultsAreTheContract(t *testing.T) {
 		"report-timezone":       "Asia/Seoul",
 		"reservation-ttl":       "15m0s",
 		"roles":                 "all",
+		"shutdown-drain":        "5s",
 		"shutdown-timeout":      "10s",
 		"simulated-supplier":    "true",
 		"spark-lake-uri":        "",
@@ -203,6 +207,42 @@ func TestFlagNamesAndDefaultsAreTheContract(t *testing.T) {
 		"sweep-interval":        "10s",
 		"topic-prefix":          "",
 		"urgent-limit":          "48h0m0s",
+
+		// Redis connection (secrets have no default that --help could show).
+		"redis-username":                 "",
+		"redis-password":                 "",
+		"redis-password-file":            "",
+		"redis-db":                       "0",
+		"redis-tls":                      "false",
+		"redis-tls-ca-file":              "",
+		"redis-tls-cert-file":            "",
+		"redis-tls-key-file":             "",
+		"redis-tls-server-name":          "",
+		"redis-tls-insecure-skip-verify": "false",
+		"redis-sentinel-master":          "",
+		"redis-sentinel-addrs":           "",
+		"redis-sentinel-password-file":   "",
+		"redis-cluster-addrs":            "",
+
+		// Kafka security and topic settings.
+		"kafka-tls":                      "false",
+		"kafka-tls-ca-file":              "",
+		"kafka-tls-cert-file":            "",
+		"kafka-tls-key-file":             "",
+		"kafka-tls-server-name":          "",
+		"kafka-tls-insecure-skip-verify": "false",
+		"kafka-sasl-mechanism":           "",
+		"kafka-sasl-username":            "",
+		"kafka-sasl-password":            "",
+		"kafka-sasl-password-file":       "",
+		"kafka-sasl-oauth-token-file":    "",
+		"kafka-client-id":                "mercato",
+		"kafka-rack":                     "",
+		"kafka-replication-factor":       "-1",
+		"kafka-min-insync-replicas":      "0",
+		"kafka-auto-create-topics":       "true",
+		"kafka-listen-tls-cert-file":     "",
+		"kafka-listen-tls-key-file":      "",
 	}
 	var c config.Config
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -235,7 +275,9 @@ func TestFlagsFillTheirSection(t *testing.T) {
 		{"profile", "distributed", func(c *config.Config) any { return c.Profile }, "distributed"},
 		{"roles", "api", func(c *config.Config) any { return c.Roles }, "api"},
 		{"log-level", "debug", func(c *config.Config) any { return c.LogLevel }, "debug"},
+		{"log-format", "json", func(c *config.Config) any { return c.LogFormat }, "json"},
 		{"shutdown-timeout", "3s", func(c *config.Config) any { return c.ShutdownTimeout }, 3 * time.Second},
+		{"shutdown-drain", "0s", func(c *config.Config) any { return c.ShutdownDrain }, time.Duration(0)},
 		{"http-addr", "127.0.0.1:1", func(c *config.Config) any { return c.HTTP.Addr }, "127.0.0.1:1"},
 		{"admin-token", "t", func(c *config.Config) any { return c.HTTP.AdminToken }, "t"},
 		{"idempotency-ttl", "2h", func(c *config.Config) any { return c.HTTP.IdempotencyTTL }, 2 * time.Hour},
@@ -250,6 +292,38 @@ func TestFlagsFillTheirSection(t *testing.T) {
 		{"outbox-batch", "7", func(c *config.Config) any { return c.Outbox.Batch }, 7},
 		{"redis-addr", "127.0.0.1:3", func(c *config.Config) any { return c.Redis.Addr }, "127.0.0.1:3"},
 		{"redis-shards", "4", func(c *config.Config) any { return c.Redis.Shards }, 4},
+		{"redis-username", "u", func(c *config.Config) any { return c.Redis.Username }, "u"},
+		{"redis-password", "p", func(c *config.Config) any { return c.Redis.Password }, "p"},
+		{"redis-password-file", "/pw", func(c *config.Config) any { return c.Redis.PasswordFile }, "/pw"},
+		{"redis-db", "3", func(c *config.Config) any { return c.Redis.DB }, 3},
+		{"redis-tls", "true", func(c *config.Config) any { return c.Redis.TLSEnabled() }, true},
+		{"redis-tls-ca-file", "/ca", func(c *config.Config) any { return c.Redis.TLSCAFile }, "/ca"},
+		{"redis-tls-cert-file", "/c", func(c *config.Config) any { return c.Redis.TLSCertFile }, "/c"},
+		{"redis-tls-key-file", "/k", func(c *config.Config) any { return c.Redis.TLSKeyFile }, "/k"},
+		{"redis-tls-server-name", "r.example", func(c *config.Config) any { return c.Redis.TLSServerName }, "r.example"},
+		{"redis-tls-insecure-skip-verify", "true", func(c *config.Config) any { return c.Redis.TLSInsecureSkipVerify }, true},
+		{"redis-sentinel-master", "m", func(c *config.Config) any { return c.Redis.SentinelMaster }, "m"},
+		{"redis-sentinel-addrs", "s1:26379, s2:26379", func(c *config.Config) any { return c.Redis.SentinelAddrList() }, []string{"s1:26379", "s2:26379"}},
+		{"redis-sentinel-password-file", "/spw", func(c *config.Config) any { return c.Redis.SentinelPasswordFile }, "/spw"},
+		{"redis-cluster-addrs", "n1:7000,n2:7000", func(c *config.Config) any { return c.Redis.ClusterAddrList() }, []string{"n1:7000", "n2:7000"}},
+		{"kafka-tls", "true", func(c *config.Config) any { return c.Kafka.TLS }, true},
+		{"kafka-tls-ca-file", "/ca", func(c *config.Config) any { return c.Kafka.TLSCAFile }, "/ca"},
+		{"kafka-tls-cert-file", "/c", func(c *config.Config) any { return c.Kafka.TLSCertFile }, "/c"},
+		{"kafka-tls-key-file", "/k", func(c *config.Config) any { return c.Kafka.TLSKeyFile }, "/k"},
+		{"kafka-tls-server-name", "kafka.internal", func(c *config.Config) any { return c.Kafka.TLSServerName }, "kafka.internal"},
+		{"kafka-tls-insecure-skip-verify", "true", func(c *config.Config) any { return c.Kafka.TLSInsecureSkipVerify }, true},
+		{"kafka-sasl-mechanism", "PLAIN", func(c *config.Config) any { return c.Kafka.SASLMechanism }, "PLAIN"},
+		{"kafka-sasl-username", "u", func(c *config.Config) any { return c.Kafka.SASLUsername }, "u"},
+		{"kafka-sasl-password", "p", func(c *config.Config) any { return c.Kafka.SASLPassword }, "p"},
+		{"kafka-sasl-password-file", "/pw", func(c *config.Config) any { return c.Kafka.SASLPasswordFile }, "/pw"},
+		{"kafka-sasl-oauth-token-file", "/tok", func(c *config.Config) any { return c.Kafka.SASLOAuthTokenFile }, "/tok"},
+		{"kafka-client-id", "m2", func(c *config.Config) any { return c.Kafka.ClientID }, "m2"},
+		{"kafka-rack", "r1", func(c *config.Config) any { return c.Kafka.Rack }, "r1"},
+		{"kafka-replication-factor", "3", func(c *config.Config) any { return c.Kafka.ReplicationFactor }, 3},
+		{"kafka-min-insync-replicas", "2", func(c *config.Config) any { return c.Kafka.MinInsyncReplicas }, 2},
+		{"kafka-auto-create-topics", "false", func(c *config.Config) any { return c.Kafka.AutoCreateTopics }, false},
+		{"kafka-listen-tls-cert-file", "/lc", func(c *config.Config) any { return c.Kafka.ListenTLSCertFile }, "/lc"},
+		{"kafka-listen-tls-key-file", "/lk", func(c *config.Config) any { return c.Kafka.ListenTLSKeyFile }, "/lk"},
 		{"alert-webhook-url", "http://h/", func(c *config.Config) any { return c.Inventory.AlertWebhookURL }, "http://h/"},
 		{"alert-hysteresis", "0.5", func(c *config.Config) any { return c.Inventory.AlertHysteresis }, 0.5},
 		{"reservation-ttl", "1m", func(c *config.Config) any { return c.Orders.ReservationTTL }, time.Minute},
@@ -398,5 +472,245 @@ func TestSectionsValidateThemselves(t *testing.T) {
 			}
 			check("Config.Validate", c.Validate())
 		})
+	}
+}
+
+func TestRedisConnectionValidation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	tests := []struct {
+		name   string
+		change func(c *config.RedisConfig)
+		mode   string
+		want   []string // problems, in order; none: valid
+	}{
+		{"off", func(*config.RedisConfig) {}, config.RedisOff, nil},
+		{"single with ACL user and TLS", func(c *config.RedisConfig) {
+			c.Addr, c.Username, c.PasswordFile, c.DB, c.TLSCAFile = "r:6379", "mercato", file, 2, file
+		}, config.RedisSingle, nil},
+		{"sentinel", func(c *config.RedisConfig) {
+			c.SentinelMaster, c.SentinelAddrs, c.SentinelPasswordFile, c.Password = "main", "s1:26379,s2:26379", file, "x"
+		}, config.RedisSentinel, nil},
+		{"cluster", func(c *config.RedisConfig) { c.ClusterAddrs, c.Shards = "n1:7000, n2:7000", 16 }, config.RedisCluster, nil},
+		{"cluster and single", func(c *config.RedisConfig) { c.Addr, c.ClusterAddrs = "r:6379", "n1:7000" }, config.RedisCluster,
+			[]string{"are exclusive"}},
+		{"cluster and sentinel", func(c *config.RedisConfig) {
+			c.SentinelMaster, c.SentinelAddrs, c.ClusterAddrs = "main", "s1:26379", "n1:7000"
+		}, config.RedisCluster, []string{"are exclusive"}},
+		{"cluster has database 0 only", func(c *config.RedisConfig) { c.ClusterAddrs, c.DB = "n1:7000", 3 }, config.RedisCluster,
+			[]string{"--redis-db must be 0 with --redis-cluster-addrs, got 3"}},
+		{"bad addresses", func(c *config.RedisConfig) { c.ClusterAddrs = "n1:7000,n2" }, config.RedisCluster,
+			[]string{`--redis-cluster-addrs entry "n2"`}},
+		{"empty list", func(c *config.RedisConfig) { c.ClusterAddrs = " , " }, config.RedisCluster,
+			[]string{"--redis-cluster-addrs names no address"}},
+		{"sentinel half given", func(c *config.RedisConfig) { c.SentinelMaster = "main" }, config.RedisSentinel,
+			[]string{"--redis-sentinel-master and --redis-sentinel-addrs go together"}},
+		{"sentinel password without sentinel", func(c *config.RedisConfig) { c.Addr, c.SentinelPasswordFile = "r:6379", file }, config.RedisSingle,
+			[]string{"--redis-sentinel-password-file needs --redis-sentinel-master"}},
+		{"negative db", func(c *config.RedisConfig) { c.Addr, c.DB = "r:6379", -1 }, config.RedisSingle,
+			[]string{"--redis-db must not be negative"}},
+		{"two passwords", func(c *config.RedisConfig) { c.Addr, c.Password, c.PasswordFile = "r:6379", "p", file }, config.RedisSingle,
+			[]string{"--redis-password and --redis-password-file are exclusive"}},
+		{"user without password", func(c *config.RedisConfig) { c.Addr, c.Username = "r:6379", "mercato" }, config.RedisSingle,
+			[]string{"--redis-username needs --redis-password or --redis-password-file"}},
+		{"certificate without key", func(c *config.RedisConfig) { c.Addr, c.TLSCertFile = "r:6379", file }, config.RedisSingle,
+			[]string{"--redis-tls-cert-file and --redis-tls-key-file go together"}},
+		{"missing files", func(c *config.RedisConfig) { c.Addr, c.PasswordFile, c.TLSCAFile = "r:6379", missing, dir }, config.RedisSingle,
+			[]string{"--redis-password-file " + missing + ": no such file", "--redis-tls-ca-file " + dir + " is a directory"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c config.Config
+			c.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
+			tt.change(&c.Redis)
+			if got := c.Redis.Mode(); got != tt.mode {
+				t.Errorf("Mode() = %q, want %q", got, tt.mode)
+			}
+			err := c.Redis.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want valid", err)
+				}
+				return
+			}
+			multi, ok := err.(interface{ Unwrap() []error })
+			if !ok || len(multi.Unwrap()) != len(tt.want) {
+				t.Fatalf("Validate() = %v, want %d problems", err, len(tt.want))
+			}
+			for i, e := range multi.Unwrap() {
+				if !errors.Is(e, config.ErrInvalid) || !strings.Contains(e.Error(), tt.want[i]) {
+					t.Errorf("problem %d = %v, want ErrInvalid mentioning %q", i, e, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// Redis secrets show in no help text, validation error or endpoint
+// description, however they are given.
+func TestRedisSecretsStayHidden(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-redis-secret"
+	var c config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	c.RegisterFlags(fs)
+	// Invalid on purpose: the password given twice (environment and a
+	// missing file) and a cluster with a database.
+	err := config.Load(fs, []string{"--redis-cluster-addrs=n1:7000", "--redis-db=1", "--redis-password-file=/nonexistent/pw"},
+		[]string{"MERCATO_REDIS_PASSWORD=" + secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.Password != secret {
+		t.Fatalf("MERCATO_REDIS_PASSWORD did not reach the section: %q", c.Redis.Password)
+	}
+	verr := c.Validate()
+	if verr == nil {
+		t.Fatal("Validate accepted an invalid Redis section")
+	}
+	var help strings.Builder
+	fs.SetOutput(&help)
+	fs.PrintDefaults()
+	for what, s := range map[string]string{"validation error": verr.Error(), "help": help.String(), "endpoint": c.Redis.Endpoint()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s shows the Redis password: %s", what, s)
+		}
+	}
+	if !strings.Contains(help.String(), "-redis-password-file") {
+		t.Error("help does not list --redis-password-file")
+	}
+}
+
+func TestKafkaSecurityValidation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pwFile := file("pw", "from-file\n")
+	emptyFile := file("empty", "\n")
+	tokenFile := file("token", "tok")
+	pem := file("x.pem", "not checked here")
+	tests := []struct {
+		name string
+		args []string
+		want []string // problems, in order; none means valid
+	}{
+		{"SCRAM with password file", []string{"--kafka-sasl-mechanism=SCRAM-SHA-512", "--kafka-sasl-username=u", "--kafka-sasl-password-file=" + pwFile, "--kafka-tls-ca-file=" + pem}, nil},
+		{"OAUTHBEARER", []string{"--kafka-sasl-mechanism=OAUTHBEARER", "--kafka-sasl-oauth-token-file=" + tokenFile}, nil},
+		{"topic settings", []string{"--kafka-replication-factor=3", "--kafka-min-insync-replicas=2", "--kafka-auto-create-topics=false", "--kafka-rack=eu-1a"}, nil},
+		{"unknown mechanism", []string{"--kafka-sasl-mechanism=GSSAPI"}, []string{"--kafka-sasl-mechanism must be"}},
+		{"credentials without mechanism", []string{"--kafka-sasl-username=u"}, []string{"need --kafka-sasl-mechanism"}},
+		{"SCRAM without credentials", []string{"--kafka-sasl-mechanism=SCRAM-SHA-256"}, []string{"needs --kafka-sasl-username", "needs --kafka-sasl-password or --kafka-sasl-password-file"}},
+		{"password twice", []string{"--kafka-sasl-mechanism=PLAIN", "--kafka-sasl-username=u", "--kafka-sasl-password=p", "--kafka-sasl-password-file=" + pwFile}, []string{"are exclusive"}},
+		{"missing password file", []string{"--kafka-sasl-mechanism=PLAIN", "--kafka-sasl-username=u", "--kafka-sasl-password-file=" + filepath.Join(dir, "nope")}, []string{"--kafka-sasl-password-file"}},
+		{"empty password file", []string{"--kafka-sasl-mechanism=PLAIN", "--kafka-sasl-username=u", "--kafka-sasl-password-file=" + emptyFile}, []string{"is empty"}},
+		{"OAUTHBEARER without token", []string{"--kafka-sasl-mechanism=OAUTHBEARER"}, []string{"needs --kafka-sasl-oauth-token-file"}},
+		{"cert without key", []string{"--kafka-tls-cert-file=" + pem}, []string{"--kafka-tls-cert-file and --kafka-tls-key-file go together"}},
+		{"listen cert without key", []string{"--kafka-listen-tls-cert-file=" + pem}, []string{"--kafka-listen-tls-cert-file and --kafka-listen-tls-key-file go together"}},
+		{"replication zero", []string{"--kafka-replication-factor=0"}, []string{"--kafka-replication-factor must be -1"}},
+		{"min ISR above replication", []string{"--kafka-replication-factor=2", "--kafka-min-insync-replicas=3"}, []string{"exceeds --kafka-replication-factor"}},
+		{"empty client id", []string{"--kafka-client-id="}, []string{"--kafka-client-id must not be empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c config.Config
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(new(strings.Builder))
+			c.RegisterFlags(fs)
+			if err := config.Load(fs, tt.args, nil); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Kafka.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want valid", err)
+				}
+				return
+			}
+			multi, ok := err.(interface{ Unwrap() []error })
+			if !ok || len(multi.Unwrap()) != len(tt.want) {
+				t.Fatalf("Validate() = %v, want %d problems", err, len(tt.want))
+			}
+			for i, e := range multi.Unwrap() {
+				if !errors.Is(e, config.ErrInvalid) || !strings.Contains(e.Error(), tt.want[i]) {
+					t.Errorf("problem %d = %v, want ErrInvalid mentioning %q", i, e, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestKafkaFlagsFillTheSection(t *testing.T) {
+	t.Parallel()
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("file-secret\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, []string{"--kafka-brokers=k1:9093", "--kafka-tls", "--kafka-tls-server-name=kafka.internal",
+		"--kafka-sasl-mechanism=SCRAM-SHA-256", "--kafka-sasl-username=mercato", "--kafka-sasl-password-file=" + pwFile,
+		"--kafka-client-id=mercato-eu", "--kafka-rack=eu-1a", "--kafka-replication-factor=3", "--kafka-min-insync-replicas=2",
+		"--kafka-auto-create-topics=false"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Kafka
+	if !k.TLSEnabled() || k.TLSServerName != "kafka.internal" || k.SASLMechanism != config.KafkaSASLScramSHA256 ||
+		k.SASLUsername != "mercato" || k.ClientID != "mercato-eu" || k.Rack != "eu-1a" ||
+		k.ReplicationFactor != 3 || k.MinInsyncReplicas != 2 || k.AutoCreateTopics {
+		t.Errorf("section = %+v", k)
+	}
+	pw, err := k.SASLPasswordValue()
+	if err != nil || pw != "file-secret" {
+		t.Errorf("SASLPasswordValue() = %q, %v; want the file's line", pw, err)
+	}
+	c, err = load(t, nil, []string{"MERCATO_KAFKA_SASL_PASSWORD=env-secret"})
+	if err == nil {
+		t.Fatal("a password without a mechanism validated")
+	}
+	if pw, _ := c.Kafka.SASLPasswordValue(); pw != "env-secret" {
+		t.Errorf("MERCATO_KAFKA_SASL_PASSWORD gave %q", pw)
+	}
+}
+
+// Kafka secrets show in no help text or validation error.
+func TestKafkaSecretsStayHidden(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-kafka-secret"
+	var c config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	c.RegisterFlags(fs)
+	err := config.Load(fs, []string{"--kafka-sasl-mechanism=SCRAM-SHA-256", "--kafka-sasl-password-file=/nonexistent/pw"},
+		[]string{"MERCATO_KAFKA_SASL_PASSWORD=" + secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verr := c.Validate()
+	if verr == nil {
+		t.Fatal("Validate accepted an invalid Kafka section")
+	}
+	var help strings.Builder
+	fs.SetOutput(&help)
+	fs.PrintDefaults()
+	for what, s := range map[string]string{"validation error": verr.Error(), "help": help.String()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s shows the Kafka password: %s", what, s)
+		}
+	}
+	if !strings.Contains(help.String(), "-kafka-sasl-password-file") {
+		t.Error("help does not list --kafka-sasl-password-file")
 	}
 }

@@ -19,7 +19,40 @@ import (
 // connection so a hang-up cannot stop a saga half way.
 const checkoutTimeout = 30 * time.Second
 
-func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
+// checkoutOutcomes are the outcome codes of POST /v1/orders whose series
+// exist from start (at 0), so alerts on their rates work before the first
+// one happens: created, replayed, and the API error codes of checkouts that
+// ran. Other error codes (malformed requests) appear when first seen.
+var checkoutOutcomes = []string{
+	"created", "replayed", "insufficient_stock", "payment_declined", "invalid_payment_token",
+	"payment_gateway_unavailable", "checkout_expired", "idempotency_key_reused", "request_in_progress",
+	"unpriceable_sku", "unknown_sku", "internal",
+}
+
+// countCheckout counts a POST /v1/orders by outcome: the given code, else
+// the code of the error the request failed with (internal when it maps to
+// none).
+func (s *Server) countCheckout(outcome string, err error) {
+	if s.checkouts == nil {
+		return
+	}
+	if outcome == "" {
+		outcome = "internal"
+		if ae := toAPIError(err); ae != nil {
+			outcome = ae.Code
+		}
+	}
+	s.checkouts.WithLabelValues(outcome).Inc()
+}
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) (err error) {
+	// A request that fails is counted by its error; one that is answered
+	// below is counted before its response is written.
+	defer func() {
+		if err != nil {
+			s.countCheckout("", err)
+		}
+	}()
 	customer := CustomerID(r)
 	if customer == "" {
 		return apiErr(http.StatusBadRequest, "missing_customer_id", "orders need an X-Customer-ID header")
@@ -51,12 +84,23 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var outcome string
 	switch {
 	case placed.Replayed:
+		outcome = "replayed"
 		w.Header().Set("Idempotent-Replayed", "true")
-	case placed.Status >= 500 && errors.Is(placed.Err, payments.ErrUnavailable):
-		w.Header().Set("Retry-After", "1")
+	case placed.Err == nil:
+		outcome = "created"
+	default:
+		outcome = "internal"
+		if ae := toAPIError(placed.Err); ae != nil {
+			outcome = ae.Code
+		}
+		if placed.Status >= 500 && errors.Is(placed.Err, payments.ErrUnavailable) {
+			w.Header().Set("Retry-After", "1")
+		}
 	}
+	s.countCheckout(outcome, nil)
 	writeRaw(w, placed.Status, placed.Body)
 	return nil
 }

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,9 +69,12 @@ type Options struct {
 	// below the http.Server's WriteTimeout, or the answer is lost.
 	ReportWait time.Duration
 	Ready      []ReadyCheck
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry
-	Version    string
+	// OpsOnly serves only /healthz, /readyz and /metrics: the HTTP face of a
+	// process that runs worker roles and no api.
+	OpsOnly  bool
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Version  string
 }
 
 // Server is the HTTP API.
@@ -82,6 +87,10 @@ type Server struct {
 	routes     []Route
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	checkouts  *prometheus.CounterVec
+	// draining is set once the process is stopping: /readyz fails so load
+	// balancers stop sending traffic, while every route still answers.
+	draining atomic.Bool
 }
 
 // New builds the API's handler.
@@ -106,17 +115,35 @@ func New(o Options) *Server {
 		}, []string{"route", "method"}),
 	}
 	o.Registry.MustRegister(s.requests, s.latency)
+	if !o.OpsOnly {
+		s.checkouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_checkout_outcomes_total", Help: "POST /v1/orders by outcome: created, replayed, or the error code answered.",
+		}, []string{"code"})
+		for _, c := range checkoutOutcomes {
+			s.checkouts.WithLabelValues(c)
+		}
+		o.Registry.MustRegister(s.checkouts)
+	}
 	s.routes = s.table()
+	if o.OpsOnly {
+		s.routes = slices.DeleteFunc(s.routes, func(rt Route) bool { return rt.Path != "/healthz" && rt.Path != "/readyz" })
+	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 	}
-	s.mux.Handle("GET /static/", s.instrument("/static/", "GET", http.FileServerFS(web.Static)))
+	if !o.OpsOnly {
+		s.mux.Handle("GET /static/", s.instrument("/static/", "GET", http.FileServerFS(web.Static)))
+	}
 	s.mux.Handle("GET /metrics", s.instrument("/metrics", "GET", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
 	s.mux.Handle("/", s.instrument("unmatched", "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiErr(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
 	})))
 	return s
 }
+
+// Drain makes /readyz answer 503 from now on, while every other route keeps
+// serving: the first step of a graceful stop.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Shutdown stops the work requests left running (report runs: each is
 // recorded as failed, to be run again) and waits until it has ended or
@@ -293,6 +320,10 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]string{"shutdown": "the process is stopping"}})
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mercato-platform/mercato/internal/atomicfile"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/lake"
@@ -104,6 +106,10 @@ type Runner struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	running map[string]string // from..to -> id of the run going
+
+	runs          *prometheus.CounterVec // finished runs by status
+	lastSuccess   prometheus.Gauge
+	lastSuccessAt time.Time // what lastSuccess shows; guarded by mu
 }
 
 // RunnerOptions configure a Runner.
@@ -112,6 +118,9 @@ type RunnerOptions struct {
 	OutputDir string
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Registerer, when set, gets mercato_report_runs_total{status} and
+	// mercato_report_last_success_timestamp_seconds.
+	Registerer prometheus.Registerer
 }
 
 // NewRunner builds a runner on engine and store.
@@ -122,7 +131,45 @@ func NewRunner(engine Engine, store RunStore, o RunnerOptions) *Runner {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{engine: engine, store: store, lake: o.LakeRoot, out: o.OutputDir, now: o.Now, log: o.Logger, running: map[string]string{}}
+	r := &Runner{engine: engine, store: store, lake: o.LakeRoot, out: o.OutputDir, now: o.Now, log: o.Logger, running: map[string]string{},
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mercato_report_runs_total", Help: "Report runs this process finished, by status (succeeded or failed).",
+		}, []string{"status"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mercato_report_last_success_timestamp_seconds", Help: "Unix time the last successful report run finished (this process's, or the run history's as the process started); 0 when none.",
+		}),
+	}
+	// Both series exist from start, so "no success for a day" and failure
+	// rates can be alerted on before the first run.
+	r.runs.WithLabelValues(string(RunSucceeded))
+	r.runs.WithLabelValues(string(RunFailed))
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(r.runs, r.lastSuccess)
+	}
+	return r
+}
+
+// RestoreMetrics sets mercato_report_last_success_timestamp_seconds from
+// the recorded runs, so a restarted process does not look as if reports
+// had never succeeded.
+func (r *Runner) RestoreMetrics(ctx context.Context) error {
+	runs, err := r.store.Runs(ctx, SalesReportName, 100)
+	if err != nil {
+		return fmt.Errorf("reading report runs: %w", err)
+	}
+	var last time.Time
+	for _, run := range runs {
+		if run.Status == RunSucceeded && run.FinishedAt.After(last) {
+			last = run.FinishedAt
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !last.IsZero() && last.After(r.lastSuccessAt) {
+		r.lastSuccessAt = last
+		r.lastSuccess.Set(float64(last.UnixNano()) / 1e9)
+	}
+	return nil
 }
 
 // Engine returns the runner's engine name.
@@ -237,7 +284,21 @@ func (r *Runner) build(ctx context.Context, run Run) (Run, error) {
 	// stay "running" forever.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if ferr := r.store.FinishRun(fctx, run, result); ferr != nil {
+	ferr := r.store.FinishRun(fctx, run, result)
+	// A run whose outcome could not be recorded counts as failed: it is
+	// reported to the caller as one.
+	if run.Status == RunSucceeded && ferr == nil {
+		r.runs.WithLabelValues(string(RunSucceeded)).Inc()
+		r.mu.Lock()
+		if run.FinishedAt.After(r.lastSuccessAt) {
+			r.lastSuccessAt = run.FinishedAt
+			r.lastSuccess.Set(float64(run.FinishedAt.UnixNano()) / 1e9)
+		}
+		r.mu.Unlock()
+	} else {
+		r.runs.WithLabelValues(string(RunFailed)).Inc()
+	}
+	if ferr != nil {
 		return run, errors.Join(err, fmt.Errorf("recording run result: %w", ferr))
 	}
 	if err != nil {

@@ -35,7 +35,8 @@
 // "<prefix>inv:{s<N>}:<sku>" and a reservation's record in
 // "<prefix>res:{s<N>}:<id>", where N = crc32(sku) mod Shards is a hash tag.
 // Every key one script touches shares one tag, so each script runs on one
-// node. With Shards = 1 (the default) a reservation over several SKUs is one
+// node (the prefix cannot take the tag's place: braces in it become
+// parentheses). With Shards = 1 (the default) a reservation over several SKUs is one
 // atomic script. With more shards a reservation spanning shards runs one
 // script per shard in shard order and releases the earlier shards if a later
 // one refuses: all-or-nothing still holds for the caller, but for that brief

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,7 +27,7 @@ type Ledger interface {
 
 // Options tune the adapter.
 type Options struct {
-	Prefix string // key prefix, default "mercato:"
+	Prefix string // key prefix, default "mercato:"; braces in it become parentheses (see New)
 	Shards int    // hash-tag shards, default 1
 	// RecordTTL is how long a reservation record is remembered in Redis after
 	// its hold's TTL, for idempotent replays; default 24h.
@@ -49,6 +50,11 @@ func New(rdb redis.UniversalClient, ledger Ledger, o Options) *Store {
 	if o.Prefix == "" {
 		o.Prefix = "mercato:"
 	}
+	// Redis Cluster hashes a key's first {...}. Braces in the prefix would
+	// make that part of the prefix instead of the shard tag, and put the
+	// keys of one script in different slots (CROSSSLOT), so they become
+	// parentheses.
+	o.Prefix = strings.NewReplacer("{", "(", "}", ")").Replace(o.Prefix)
 	if o.Shards <= 0 {
 		o.Shards = 1
 	}

@@ -24,11 +24,21 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 type fixture struct {
 	sql   *sqlstore.Store
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	store *redisinv.Store
 }
 
 func newFixture(t testing.TB, addr string, shards int) fixture {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	// Tests share one server; a prefix per test keeps their keys apart.
+	return newFixtureOn(t, rdb, fmt.Sprintf("t%d:", time.Now().UnixNano()), shards)
+}
+
+// newFixtureOn builds the adapter over a client of any kind (one server,
+// Sentinel or Cluster) and a fresh SQLite ledger.
+func newFixtureOn(t testing.TB, rdb redis.UniversalClient, prefix string, shards int) fixture {
 	t.Helper()
 	// The ledger's writer at the nice value mercato serve gives it
 	// (--sqlite-writer-nice); unprivileged it runs at normal priority.
@@ -37,10 +47,6 @@ func newFixture(t testing.TB, addr string, shards int) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(sql.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { rdb.Close() })
-	// Tests share one server; a prefix per test keeps their keys apart.
-	prefix := fmt.Sprintf("t%d:", time.Now().UnixNano())
 	return fixture{sql: sql, rdb: rdb, store: redisinv.New(rdb, sql, redisinv.Options{Prefix: prefix, Shards: shards})}
 }
 

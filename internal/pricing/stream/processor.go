@@ -76,6 +76,12 @@ type Processor struct {
 	recent map[int32]*dedup.IDs
 	nParts int
 
+	// Price changes for the metrics: pending holds the current batch's, and
+	// they count once its transaction committed (onCommit).
+	statsMu   sync.Mutex
+	pending   changeStats
+	committed changeStats
+
 	// onBatch, when set by tests, runs after a batch was processed and before
 	// its transaction ends; cancelling ctx there is a crash mid-transaction,
 	// and an error aborts the transaction.
@@ -155,6 +161,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		OnAbort:         p.onAbort,
 		OnAssigned:      p.onAssigned,
 		OnRevoked:       p.onRevoked,
+		OnCommit:        p.onCommit,
 		FromStart:       true,
 		MaxPoll:         p.o.MaxPoll,
 		// A silent instance still closes its windows once the idle timeout
@@ -317,6 +324,92 @@ func (p *Processor) onAbort() {
 	for part := range p.pricers {
 		p.needRestore[part] = true
 	}
+	p.statsMu.Lock()
+	p.pending = changeStats{}
+	p.statsMu.Unlock()
+}
+
+// onCommit counts the committed batch's price changes.
+func (p *Processor) onCommit() {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	for i, n := range p.pending.byReason {
+		p.committed.byReason[i] += n
+	}
+	if p.pending.last.After(p.committed.last) {
+		p.committed.last = p.pending.last
+	}
+	p.pending = changeStats{}
+}
+
+// changeReasons are the values of PriceChangeReason.
+var changeReasons = [...]string{pricing.ClippedByFloor, pricing.ClippedByCeiling, pricing.ClippedByStep, pricing.PolicyRule, pricing.PolicyLearn}
+
+// ChangeReasons are the values of PriceChangeReason: what limited a change
+// (its ClippedBy), else the policy that set it.
+func ChangeReasons() []string { return changeReasons[:] }
+
+// PriceChangeReason is the reason a change is counted under: its ClippedBy
+// when a bound or the step limit set the price, else the policy (learn or
+// rule) whose target it reached.
+func PriceChangeReason(ch pricing.PriceChange) string {
+	switch {
+	case ch.Reason.ClippedBy != "":
+		return ch.Reason.ClippedBy
+	case ch.Reason.Learn != nil:
+		return pricing.PolicyLearn
+	}
+	return pricing.PolicyRule
+}
+
+// changeStats counts price changes by changeReasons index, and when the
+// last was made.
+type changeStats struct {
+	byReason [len(changeReasons)]uint64
+	last     time.Time // wall clock
+}
+
+func (c *changeStats) add(ch pricing.PriceChange, now time.Time) {
+	if i := slices.Index(changeReasons[:], PriceChangeReason(ch)); i >= 0 {
+		c.byReason[i]++
+	}
+	c.last = now
+}
+
+// PriceChanges is the number of price changes this instance committed
+// since it started, by reason (every one of ChangeReasons is present).
+func (p *Processor) PriceChanges() map[string]uint64 {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	out := make(map[string]uint64, len(changeReasons))
+	for i, r := range changeReasons {
+		out[r] = p.committed.byReason[i]
+	}
+	return out
+}
+
+// LastPriceChange is the wall-clock time this instance last committed a
+// price change; zero before the first.
+func (p *Processor) LastPriceChange() time.Time {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	return p.committed.last
+}
+
+// SlowestWatermark is the earliest watermark among the partitions this
+// instance holds; false while none of them has one (nothing assigned, or
+// no event seen yet).
+func (p *Processor) SlowestWatermark() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var slowest time.Time
+	found := false
+	for _, pr := range p.pricers {
+		if wm, ok := pr.Watermark(); ok && (!found || wm.Before(slowest)) {
+			slowest, found = wm, true
+		}
+	}
+	return slowest, found
 }
 
 // process is one transaction: the batch's records through the pricers, and
@@ -365,6 +458,9 @@ func (p *Processor) process(ctx context.Context, recs []*bus.Record) ([]*bus.Rec
 				return nil, err
 			}
 			out = append(out, rec)
+			p.statsMu.Lock()
+			p.pending.add(ch, now)
+			p.statsMu.Unlock()
 		}
 		var encErr error
 		pr.TakeTouched(func(s *pricing.SKUState) {

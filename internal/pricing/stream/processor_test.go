@@ -396,6 +396,9 @@ func TestProcessorExactlyOnceAcrossCrashes(t *testing.T) {
 	if got := r.p.Late(); got != uint64(want.late) {
 		t.Errorf("Late() = %d, want %d", got, want.late)
 	}
+	if _, ok := r.p.SlowestWatermark(); !ok {
+		t.Error("SlowestWatermark: none after every record was priced")
+	}
 	r.stop(t)
 	if len(want.prices) < 50 || want.late == 0 || want.dlq == 0 {
 		t.Fatalf("workload too tame: prices for %d SKUs, %d late, %d dead-lettered", len(want.prices), want.late, want.dlq)
@@ -403,6 +406,14 @@ func TestProcessorExactlyOnceAcrossCrashes(t *testing.T) {
 	n := 0
 	for _, vs := range want.prices {
 		n += len(vs)
+	}
+	// The metrics count each committed price change once.
+	var counted uint64
+	for _, c := range r.p.PriceChanges() {
+		counted += c
+	}
+	if counted != uint64(n) || r.p.LastPriceChange().IsZero() {
+		t.Errorf("PriceChanges() = %v (%d), LastPriceChange() = %v; want %d changes", r.p.PriceChanges(), counted, r.p.LastPriceChange(), n)
 	}
 	t.Logf("%d purchases: %d price records for %d SKUs, %d changelog keys, %d late, %d dead-lettered",
 		len(w.purchases), n, len(want.prices), len(want.state), want.late, want.dlq)
@@ -641,4 +652,22 @@ func heuristicRule() pricing.Rule {
 	r := pricing.DefaultRule()
 	r.Policy = pricing.PolicyRule
 	return r
+}
+
+func TestPriceChangeReason(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		reason pricing.Reason
+		want   string
+	}{
+		{pricing.Reason{}, pricing.PolicyRule},
+		{pricing.Reason{ClippedBy: pricing.ClippedByStep}, pricing.ClippedByStep},
+		{pricing.Reason{ClippedBy: pricing.ClippedByFloor, Learn: &pricing.LearnReason{}}, pricing.ClippedByFloor},
+		{pricing.Reason{Learn: &pricing.LearnReason{}}, pricing.PolicyLearn},
+	} {
+		got := PriceChangeReason(pricing.PriceChange{Reason: tt.reason})
+		if got != tt.want || !slices.Contains(ChangeReasons(), got) {
+			t.Errorf("PriceChangeReason(%+v) = %q, want %q (one of %v)", tt.reason, got, tt.want, ChangeReasons())
+		}
+	}
 }

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mercato-platform/mercato/internal/event"
+)
+
+// groupLagInterval is how often the api process reads every group's lag.
+const groupLagInterval = 15 * time.Second
+
+// consumerGroups are Mercato's consumer groups and the topics each reads,
+// as the roles subscribe them (roles.go; pricing is stream.Processor's
+// default group).
+var consumerGroups = []struct {
+	group  string
+	topics []string
+}{
+	{"pricing", []string{event.TopicPurchases, event.TopicInventory, event.TopicProducts}},
+	{"replenishment", []string{event.TopicPurchases, event.TopicInventory}},
+	{"inventory-alerts", []string{event.TopicAlerts}},
+	{"reviews", []string{event.TopicReviews}},
+	{"lake-sink", []string{event.TopicPurchases, event.TopicOrders, event.TopicPayments}},
+}
+
+// watchGroupLag registers mercato_consumer_group_lag{group} and runs, in
+// the api process, the loop that keeps it current from the broker's
+// committed offsets: one place to see every group's backlog, whichever
+// process its members run in. (mercato_consumer_lag{group,topic} is each
+// consumer's own view of the partitions it holds.)
+func (a *App) watchGroupLag() {
+	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mercato_consumer_group_lag",
+		Help: "Records of a consumer group's topics it has not committed yet (end offset minus committed offset, summed over partitions), read by the api process every 15s.",
+	}, []string{"group"})
+	for _, g := range consumerGroups {
+		lag.WithLabelValues(g.group)
+	}
+	a.reg.MustRegister(lag)
+	a.addRunner("group-lag", func(ctx context.Context) error {
+		t := time.NewTicker(groupLagInterval)
+		defer t.Stop()
+		for {
+			for _, g := range consumerGroups {
+				qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				n, err := a.bus.GroupLag(qctx, g.group, g.topics...)
+				cancel()
+				if ctx.Err() != nil {
+					return nil
+				}
+				if err != nil {
+					a.log.Debug("reading consumer group lag", "group", g.group, "err", err)
+					continue
+				}
+				lag.WithLabelValues(g.group).Set(float64(n))
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/testenv"
+)
+
+// dlqCount is mercato_consumer_dlq_total{group,topic} on reg, and whether
+// the series exists.
+func dlqCount(t *testing.T, reg *prometheus.Registry, group, topic string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "mercato_consumer_dlq_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["group"] == group && labels["topic"] == topic {
+				return m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// Dead-letter series exist at 0 for every group and topic as soon as the
+// consumer or transactor is built, and a transactor counts the dead letters
+// it committed.
+func TestDeadLetterSeries(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	reg := prometheus.NewRegistry()
+	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Metrics: bus.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.EnsureTopics(context.Background(), event.Topics(), 1); err != nil {
+		t.Fatal(err)
+	}
+	noop := func(context.Context, event.Envelope, *bus.Record) error { return nil }
+	if _, err := c.NewConsumer(bus.ConsumerOptions{Group: "alerts", Topics: []string{event.TopicAlerts, event.TopicInventory}, Handler: noop}); err != nil {
+		t.Fatal(err)
+	}
+	var commits atomic.Int32
+	tr, err := c.NewTransactor(bus.TransactOptions{
+		Group: "priced", TransactionalID: "priced-0", Topics: []string{event.TopicPurchases}, FromStart: true,
+		Process: func(_ context.Context, recs []*bus.Record) ([]*bus.Record, error) {
+			var out []*bus.Record
+			for _, r := range recs {
+				out = append(out, c.DeadLetter(r, errors.New("refused")))
+			}
+			return out, nil
+		},
+		OnCommit: func() { commits.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range [][2]string{{"alerts", event.TopicAlerts}, {"alerts", event.TopicInventory}, {"priced", event.TopicPurchases}} {
+		if n, ok := dlqCount(t, reg, s[0], s[1]); !ok || n != 0 {
+			t.Errorf("before any record: dlq{group=%s,topic=%s} = %v (present %v), want 0", s[0], s[1], n, ok)
+		}
+	}
+	if err := c.Publish(context.Background(), msg(t, event.TopicPurchases, "A", 1), msg(t, event.TopicPurchases, "B", 2)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, tr)
+	testenv.WaitFor(t, "two dead letters counted", func() bool {
+		n, _ := dlqCount(t, reg, "priced", event.TopicPurchases)
+		return n == 2
+	})
+	if commits.Load() == 0 {
+		t.Error("OnCommit never ran")
+	}
+}
