@@ -43,45 +43,9 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		t.Fatalf("PUT = %d", code)
 	}
 
-	var (
-		mu      sync.Mutex
-		paidIDs []string
-		seq     atomic.Int64
-	)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-	drive := func(ctx context.Context, base string) {
-		var wg sync.WaitGroup
-		for range 12 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					n := seq.Add(1)
-					body := `{"items":[{"sku":"CRASH-1","quantity":1}],"payment":{"method":"card","token":"tok_ok"}}`
-					req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+base+"/v1/orders", strings.NewReader(body))
-					req.Header.Set("X-Customer-ID", fmt.Sprintf("c%d", n%50))
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("crash-%d", n))
-					resp, err := client.Do(req)
-					if err != nil {
-						continue // the process was killed under us
-					}
-					raw, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 201 {
-						var o orders.Order
-						if err := json.Unmarshal(raw, &o); err != nil {
-							t.Errorf("201 body: %v", err)
-							continue
-						}
-						mu.Lock()
-						paidIDs = append(paidIDs, o.ID)
-						mu.Unlock()
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	load := &orderLoad{sku: "CRASH-1", keyPrefix: "crash", customers: 50, clients: 12,
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+	drive := func(ctx context.Context, base string) { load.run(ctx, t, func() string { return base }) }
 	rng := rand.New(rand.NewPCG(42, 7))
 	for kill := range 5 {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -94,9 +58,10 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		_ = p.cmd.Wait()
 		cancel()
 		<-done
-		t.Logf("kill %d: %d orders acknowledged so far", kill+1, len(paidIDs))
+		t.Logf("kill %d: %d orders acknowledged so far", kill+1, len(load.acknowledged()))
 		p = startWith(t, dir, httpPort, kafkaPort, flags...)
 	}
+	paidIDs := load.acknowledged()
 	if len(paidIDs) < 50 {
 		t.Fatalf("only %d orders acknowledged; the load did not run", len(paidIDs))
 	}
@@ -249,4 +214,63 @@ func distinctPurchases(t *testing.T, seed, sku string) int {
 		}
 	}
 	return len(ids)
+}
+
+// orderLoad places one-unit card orders of sku from clients goroutines, each
+// with a fresh Idempotency-Key, and keeps the ids of the acknowledged (201)
+// orders. A request to a process killed under it is dropped, after
+// errorWait.
+type orderLoad struct {
+	sku, keyPrefix string
+	customers      int64
+	clients        int
+	errorWait      time.Duration
+	client         *http.Client
+
+	seq  atomic.Int64
+	mu   sync.Mutex
+	paid []string
+}
+
+// run drives until ctx ends; base names the API to send each order to.
+func (l *orderLoad) run(ctx context.Context, t *testing.T, base func() string) {
+	body := `{"items":[{"sku":"` + l.sku + `","quantity":1}],"payment":{"method":"card","token":"tok_ok"}}`
+	var wg sync.WaitGroup
+	for range l.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				n := l.seq.Add(1)
+				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+base()+"/v1/orders", strings.NewReader(body))
+				req.Header.Set("X-Customer-ID", fmt.Sprintf("c%d", n%l.customers))
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", l.keyPrefix, n))
+				resp, err := l.client.Do(req)
+				if err != nil {
+					time.Sleep(l.errorWait) // the process was killed under us
+					continue
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 201 {
+					var o orders.Order
+					if err := json.Unmarshal(raw, &o); err != nil {
+						t.Errorf("201 body: %v", err)
+						continue
+					}
+					l.mu.Lock()
+					l.paid = append(l.paid, o.ID)
+					l.mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// acknowledged is the ids of the orders answered 201 so far.
+func (l *orderLoad) acknowledged() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.paid...)
 }

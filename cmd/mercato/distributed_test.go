@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -138,51 +135,13 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		t.Fatalf("PUT product = %d", resp.StatusCode)
 	}
 
-	var (
-		mu   sync.Mutex
-		paid []string
-		seq  atomic.Int64
-	)
-	client := &http.Client{Timeout: 5 * time.Second}
-	drive := func(ctx context.Context, api func() string) {
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					n := seq.Add(1)
-					req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+api()+"/v1/orders",
-						strings.NewReader(`{"items":[{"sku":"`+sku+`","quantity":1}],"payment":{"method":"card","token":"tok_ok"}}`))
-					req.Header.Set("X-Customer-ID", fmt.Sprintf("c%d", n%20))
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("dist-%d", n))
-					resp, err := client.Do(req)
-					if err != nil {
-						time.Sleep(20 * time.Millisecond) // that api was killed under us
-						continue
-					}
-					raw, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 201 {
-						var o orders.Order
-						if err := json.Unmarshal(raw, &o); err != nil {
-							t.Errorf("201 body: %v", err)
-							continue
-						}
-						mu.Lock()
-						paid = append(paid, o.ID)
-						mu.Unlock()
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	load := &orderLoad{sku: sku, keyPrefix: "dist", customers: 20, clients: 8, errorWait: 20 * time.Millisecond,
+		client: &http.Client{Timeout: 5 * time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var flip atomic.Int64
 	done := make(chan struct{})
 	go func() {
-		drive(ctx, func() string {
+		load.run(ctx, t, func() string {
 			if flip.Add(1)%2 == 0 {
 				return api1.http
 			}
@@ -199,6 +158,7 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	cancel()
 	<-done
+	paid := load.acknowledged()
 	if len(paid) < 50 {
 		t.Fatalf("only %d orders acknowledged; the load did not run", len(paid))
 	}

@@ -296,24 +296,15 @@ func (c *KafkaConfig) validateSecurity(p *problems) {
 	} else if c.ReplicationFactor > 0 && c.MinInsyncReplicas > c.ReplicationFactor {
 		p.add("--kafka-min-insync-replicas %d exceeds --kafka-replication-factor %d: no write could succeed", c.MinInsyncReplicas, c.ReplicationFactor)
 	}
-	for _, f := range []struct{ flag, path string }{
-		{"--kafka-sasl-password-file", c.SASLPasswordFile},
-		{"--kafka-sasl-oauth-token-file", c.SASLOAuthTokenFile},
-		{"--kafka-tls-ca-file", c.TLSCAFile},
-		{"--kafka-tls-cert-file", c.TLSCertFile},
-		{"--kafka-tls-key-file", c.TLSKeyFile},
-		{"--kafka-listen-tls-cert-file", c.ListenTLSCertFile},
-		{"--kafka-listen-tls-key-file", c.ListenTLSKeyFile},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if st, err := os.Stat(f.path); err != nil {
-			p.add("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
-		} else if st.IsDir() {
-			p.add("%s %s is a directory", f.flag, f.path)
-		}
-	}
+	p.files(
+		fileFlag{"--kafka-sasl-password-file", c.SASLPasswordFile},
+		fileFlag{"--kafka-sasl-oauth-token-file", c.SASLOAuthTokenFile},
+		fileFlag{"--kafka-tls-ca-file", c.TLSCAFile},
+		fileFlag{"--kafka-tls-cert-file", c.TLSCertFile},
+		fileFlag{"--kafka-tls-key-file", c.TLSKeyFile},
+		fileFlag{"--kafka-listen-tls-cert-file", c.ListenTLSCertFile},
+		fileFlag{"--kafka-listen-tls-key-file", c.ListenTLSKeyFile},
+	)
 	if st, err := os.Stat(c.SASLPasswordFile); c.SASLPasswordFile != "" && err == nil && !st.IsDir() {
 		if _, err := c.SASLPasswordValue(); err != nil {
 			p.add("%v", err)
@@ -548,22 +539,13 @@ func (c *RedisConfig) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p.add("--redis-tls-cert-file and --redis-tls-key-file go together: set both or neither")
 	}
-	for _, f := range []struct{ flag, path string }{
-		{"--redis-password-file", c.PasswordFile},
-		{"--redis-sentinel-password-file", c.SentinelPasswordFile},
-		{"--redis-tls-ca-file", c.TLSCAFile},
-		{"--redis-tls-cert-file", c.TLSCertFile},
-		{"--redis-tls-key-file", c.TLSKeyFile},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if st, err := os.Stat(f.path); err != nil {
-			p.add("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
-		} else if st.IsDir() {
-			p.add("%s %s is a directory", f.flag, f.path)
-		}
-	}
+	p.files(
+		fileFlag{"--redis-password-file", c.PasswordFile},
+		fileFlag{"--redis-sentinel-password-file", c.SentinelPasswordFile},
+		fileFlag{"--redis-tls-ca-file", c.TLSCAFile},
+		fileFlag{"--redis-tls-cert-file", c.TLSCertFile},
+		fileFlag{"--redis-tls-key-file", c.TLSKeyFile},
+	)
 	return p.err()
 }
 
@@ -1127,3 +1109,20 @@ func redactURL(s string) string {
 
 // Redacted returns the --db value with any password hidden, for logs.
 func Redacted(db string) string { return redactURL(db) }
+
+// fileFlag is a flag naming a file (a secret, a certificate).
+type fileFlag struct{ flag, path string }
+
+// files reports each named file that does not exist or is a directory.
+func (p *problems) files(fs ...fileFlag) {
+	for _, f := range fs {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			p.add("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
+		} else if st.IsDir() {
+			p.add("%s %s is a directory", f.flag, f.path)
+		}
+	}
+}

@@ -131,7 +131,22 @@ func waitRedis(t testing.TB, addr string, tc *tls.Config, dir string) {
 	}
 }
 
+// redisAlive reports whether a redis-server answers at addr, also one that
+// wants a password first.
 func redisAlive(addr string, tc *tls.Config) error {
+	line, err := redisReply(addr, tc)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
+		return fmt.Errorf("unexpected reply %q", line)
+	}
+	return nil
+}
+
+// redisReply sends PING to addr (over TLS when tc is set) and returns the
+// first line of the answer.
+func redisReply(addr string, tc *tls.Config) (string, error) {
 	d := &net.Dialer{Timeout: time.Second}
 	var (
 		c   net.Conn
@@ -143,21 +158,14 @@ func redisAlive(addr string, tc *tls.Config) error {
 		c, err = d.Dial("tcp", addr)
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
+		return "", err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
-	return nil
+	return bufio.NewReader(c).ReadString('\n')
 }
 
 // TestPKI is a throwaway CA with a server certificate (for 127.0.0.1 and
