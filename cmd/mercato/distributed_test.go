@@ -213,8 +213,10 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		t.Errorf("stock: on_hand %d, reserved %d, sold %d for %d acknowledged orders", level.OnHand, level.Reserved, sold, len(paid))
 	}
 
-	// The killed pricing member holds its partitions until the group's
-	// session timeout (45 s) expires; then the others take them over.
+	// The restarted pricing process rejoins under its instance id (static
+	// membership), so it takes its partitions back without waiting for the
+	// killed member's 45 s session timeout; the bound leaves room for a
+	// loaded machine.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -686,7 +686,7 @@ type PricingConfig struct {
 
 // RegisterFlags declares the section's settings on fs.
 func (c *PricingConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.InstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id); unique per instance")
+	fs.StringVar(&c.InstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id and static group member id); unique per instance")
 	fs.DurationVar(&c.Window, "pricing-window", 5*time.Minute, "pricing: span of the short demand window (event time)")
 	fs.DurationVar(&c.Slide, "pricing-slide", time.Minute, "pricing: how often the window is evaluated (event time)")
 }
