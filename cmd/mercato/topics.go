@@ -20,13 +20,15 @@ import (
 // misconfigured cluster must not hang an operator's shell or a CI step.
 const topicsTimeout = 30 * time.Second
 
-const topicsUsage = `Usage: mercato topics describe|check|create [flags]
+const topicsUsage = `Usage: mercato topics describe|check|create|acls [flags]
 
   describe  print partitions, replication, retention and cleanup.policy of every topic Mercato uses
   check     exit 1 with one line per problem: a missing topic, a compacted topic that is not
             compacted, a pricing changelog whose partition count differs from its inputs'
   create    create the missing topics (--partitions, --kafka-replication-factor,
             --kafka-min-insync-replicas), even with --kafka-auto-create-topics=false
+  acls      print the kafka-acls.sh commands that give each role its own principal,
+            User:mercato-<role>, exactly the access it needs (nothing is sent to the cluster)
 
 The cluster is --kafka-brokers, or else the embedded broker at --kafka-listen, with the
 --kafka-tls-* and --kafka-sasl-* settings of serve.`
@@ -54,8 +56,8 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 	sub := args[0]
-	if sub != "describe" && sub != "check" && sub != "create" {
-		fmt.Fprintf(stderr, "mercato: unknown topics command %q (describe, check or create)\n", sub)
+	if sub != "describe" && sub != "check" && sub != "create" && sub != "acls" {
+		fmt.Fprintf(stderr, "mercato: unknown topics command %q (describe, check, create or acls)\n", sub)
 		return exitConfig
 	}
 	if slices.ContainsFunc(args[1:], func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
@@ -65,6 +67,13 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cfg, code, ok := loadConfig("topics "+sub, args[1:], stderr)
 	if !ok {
 		return code
+	}
+	if sub == "acls" {
+		if err := printACLs(stdout, cfg.Kafka.TopicPrefix); err != nil {
+			printErrors(stderr, err)
+			return exitRuntime
+		}
+		return exitOK
 	}
 	c, err := topicsClient(cfg)
 	if err != nil {
@@ -168,4 +177,36 @@ func topicProblems(specs []event.TopicSpec, infos []bus.TopicInfo) []string {
 		}
 	}
 	return out
+}
+
+// printACLs writes, per role, the kafka-acls.sh commands an operator runs
+// so that each role's principal can do its job and nothing more (the same
+// grants the embedded broker enforces with --kafka-role-secrets-dir).
+func printACLs(w io.Writer, prefix string) error {
+	fmt.Fprintln(w, "# Mercato's ACLs, one principal per role; BOOTSTRAP is your cluster, add --command-config for its admin login.")
+	fmt.Fprintln(w, "# Topics are created by an admin (mercato topics create), not by the roles.")
+	for _, role := range app.KafkaRoles {
+		g, err := app.RoleGrants(prefix, role)
+		if err != nil {
+			return err
+		}
+		principal := "User:" + app.RolePrincipal(role)
+		fmt.Fprintf(w, "\n# %s\n", role)
+		for _, gr := range g.List() {
+			res := "--topic " + gr.Name
+			switch gr.Resource {
+			case "Group":
+				res = "--group " + gr.Name
+			case "TransactionalId":
+				res = "--transactional-id " + gr.Name
+			case "Cluster":
+				res = "--cluster"
+			}
+			if gr.Prefixed {
+				res += " --resource-pattern-type prefixed"
+			}
+			fmt.Fprintf(w, "kafka-acls.sh --bootstrap-server BOOTSTRAP --add --allow-principal %s --operation %s %s\n", principal, gr.Operation, res)
+		}
+	}
+	return nil
 }

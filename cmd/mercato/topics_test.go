@@ -231,3 +231,34 @@ func TestBrokerBeyondLoopbackRefusesWithoutTLSAndSCRAM(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want one line refusing to listen beyond loopback", code, errb.String())
 	}
 }
+
+// `topics acls` prints one principal per role with only its own writes:
+// pricing writes prices, the api writes rules, nobody else does either.
+func TestTopicsACLs(t *testing.T) {
+	t.Parallel()
+	var out, errb strings.Builder
+	if code := run(context.Background(), []string{"topics", "acls", "--topic-prefix", "shop1."}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	writes := map[string][]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if !strings.HasPrefix(line, "kafka-acls.sh ") || !strings.Contains(line, "--operation Write --topic ") {
+			continue
+		}
+		f := strings.Fields(line)
+		principal, topic := f[5], f[len(f)-1]
+		writes[topic] = append(writes[topic], principal)
+	}
+	for topic, want := range map[string]string{
+		"shop1.commerce.prices":        "User:mercato-pricing",
+		"shop1.commerce.pricing-rules": "User:mercato-api",
+		"shop1.commerce.orders":        "User:mercato-outbox-relay",
+	} {
+		if got := writes[topic]; len(got) != 1 || got[0] != want {
+			t.Errorf("writers of %s = %v, want only %s", topic, got, want)
+		}
+	}
+	if !strings.Contains(out.String(), "--transactional-id shop1.pricing- --resource-pattern-type prefixed") {
+		t.Errorf("pricing's transactional ids are not granted:\n%s", out.String())
+	}
+}

@@ -314,6 +314,11 @@ func StartBroker(cfg config.Config) (*bus.EmbeddedBroker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded Kafka broker: %w", err)
 	}
+	roleUsers, err := roleBrokerUsers(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded Kafka broker: %w", err)
+	}
+	users = append(users, roleUsers...)
 	b, err := bus.StartEmbedded(bus.EmbeddedOptions{
 		Listen:      cfg.Kafka.Listen,
 		DataDir:     filepath.Join(cfg.DataDir, "kafka"),
@@ -322,6 +327,7 @@ func StartBroker(cfg config.Config) (*bus.EmbeddedBroker, error) {
 		TLSCertFile: cfg.Kafka.ListenTLSCertFile,
 		TLSKeyFile:  cfg.Kafka.ListenTLSKeyFile,
 		Users:       users,
+		ACLs:        len(roleUsers) > 0,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded Kafka broker: %w", err)

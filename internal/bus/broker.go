@@ -67,34 +67,78 @@ type Grants struct {
 	Groups []string
 	// TransactionalIDs the user may use for transactions.
 	TransactionalIDs []string
+	// TransactionalIDPrefixes: every transactional id starting with one.
+	TransactionalIDPrefixes []string
+	// Describe lets the user see these topics' metadata and offsets only.
+	Describe []string
+	// DescribeGroups lets the user read these groups' offsets (for lag).
+	DescribeGroups []string
 	// CreateTopics lets the user create topics (cluster-wide).
 	CreateTopics bool
 }
 
-// acls turns g into kfake's ACL entries.
-func (g Grants) acls() []kfake.ACL {
-	var out []kfake.ACL
-	add := func(res kmsg.ACLResourceType, name string, op kmsg.ACLOperation) {
-		out = append(out, kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true})
+// Grant is one ACL entry of a principal: allow Operation on a resource.
+type Grant struct {
+	Resource  string // Topic, Group, TransactionalId or Cluster
+	Name      string // the resource's name (kafka-cluster for Cluster)
+	Prefixed  bool   // Name is a prefix, not a literal
+	Operation string // Read, Write, Describe, IdempotentWrite, Create
+}
+
+// List is g as ACL entries, in a stable order.
+func (g Grants) List() []Grant {
+	var out []Grant
+	add := func(res, name string, prefixed bool, op string) {
+		out = append(out, Grant{Resource: res, Name: name, Prefixed: prefixed, Operation: op})
 	}
 	for _, t := range g.Read {
-		add(kmsg.ACLResourceTypeTopic, t, kmsg.ACLOperationRead)
+		add("Topic", t, false, "Read")
 	}
 	for _, t := range g.Write {
-		add(kmsg.ACLResourceTypeTopic, t, kmsg.ACLOperationWrite)
+		add("Topic", t, false, "Write")
+	}
+	for _, t := range g.Describe {
+		add("Topic", t, false, "Describe")
 	}
 	for _, grp := range g.Groups {
-		add(kmsg.ACLResourceTypeGroup, grp, kmsg.ACLOperationRead)
+		add("Group", grp, false, "Read")
+	}
+	for _, grp := range g.DescribeGroups {
+		add("Group", grp, false, "Describe")
 	}
 	for _, id := range g.TransactionalIDs {
-		add(kmsg.ACLResourceTypeTransactionalId, id, kmsg.ACLOperationWrite)
+		add("TransactionalId", id, false, "Write")
 	}
-	if len(g.TransactionalIDs) > 0 || len(g.Write) > 0 {
+	for _, id := range g.TransactionalIDPrefixes {
+		add("TransactionalId", id, true, "Write")
+	}
+	if len(g.TransactionalIDs)+len(g.TransactionalIDPrefixes)+len(g.Write) > 0 {
 		// Idempotent producers need IdempotentWrite on the cluster.
-		add(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationIdempotentWrite)
+		add("Cluster", "kafka-cluster", false, "IdempotentWrite")
 	}
 	if g.CreateTopics {
-		add(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationCreate)
+		add("Cluster", "kafka-cluster", false, "Create")
+	}
+	return out
+}
+
+// acls turns g into kfake's ACL entries.
+func (g Grants) acls() []kfake.ACL {
+	resources := map[string]kmsg.ACLResourceType{
+		"Topic": kmsg.ACLResourceTypeTopic, "Group": kmsg.ACLResourceTypeGroup,
+		"TransactionalId": kmsg.ACLResourceTypeTransactionalId, "Cluster": kmsg.ACLResourceTypeCluster,
+	}
+	ops := map[string]kmsg.ACLOperation{
+		"Read": kmsg.ACLOperationRead, "Write": kmsg.ACLOperationWrite, "Describe": kmsg.ACLOperationDescribe,
+		"IdempotentWrite": kmsg.ACLOperationIdempotentWrite, "Create": kmsg.ACLOperationCreate,
+	}
+	var out []kfake.ACL
+	for _, gr := range g.List() {
+		pattern := kmsg.ACLResourcePatternTypeLiteral
+		if gr.Prefixed {
+			pattern = kmsg.ACLResourcePatternTypePrefixed
+		}
+		out = append(out, kfake.ACL{Resource: resources[gr.Resource], Name: gr.Name, Pattern: pattern, Operation: ops[gr.Operation], Allow: true})
 	}
 	return out
 }

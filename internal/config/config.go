@@ -165,6 +165,10 @@ type KafkaConfig struct {
 	// them and a SCRAM user (the --kafka-sasl-* credentials).
 	ListenTLSCertFile string
 	ListenTLSKeyFile  string
+	// RoleSecretsDir makes the embedded broker check ACLs with one SCRAM
+	// principal per role, mercato-<role>, whose password it keeps in
+	// <dir>/<role> (made on first start, mode 0600).
+	RoleSecretsDir string
 }
 
 // Kafka SASL mechanisms (KafkaConfig.SASLMechanism).
@@ -199,6 +203,7 @@ func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AutoCreateTopics, "kafka-auto-create-topics", true, "create missing topics at start; when false Mercato only checks they exist")
 	fs.StringVar(&c.ListenTLSCertFile, "kafka-listen-tls-cert-file", "", "certificate (PEM) the embedded broker serves TLS with; needs --kafka-listen-tls-key-file")
 	fs.StringVar(&c.ListenTLSKeyFile, "kafka-listen-tls-key-file", "", "key (PEM) of --kafka-listen-tls-cert-file")
+	fs.StringVar(&c.RoleSecretsDir, "kafka-role-secrets-dir", "", "embedded broker: give each role its own SCRAM principal mercato-<role>, password in <dir>/<role> (made if missing), and enforce ACLs; needs a SCRAM --kafka-sasl-* admin user")
 }
 
 // TLSEnabled reports whether any setting asks for TLS to the brokers.
@@ -284,6 +289,14 @@ func (c *KafkaConfig) validateSecurity(p *problems) {
 	}
 	if c.Brokers != "" && c.ListenTLSCertFile != "" {
 		p.add("--kafka-listen-tls-cert-file is for the embedded broker and has no use with --kafka-brokers")
+	}
+	if c.RoleSecretsDir != "" {
+		switch {
+		case c.Brokers != "":
+			p.add("--kafka-role-secrets-dir is for the embedded broker and has no use with --kafka-brokers (print the ACLs to create with `mercato topics acls`)")
+		case c.SASLMechanism != KafkaSASLScramSHA256 && c.SASLMechanism != KafkaSASLScramSHA512:
+			p.add("--kafka-role-secrets-dir needs --kafka-sasl-mechanism SCRAM-SHA-256 or SCRAM-SHA-512 and an admin --kafka-sasl-username")
+		}
 	}
 	if strings.TrimSpace(c.ClientID) == "" {
 		p.add("--kafka-client-id must not be empty")
