@@ -5,6 +5,7 @@ import (
 	"unicode"
 
 	porter "github.com/blevesearch/go-porterstemmer"
+	"github.com/ikawaha/kagome/v2/tokenizer"
 )
 
 // searchPOS are the Korean tags whose lemmas make good search terms: nouns,
@@ -32,18 +33,19 @@ func SearchTerms(text string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range splitMorphemes(t.Tokenize(text)) {
-			if !searchPOS[m.pos] {
+		tokens := t.Tokenize(text)
+		for _, u := range latinRuns(tokens) {
+			if u.latin != "" {
+				if w := strings.ToLower(u.latin); !englishStopwords[w] {
+					out = append(out, porter.StemString(w))
+				}
 				continue
 			}
-			lemma := strings.ToLower(m.lemma)
-			if m.pos == "SL" {
-				if englishStopwords[lemma] {
-					continue
+			for _, m := range splitMorphemes(tokens[u.i : u.i+1]) {
+				if searchPOS[m.pos] {
+					out = append(out, strings.ToLower(m.lemma))
 				}
-				lemma = porter.StemString(lemma)
 			}
-			out = append(out, lemma)
 		}
 		return out, nil
 	}
@@ -57,6 +59,36 @@ func SearchTerms(text string) ([]string, error) {
 		out = append(out, porter.StemString(w))
 	}
 	return out, nil
+}
+
+// unit is one token of a Korean analysis, or a whole run of adjacent
+// foreign-letter (SL) tokens: mecab-ko-dic cuts an unknown Latin word at
+// letters it knows ("great" → grea + t), and a search term is the word.
+type unit struct {
+	i     int    // the token, when latin is empty
+	latin string // the joined run
+}
+
+func latinRuns(tokens []tokenizer.Token) []unit {
+	isSL := func(t tokenizer.Token) bool {
+		f := t.Features()
+		return len(f) > 0 && f[0] == "SL"
+	}
+	var out []unit
+	for i := 0; i < len(tokens); i++ {
+		if !isSL(tokens[i]) {
+			out = append(out, unit{i: i})
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(tokens[i].Surface)
+		for i+1 < len(tokens) && isSL(tokens[i+1]) && tokens[i+1].Start == tokens[i].End {
+			i++
+			b.WriteString(tokens[i].Surface)
+		}
+		out = append(out, unit{i: i, latin: b.String()})
+	}
+	return out
 }
 
 func hasHangul(s string) bool {

@@ -16,6 +16,10 @@ func TestSearchTerms(t *testing.T) {
 		{"포장이 꼼꼼하고 배송도 빨랐어요", []string{"포장", "배송"}},
 		{"Arrived quickly, great packaging", []string{"arriv", "great", "packag"}},
 		{"The shoes are too small", []string{"shoe", "small"}},
+		// An English word inside Korean text stays one word: the analyser
+		// would cut "great" into grea + t.
+		{"배송 빠르고 소리 great, 가성비 best", []string{"배송", "great", "best"}},
+		{"블루투스 window 연결", []string{"window"}},
 	}
 	for _, tt := range tests {
 		got, err := SearchTerms(tt.text)
