@@ -342,7 +342,9 @@ func TestDemoDrivesThePlatformAndReportsTheGroundTruth(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"demo", "--data-dir", dir, "--duration", "5s", "--rate", "1200", "--skus", "6",
+	// The hour of day moves demand (KST night is ~1/8 of the mean): the rate
+	// keeps even a night run well above the 10 orders checked below.
+	code := run(context.Background(), []string{"demo", "--data-dir", dir, "--duration", "5s", "--rate", "6000", "--skus", "6",
 		"--http-addr", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s\n%s", code, errb.String(), out.String())

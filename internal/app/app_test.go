@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/app"
+	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/testenv"
@@ -403,4 +404,61 @@ func TestWorkerProcessServesOperatorEndpoints(t *testing.T) {
 			return resp.StatusCode == want
 		})
 	}
+}
+
+// Start-up logs in where a service asks for credentials: a wrong Redis
+// password or Kafka SASL password is one clear line at start, not a
+// failure at the first order; a Redis Cluster whose nodes are down is
+// named as a cluster.
+func TestStartupChecksCredentials(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rs := testenv.StartRedis(t, testenv.RedisOptions{RequirePass: "right-redis-pass"})
+	kb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", Users: []bus.BrokerUser{
+		{Mechanism: bus.SASLScramSHA256, Name: "mercato", Password: "right-kafka-pass", Superuser: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kb.Close)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := closed.Addr().String()
+	closed.Close()
+
+	cfg := testConfig(t)
+	cfg.Kafka.Brokers = kb.Addr()
+	cfg.Kafka.SASLMechanism, cfg.Kafka.SASLUsername, cfg.Kafka.SASLPassword = config.KafkaSASLScramSHA256, "mercato", "wrong-kafka-pass"
+	cfg.Redis.Addr, cfg.Redis.Password = rs.Addr, "wrong-redis-pass"
+	_, err = app.New(context.Background(), cfg, log)
+	var multi interface{ Unwrap() []error }
+	if err == nil || !errors.As(err, &multi) || len(multi.Unwrap()) != 2 {
+		t.Fatalf("wrong credentials: err = %v, want one line for Kafka and one for Redis", err)
+	}
+	lines := multi.Unwrap()
+	if got := lines[0].Error(); !strings.HasPrefix(got, "kafka "+kb.Addr()+": ") || !strings.Contains(got, "SASL") {
+		t.Errorf("kafka line = %q", got)
+	}
+	if got := lines[1].Error(); !strings.HasPrefix(got, "redis "+rs.Addr+": ") || !strings.Contains(got, "--redis-password") {
+		t.Errorf("redis line = %q", got)
+	}
+	if strings.Contains(err.Error(), "wrong-") || strings.Contains(err.Error(), "right-") {
+		t.Errorf("the report shows a secret: %v", err)
+	}
+
+	cfg = testConfig(t)
+	cfg.Redis.ClusterAddrs = down
+	_, err = app.New(context.Background(), cfg, log)
+	if err == nil || !strings.Contains(err.Error(), "redis cluster "+down+": ") {
+		t.Errorf("cluster down: err = %v", err)
+	}
+
+	// The right credentials pass the check.
+	cfg = testConfig(t)
+	cfg.Kafka.Brokers = kb.Addr()
+	cfg.Kafka.SASLMechanism, cfg.Kafka.SASLUsername, cfg.Kafka.SASLPassword = config.KafkaSASLScramSHA256, "mercato", "right-kafka-pass"
+	cfg.Redis.Addr, cfg.Redis.Password = rs.Addr, "right-redis-pass"
+	startApp(t, cfg)
 }

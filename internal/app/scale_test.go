@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -35,6 +36,7 @@ func TestTwoAPIInstancesShareOneBackend(t *testing.T) {
 		cfg.Store.DB = db
 		cfg.Redis.Addr = redisAddr
 		cfg.HTTP.AdminToken = "shared-admin-token-0123456789"
+		cfg.Pricing.InstanceID = fmt.Sprintf("pricing-%d", i) // unique per instance
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/config"
 )
 
@@ -77,13 +78,13 @@ func (a *App) checkDependencies(ctx context.Context, targets []string) error {
 func dependencies(cfg config.Config, search bool) []dependency {
 	var deps []dependency
 	for _, b := range cfg.Kafka.SeedBrokers() {
-		deps = append(deps, dependency{"kafka", b, dialCheck(b)})
+		deps = append(deps, dependency{"kafka", b, kafkaCheck(cfg, b)})
 	}
 	if kind, dsn, err := config.ParseDB(cfg.DBOrDefault()); err == nil && kind == config.DBPostgres {
 		deps = append(deps, postgresDependency(dsn))
 	}
-	if cfg.Redis.Addr != "" {
-		deps = append(deps, dependency{"redis", cfg.Redis.Addr, dialCheck(cfg.Redis.Addr)})
+	if cfg.Redis.Enabled() {
+		deps = append(deps, redisDependency(cfg.Redis))
 	}
 	if search && cfg.Search.ElasticsearchURL != "" {
 		for _, raw := range strings.Split(cfg.Search.ElasticsearchURL, ",") {
@@ -104,6 +105,57 @@ func dialCheck(addr string) func(ctx context.Context) string {
 		_ = conn.Close()
 		return ""
 	}
+}
+
+// kafkaCheck connects to one seed broker. With TLS or SASL configured it
+// then logs in and asks for metadata, so a refused certificate or wrong
+// credentials are reported at start as well as an unreachable broker.
+func kafkaCheck(cfg config.Config, seed string) func(ctx context.Context) string {
+	dial := dialCheck(seed)
+	return func(ctx context.Context) string {
+		if why := dial(ctx); why != "" {
+			return why
+		}
+		if !cfg.Kafka.TLSEnabled() && cfg.Kafka.SASLMechanism == "" {
+			return ""
+		}
+		o, err := BusOptions(cfg, []string{seed})
+		if err != nil {
+			return err.Error()
+		}
+		c, err := bus.NewClient(o)
+		if err != nil {
+			return err.Error()
+		}
+		defer c.Close()
+		if err := c.Ping(ctx); err != nil {
+			return strings.TrimPrefix(err.Error(), "pinging Kafka: ")
+		}
+		return ""
+	}
+}
+
+// redisDependency pings Redis as the inventory will reach it: the address,
+// a Sentinel's master or a Cluster's nodes, with the configured ACL user,
+// password and TLS, so wrong credentials are reported at start too.
+func redisDependency(rc config.RedisConfig) dependency {
+	endpoint := rc.Endpoint()
+	return dependency{"redis", endpoint, func(ctx context.Context) string {
+		if rc.Mode() != config.RedisSentinel && rc.Mode() != config.RedisCluster {
+			if why := dialCheck(rc.Addr)(ctx); why != "" {
+				return why
+			}
+		}
+		rdb, err := NewRedisClient(rc)
+		if err != nil {
+			return err.Error()
+		}
+		defer rdb.Close()
+		if err := PingRedis(ctx, rdb, rc); err != nil {
+			return strings.TrimPrefix(err.Error(), "connecting to Redis at "+endpoint+": ")
+		}
+		return ""
+	}}
 }
 
 // postgresDependency connects and authenticates with the DSN, so a wrong

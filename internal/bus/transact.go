@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -164,6 +165,9 @@ func (t *Transactor) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.FencedInstanceID) {
+				return fmt.Errorf("ending transaction: another process runs with the same instance id %q (each needs its own): %w", t.o.TransactionalID, err)
 			}
 			return fmt.Errorf("ending transaction: %w", err)
 		}

@@ -243,6 +243,7 @@ func TestFlagNamesAndDefaultsAreTheContract(t *testing.T) {
 		"kafka-auto-create-topics":       "true",
 		"kafka-listen-tls-cert-file":     "",
 		"kafka-listen-tls-key-file":      "",
+		"kafka-role-secrets-dir":         "",
 	}
 	var c config.Config
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -324,6 +325,7 @@ func TestFlagsFillTheirSection(t *testing.T) {
 		{"kafka-auto-create-topics", "false", func(c *config.Config) any { return c.Kafka.AutoCreateTopics }, false},
 		{"kafka-listen-tls-cert-file", "/lc", func(c *config.Config) any { return c.Kafka.ListenTLSCertFile }, "/lc"},
 		{"kafka-listen-tls-key-file", "/lk", func(c *config.Config) any { return c.Kafka.ListenTLSKeyFile }, "/lk"},
+		{"kafka-role-secrets-dir", "/rs", func(c *config.Config) any { return c.Kafka.RoleSecretsDir }, "/rs"},
 		{"alert-webhook-url", "http://h/", func(c *config.Config) any { return c.Inventory.AlertWebhookURL }, "http://h/"},
 		{"alert-hysteresis", "0.5", func(c *config.Config) any { return c.Inventory.AlertHysteresis }, 0.5},
 		{"reservation-ttl", "1m", func(c *config.Config) any { return c.Orders.ReservationTTL }, time.Minute},
