@@ -24,18 +24,19 @@ import (
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "orders" {
-		fmt.Fprintln(stderr, "mercato: usage: mercato bench orders [--url URL --admin-token T] [--clients 16,128] [--duration 10s] [--skus 1000]")
+		fmt.Fprintln(stderr, "mercato: usage: mercato bench orders [--url URL --admin-token T] [--clients 16,128] [--duration 10s] [--skus 1000] [--watchers 0]")
 		return exitConfig
 	}
 	fs := flag.NewFlagSet("bench orders", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "", "base URL of a running Mercato; empty starts an embedded one in a temp dir")
+	url := fs.String("url", "", "base URL of a running Mercato, or several comma-separated (api processes of one deployment: the clients are spread over them); empty starts an embedded one in a temp dir")
 	token := fs.String("admin-token", os.Getenv("MERCATO_ADMIN_TOKEN"), "admin token of --url (to create the benchmark SKUs)")
 	clients := fs.String("clients", "16,128", "comma-separated concurrent client counts, one run each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
 	skus := fs.Int("skus", 1000, "SKUs the orders spread over")
 	items := fs.Int("items", 1, "lines per order")
 	roles := fs.String("roles", config.RoleAll, "roles the embedded platform runs (see serve --roles); all by default, api alone to measure the checkout tier without the event consumers")
+	watchers := fs.Int("watchers", 0, "live event streams (all topics, as the admin) held open during the runs, as console tabs would be; their event count is reported")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (embedded server included) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitConfig
@@ -51,6 +52,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *skus < 1 || *items < 1 || *items > *skus || *items > 50 || *duration <= 0 {
 		fmt.Fprintln(stderr, "mercato: --skus, --items (1-50, at most --skus) and --duration must be positive")
+		return exitConfig
+	}
+	if *watchers < 0 || *watchers > 4096 {
+		fmt.Fprintln(stderr, "mercato: --watchers must be 0-4096")
 		return exitConfig
 	}
 	if *url != "" && *roles != config.RoleAll {
@@ -109,13 +114,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			dir, writer, runtime.GOMAXPROCS(0), runtime.NumCPU(), *roles)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
+	// Several api processes share one system of record: the SKUs are
+	// created through the first.
+	bases := strings.Split(base, ",")
+	base = bases[0]
 	if err := createBenchSKUs(ctx, client, base, tok, *skus); err != nil {
 		printErrors(stderr, err)
 		return exitRuntime
 	}
+	if *watchers > 0 {
+		w, err := startWatchers(ctx, base, tok, *watchers)
+		if err != nil {
+			printErrors(stderr, err)
+			return exitRuntime
+		}
+		defer func() { w.stop(); fmt.Fprintln(stdout, w) }()
+	}
 	fmt.Fprintf(stdout, "%-8s %10s %10s %10s %10s %8s\n", "clients", "orders", "orders/s", "p50 ms", "p99 ms", "errors")
 	for _, c := range counts {
-		r := benchOrders(ctx, client, base, c, *duration, *skus, *items)
+		r := benchOrders(ctx, client, bases, c, *duration, *skus, *items)
 		fmt.Fprintf(stdout, "%-8d %10d %10.0f %10.2f %10.2f %8d\n", c, r.ok, float64(r.ok)/r.elapsed.Seconds(), ms(r.p50), ms(r.p99), r.errors)
 		if ctx.Err() != nil {
 			break
@@ -153,7 +170,7 @@ type benchResult struct {
 	p50, p99   time.Duration
 }
 
-func benchOrders(ctx context.Context, client *http.Client, base string, clients int, d time.Duration, skus, items int) benchResult {
+func benchOrders(ctx context.Context, client *http.Client, bases []string, clients int, d time.Duration, skus, items int) benchResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -182,7 +199,7 @@ func benchOrders(ctx context.Context, client *http.Client, base string, clients 
 					fmt.Fprintf(&b, `{"sku":"BENCH-%05d","quantity":1}`, (int(n)*7+k*131)%skus)
 				}
 				b.WriteString(`],"payment":{"method":"card","token":"tok_ok"}}`)
-				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/orders", strings.NewReader(b.String()))
+				req, _ := http.NewRequestWithContext(ctx, "POST", bases[c%len(bases)]+"/v1/orders", strings.NewReader(b.String()))
 				req.Header.Set("X-Customer-ID", "bench-"+strconv.Itoa(c))
 				req.Header.Set("Idempotency-Key", fmt.Sprintf("%d-%d", run, n))
 				t0 := time.Now()

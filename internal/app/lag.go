@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mercato-platform/mercato/internal/event"
+	"github.com/mercato-platform/mercato/internal/httpapi"
 )
 
 // groupLagInterval is how often the api process reads every group's lag.
@@ -64,4 +65,25 @@ func (a *App) watchGroupLag() {
 			}
 		}
 	})
+}
+
+// consumerLag reads every consumer group's lag from the broker now, for
+// GET /v1/overview. A group whose lag cannot be read is left out (and
+// logged at debug, as the gauge's loop does): the overview still answers.
+func (a *App) consumerLag(ctx context.Context) ([]httpapi.GroupLag, error) {
+	out := make([]httpapi.GroupLag, 0, len(consumerGroups))
+	for _, g := range consumerGroups {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		n, err := a.bus.GroupLag(qctx, g.group, g.topics...)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			a.log.Debug("reading consumer group lag", "group", g.group, "err", err)
+			continue
+		}
+		out = append(out, httpapi.GroupLag{Group: g.group, Lag: n})
+	}
+	return out, nil
 }

@@ -139,5 +139,7 @@ func OpenRedisInventory(ctx context.Context, cfg config.Config, ledger *sqlstore
 		rdb.Close()
 		return nil, nil, err
 	}
-	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: redisPrefix(cfg), Shards: cfg.Redis.Shards, Logger: log}), nil
+	// The orders live in the ledger's database: checkout writes a
+	// reservation and its order in one transaction.
+	return rdb, redisinv.New(rdb, ledger, redisinv.Options{Prefix: redisPrefix(cfg), Shards: cfg.Redis.Shards, Logger: log, Orders: ledger}), nil
 }

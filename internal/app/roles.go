@@ -23,6 +23,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/httpapi"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/lake"
+	"github.com/mercato-platform/mercato/internal/livefeed"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/outbox"
 	"github.com/mercato-platform/mercato/internal/payments"
@@ -511,10 +512,16 @@ func (a *App) initAPI(context.Context) error {
 	a.addRunner("reservation-sweeper", func(ctx context.Context) error { return a.inventory.RunSweeper(ctx, a.cfg.Orders.SweepInterval) })
 	a.addRunner("checkout-recovery", func(ctx context.Context) error { return a.checkout.RunRecovery(ctx, a.cfg.Orders.SweepInterval) })
 	a.watchGroupLag()
+	// One reader of the topics per process feeds every live event stream.
+	events := livefeed.New(a.bus, livefeed.Options{Logger: a.log, Registerer: a.reg})
+	a.addRunner("live-events", events.Run)
 	products := catalog.NewService(a.store, a.now, a.committed)
 	if a.stockCache != nil {
 		products.CacheStock(a.stockCache)
 	}
+	// GET /v1/pricing/rules reads the rules topic, as the pricing role does.
+	rules := stream.NewRuleTable(a.log)
+	a.addRunner("rule-feed", func(ctx context.Context) error { return rules.Follow(ctx, a.bus) })
 	api := httpapi.New(httpapi.Options{
 		AdminToken: a.adminToken,
 		Catalog:    products,
@@ -523,12 +530,17 @@ func (a *App) initAPI(context.Context) error {
 		Purchasing: a.purchasing,
 		Prices:     a.book,
 		Rules:      rulePublisher{bus: a.bus, now: a.now},
+		RuleReader: rules,
 		Reviews:    a.reviews,
 		Reports:    a.reportRunner,
+		Events:     events,
 		Ready:      a.readyChecks(),
 		Logger:     a.log,
 		Registry:   a.reg,
 		Version:    Version,
+		// The overview's operations numbers.
+		OutboxBacklog: a.store.OutboxBacklog,
+		ConsumerLag:   a.consumerLag,
 	})
 	return a.listen(api)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/money"
@@ -42,13 +44,33 @@ type Repository interface {
 	PutProduct(ctx context.Context, sku string, decide func(cur *Current) (Write, error)) (Current, bool, error)
 	GetProduct(ctx context.Context, sku string) (Current, error)
 	ListProducts(ctx context.Context, q ListQuery) ([]Product, error)
+	// ListCurrent is ListProducts with each product's stock, in one read.
+	ListCurrent(ctx context.Context, q ListQuery) ([]Current, error)
 }
 
 // ListQuery selects a page of products ordered by SKU.
 type ListQuery struct {
 	Category string
+	// Search keeps products whose SKU or name contains it, ignoring case.
+	Search   string
 	AfterSKU string
 	Limit    int
+}
+
+// MaxSearchRunes bounds ListQuery.Search.
+const MaxSearchRunes = 100
+
+// Matches reports whether p is in the listing q selects (apart from the
+// page): the reference for stores that filter in memory.
+func (q ListQuery) Matches(p Product) bool {
+	if q.Category != "" && p.Category != q.Category {
+		return false
+	}
+	if q.Search == "" {
+		return true
+	}
+	s := strings.ToLower(q.Search)
+	return strings.Contains(strings.ToLower(p.SKU), s) || strings.Contains(strings.ToLower(p.Name), s)
 }
 
 // PutRequest is the body of PUT /v1/products/{sku}. Stock is the on-hand
@@ -175,17 +197,11 @@ const MaxPage = 500
 // List returns up to q.Limit products after q.AfterSKU, ordered by SKU, and
 // the SKU to continue after when there are more.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Product, string, error) {
-	if q.Limit == 0 {
-		q.Limit = 50
+	limit, err := q.check()
+	if err != nil {
+		return nil, "", err
 	}
-	if q.Limit < 1 || q.Limit > MaxPage {
-		return nil, "", &ValidationError{Field: "limit", Message: fmt.Sprintf("must be 1-%d", MaxPage)}
-	}
-	if q.AfterSKU != "" && !ValidSKU(q.AfterSKU) {
-		return nil, "", &ValidationError{Field: "cursor", Message: "is not a cursor this API returned"}
-	}
-	limit := q.Limit
-	q.Limit++ // one more tells whether another page exists
+	q.Limit = limit + 1 // one more tells whether another page exists
 	page, err := s.repo.ListProducts(ctx, q)
 	if err != nil {
 		return nil, "", err
@@ -194,6 +210,40 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Product, string, err
 		return page[:limit], page[limit-1].SKU, nil
 	}
 	return page, "", nil
+}
+
+// ListCurrent is List with each product's stock.
+func (s *Service) ListCurrent(ctx context.Context, q ListQuery) ([]Current, string, error) {
+	limit, err := q.check()
+	if err != nil {
+		return nil, "", err
+	}
+	q.Limit = limit + 1
+	page, err := s.repo.ListCurrent(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(page) > limit {
+		return page[:limit], page[limit-1].Product.SKU, nil
+	}
+	return page, "", nil
+}
+
+// check validates a listing query and returns its page size.
+func (q ListQuery) check() (int, error) {
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Limit < 1 || q.Limit > MaxPage {
+		return 0, &ValidationError{Field: "limit", Message: fmt.Sprintf("must be 1-%d", MaxPage)}
+	}
+	if q.AfterSKU != "" && !ValidSKU(q.AfterSKU) {
+		return 0, &ValidationError{Field: "cursor", Message: "is not a cursor this API returned"}
+	}
+	if !utf8.ValidString(q.Search) || utf8.RuneCountInString(q.Search) > MaxSearchRunes {
+		return 0, &ValidationError{Field: "q", Message: fmt.Sprintf("must be at most %d characters of valid UTF-8", MaxSearchRunes)}
+	}
+	return q.Limit, nil
 }
 
 // IsNotFound reports whether err means the SKU does not exist.

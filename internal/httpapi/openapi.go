@@ -34,7 +34,7 @@ func (s *Server) OpenAPI() map[string]any {
 			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
 		}
 		switch rt.Access {
-		case Admin:
+		case Admin, AdminOnly:
 			op["security"] = []any{map[string]any{"adminToken": []any{}}}
 		case Customer:
 			op["security"] = []any{map[string]any{"customerId": []any{}}, map[string]any{"adminToken": []any{}}}
@@ -48,6 +48,10 @@ func (s *Server) OpenAPI() map[string]any {
 		ok := map[string]any{"description": "success"}
 		if rt.Result != "" {
 			ok["content"] = jsonContent(ref(rt.Result))
+		}
+		if rt.Path == "/v1/events/stream" {
+			ok["content"] = map[string]any{"text/event-stream": map[string]any{"schema": ref(rt.Result)}}
+			op["parameters"] = append(params, map[string]any{"name": "Last-Event-ID", "in": "header", "required": false, "schema": str})
 		}
 		responses := map[string]any{strconv.Itoa(rt.Status): ok}
 		if rt.Path == "/v1/orders" && rt.Method == "POST" {
@@ -145,11 +149,38 @@ func schemas() map[string]any {
 	for k, v := range product {
 		view[k] = v
 	}
+	priceProps := map[string]any{
+		"sku": str, "price": i64, "base_price": i64, "updated_at": stamp,
+		"reason": obj(nil, map[string]any{
+			"rule_id": str, "demand_ratio": num, "units_in_window": i64, "short_rate_per_hour": num, "baseline_rate_per_hour": num,
+			"stock_cover_hours": num, "available": i64, "target_price": i64, "previous_price": i64,
+			"clipped_by": map[string]any{"type": "string", "enum": []string{"", "floor", "ceiling", "step"}},
+			"learn": obj(nil, map[string]any{
+				"elasticity": num, "elasticity_sd": num, "sampled_elasticity": num, "prior_elasticity": num,
+				"expected_units_per_hour_old": num, "expected_units_per_hour_new": num, "objective_per_hour_old": num, "objective_per_hour_new": num,
+				"objective": str, "shock_factor": num, "horizon_hours": num, "stock_bound": map[string]any{"type": "boolean"}, "evidence_units": i64,
+			}),
+		}),
+		"why":             map[string]any{"type": "string", "description": "the reason written for a person"},
+		"demand_estimate": map[string]any{"type": "number", "description": "learned demand at this price, units per hour (learn policy decisions only)"},
+	}
+	priceItem := map[string]any{"name": str, "category": str, "available": i64, "threshold": i64,
+		"recent": map[string]any{"type": "array", "maxItems": 24, "description": "the latest prices, oldest first",
+			"items": obj([]string{"at", "price"}, map[string]any{"at": stamp, "price": i64})},
+	}
+	for k, v := range priceProps {
+		priceItem[k] = v
+	}
 	return map[string]any{
 		"Error": obj([]string{"error"}, map[string]any{
 			"error": obj([]string{"code", "message"}, map[string]any{"code": str, "message": str}),
 		}),
 		"Status": map[string]any{"type": "object"},
+		"EventStreamEvent": obj([]string{"id", "event", "data"}, map[string]any{
+			"id":    map[string]any{"type": "string", "description": "cursor: Kafka positions, valid on every api process; send it back as Last-Event-ID"},
+			"event": map[string]any{"type": "string", "description": "the envelope type (order.created, price.changed, ...) or reset"},
+			"data":  map[string]any{"type": "string", "description": "the event envelope {id,type,source,time,subject,data,schema_version} as JSON on one line; for reset {\"reason\"}"},
+		}),
 		"ProductPut": obj([]string{"name", "category", "base_price", "price_floor", "price_ceiling"}, map[string]any{
 			"name": str, "category": str, "base_price": price, "price_floor": price, "price_ceiling": price,
 			"stock": quantity, "low_stock_threshold": quantity, "reorder": reorder,
@@ -169,12 +200,10 @@ func schemas() map[string]any {
 			"items":  map[string]any{"type": "array", "items": obj(nil, map[string]any{"sku": str, "quantity": i64, "unit_price": i64, "base_price": i64, "category": str})},
 			"total":  i64, "payment_id": str, "failure_reason": str, "created_at": stamp, "updated_at": stamp,
 		}),
-		"Price": obj(nil, map[string]any{"sku": str, "price": i64, "base_price": i64, "updated_at": stamp, "reason": obj(nil, map[string]any{
-			"rule_id": str, "demand_ratio": num, "units_in_window": i64, "short_rate_per_hour": num, "baseline_rate_per_hour": num,
-			"stock_cover_hours": num, "available": i64, "target_price": i64, "previous_price": i64,
-			"clipped_by": map[string]any{"type": "string", "enum": []string{"", "floor", "ceiling", "step"}},
-		})}),
-		"PriceHistory": obj([]string{"items"}, map[string]any{"sku": str, "items": map[string]any{"type": "array", "items": ref("Price")}}),
+		"Price":           obj(nil, priceProps),
+		"PriceHistory":    obj([]string{"items"}, map[string]any{"sku": str, "items": map[string]any{"type": "array", "items": ref("Price")}}),
+		"PricePage":       obj([]string{"items"}, map[string]any{"next_cursor": str, "items": map[string]any{"type": "array", "items": obj(nil, priceItem)}}),
+		"PricingRuleList": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": ref("PricingRule")}}),
 		"PricingRule": obj(nil, map[string]any{
 			"id": str, "category": str, "demand_weight": num, "max_demand_adjust": num, "smoothing_units": num,
 			"scarcity_weight": num, "target_cover_hours": num, "overstock_weight": num, "overstock_cover_hours": num,
@@ -203,6 +232,7 @@ func schemas() map[string]any {
 		}),
 		"ReviewSummary": obj(nil, map[string]any{"sku": str, "count": i64, "positive": i64, "negative": i64, "positive_ratio": num, "avg_rating": num,
 			"top_positive_terms": map[string]any{"type": "array", "items": str}, "top_negative_terms": map[string]any{"type": "array", "items": str},
+			"top_positive_words": map[string]any{"type": "array", "items": ref("TermWord")}, "top_negative_words": map[string]any{"type": "array", "items": ref("TermWord")},
 			"trend": map[string]any{"type": "array", "items": obj(nil, map[string]any{"date": str, "count": i64, "positive": i64, "negative": i64})}}),
 		"SimilarReviews": obj(nil, map[string]any{"id": str, "items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}),
 		"Transition":     obj([]string{"to"}, map[string]any{"to": map[string]any{"type": "string", "enum": []string{"confirmed", "shipped", "received", "cancelled"}}}),
@@ -236,6 +266,20 @@ func schemas() map[string]any {
 		"AlertList": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": obj(nil, map[string]any{
 			"id": str, "type": map[string]any{"type": "string", "enum": []string{"low_stock", "out_of_stock"}},
 			"sku": str, "available": i64, "threshold": i64, "at": stamp,
+		})}, "next_cursor": str}),
+		"Overview": obj(nil, map[string]any{"timezone": str, "day": map[string]any{"type": "string", "format": "date"},
+			"orders_today": i64, "revenue_today": i64, "cost_today": i64,
+			"gross_margin_today":          map[string]any{"type": []string{"number", "null"}, "description": "(revenue − cost) / revenue over the paid lines whose product has a reorder unit cost; null when none has"},
+			"payments_failed_today":       i64,
+			"payment_failure_rate":        map[string]any{"type": "number", "minimum": 0, "maximum": 1},
+			"out_of_stock_refusals_today": i64, "outbox_backlog": i64,
+			"consumer_lag": map[string]any{"type": "array", "items": obj([]string{"group", "lag"}, map[string]any{"group": str, "lag": i64})},
+			"per_minute": map[string]any{"type": "array", "items": obj([]string{"minute", "orders", "revenue"}, map[string]any{
+				"minute": stamp, "orders": i64, "revenue": i64})}}),
+		"TermWord":  obj([]string{"term", "word"}, map[string]any{"term": str, "word": map[string]any{"type": "string", "description": "the word written most often for the term (its stem or lemma)"}}),
+		"OrderPage": obj([]string{"items"}, map[string]any{"items": map[string]any{"type": "array", "items": ref("Order")}, "next_cursor": str}),
+		"OrderTimeline": obj([]string{"order_id", "events"}, map[string]any{"order_id": str, "events": map[string]any{"type": "array", "items": obj([]string{"at", "type", "detail"}, map[string]any{
+			"at": stamp, "type": map[string]any{"type": "string", "enum": []string{"created", "reserved", "paid", "payment_failed", "cancelled", "refunded"}}, "detail": str,
 		})}}),
 		"ProductView": obj(nil, view),
 		"ProductPage": obj([]string{"items"}, map[string]any{

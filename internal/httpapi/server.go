@@ -18,6 +18,7 @@ import (
 
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/livefeed"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/replenishment"
 	"github.com/mercato-platform/mercato/internal/reviews"
@@ -32,6 +33,9 @@ const (
 	Public   Access = iota
 	Admin           // Authorization: Bearer <admin token>
 	Customer        // X-Customer-ID, or the admin token
+	// AdminOnly is Admin for data about every customer: a caller who is
+	// a customer (X-Customer-ID, no token) is told 403 forbidden.
+	AdminOnly
 )
 
 // Route is one entry of the API: what the mux serves and what OpenAPI says.
@@ -63,12 +67,25 @@ type Options struct {
 	Prices     PriceBook
 	Reviews    *reviews.Service
 	Rules      RulePublisher
+	// RuleReader serves GET /v1/pricing/rules; nil answers 503.
+	RuleReader RuleReader
 	Reports    Reports
 	// ReportWait is how long POST /v1/reports/sales/runs waits for a run
 	// before answering 202 with where to poll (default 10 s). Keep it well
 	// below the http.Server's WriteTimeout, or the answer is lost.
 	ReportWait time.Duration
 	Ready      []ReadyCheck
+	// OutboxBacklog counts events not relayed yet, and ConsumerLag reads
+	// each consumer group's lag, for GET /v1/overview (left nil, the
+	// overview shows 0 and no groups).
+	OutboxBacklog func(ctx context.Context) (int64, error)
+	ConsumerLag   func(ctx context.Context) ([]GroupLag, error)
+	// Events is the live event feed of GET /v1/events/stream; nil answers
+	// 503 unavailable.
+	Events *livefeed.Hub
+	// EventsHeartbeat is how often an idle event stream gets a ": ping"
+	// comment (default 15 s).
+	EventsHeartbeat time.Duration
 	// OpsOnly serves only /healthz, /readyz and /metrics: the HTTP face of a
 	// process that runs worker roles and no api.
 	OpsOnly  bool
@@ -215,6 +232,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (flushes and
+// deadlines of event streams).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (s *Server) instrument(route, method string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -257,7 +278,10 @@ func CustomerID(r *http.Request) string { return r.Header.Get("X-Customer-ID") }
 
 func (s *Server) authorize(r *http.Request, a Access) error {
 	switch a {
-	case Admin:
+	case Admin, AdminOnly:
+		if a == AdminOnly && r.Header.Get("Authorization") == "" && CustomerID(r) != "" {
+			return apiErr(http.StatusForbidden, "forbidden", "this call needs the admin token; a customer may not make it")
+		}
 		if r.Header.Get("Authorization") == "" {
 			return apiErr(http.StatusUnauthorized, "unauthorized", "this call needs Authorization: Bearer <admin token>")
 		}
@@ -291,9 +315,12 @@ func (s *Server) table() []Route {
 		{Method: "PUT", Path: "/v1/products/{sku}", Summary: "Create or update a product; its stock is recorded in the inventory ledger.", Access: Admin, Body: "ProductPut", Result: "ProductView", Status: 200, handler: s.putProduct},
 		{Method: "GET", Path: "/v1/products/{sku}", Summary: "Read a product.", Result: "ProductView", Status: 200, handler: s.getProduct},
 		{Method: "GET", Path: "/v1/products", Summary: "List products by SKU, optionally of one category.", Query: []string{"category", "limit", "cursor"}, Result: "ProductPage", Status: 200, handler: s.listProducts},
+		{Method: "GET", Path: "/v1/prices", Summary: "Every SKU's price by SKU (paged; q searches SKU and name, category filters) with its reason for a person, stock and its last 24 prices.", Query: []string{"q", "category", "limit", "cursor"}, Result: "PricePage", Status: 200, handler: s.listPrices},
 		{Method: "GET", Path: "/v1/prices/{sku}", Summary: "A SKU's current price with the reason it moved (its base price until pricing has priced it).", Result: "Price", Status: 200, handler: s.getPrice},
 		{Method: "GET", Path: "/v1/prices/{sku}/history", Summary: "A SKU's recent price changes with reasons, newest first.", Query: []string{"limit"}, Result: "PriceHistory", Status: 200, handler: s.getPriceHistory},
 		{Method: "PUT", Path: "/v1/pricing/rules/{category}", Summary: "Set a category's pricing rule (coefficients, step limit, cooldown, target cover, kill switch); takes effect without restart.", Access: Admin, Body: "PricingRule", Result: "PricingRule", Status: 200, handler: s.putPricingRule},
+		{Method: "GET", Path: "/v1/pricing/rules", Summary: "The categories' own pricing rules in force, by category (a PUT shows within seconds).", Result: "PricingRuleList", Status: 200, handler: s.listPricingRules},
+		{Method: "GET", Path: "/v1/pricing/rules/{category}", Summary: "A category's own pricing rule in force; 404 rule_not_found when the default rule prices it.", Result: "PricingRule", Status: 200, handler: s.getPricingRule},
 		{Method: "POST", Path: "/v1/reviews", Summary: "Post a review: stored, classified (language, sentiment), published on commerce.reviews for indexing.", Access: Customer, Body: "ReviewRequest", Result: "ReviewCreated", Status: 201, handler: s.createReview},
 		{Method: "GET", Path: "/v1/reviews/search", Summary: "Full-text review search with filters and aggregations (sentiment, rating, by day).", Query: []string{"q", "sku", "sentiment", "min_rating", "from", "to", "limit"}, Result: "ReviewSearch", Status: 200, handler: s.searchReviews},
 		{Method: "GET", Path: "/v1/products/{sku}/review-summary", Summary: "A product's review counts, ratio, rating, significant positive and negative terms, and daily trend.", Result: "ReviewSummary", Status: 200, handler: s.reviewSummary},
@@ -302,11 +329,15 @@ func (s *Server) table() []Route {
 		{Method: "POST", Path: "/v1/inventory/{sku}/adjustments", Summary: "Change on-hand stock (receiving, counts, damage); never below reserved.", Access: Admin, Body: "Adjustment", Result: "Levels", Status: 200, handler: s.adjustInventory},
 		{Method: "POST", Path: "/v1/orders", Summary: "Check out: reserve stock, authorize payment, commit. Needs Idempotency-Key and X-Customer-ID.", Access: Customer, Body: "OrderRequest", Result: "Order", Status: 201, handler: s.placeOrder},
 		{Method: "GET", Path: "/v1/orders/{id}", Summary: "An order; only its customer or an admin sees it.", Access: Customer, Result: "Order", Status: 200, handler: s.getOrder},
+		{Method: "GET", Path: "/v1/orders", Summary: "Orders, newest first, optionally of one status; admin only (a customer gets 403).", Access: AdminOnly, Query: []string{"status", "limit", "cursor"}, Result: "OrderPage", Status: 200, handler: s.listOrders},
+		{Method: "GET", Path: "/v1/orders/{id}/timeline", Summary: "An order's life from its stored events, oldest first: created, reserved, paid or payment_failed, cancelled, refunded; only its customer or an admin sees it.", Access: Customer, Result: "OrderTimeline", Status: 200, handler: s.orderTimeline},
 		{Method: "POST", Path: "/v1/orders/{id}/cancel", Summary: "Cancel a paid order: refund and return its stock. Idempotent.", Access: Customer, Result: "Order", Status: 200, handler: s.cancelOrder},
+		{Method: "GET", Path: "/v1/overview", Summary: "Today's numbers (Asia/Seoul day): orders, revenue, cost and gross margin, payment failures, out-of-stock refusals; outbox backlog, consumer lag, and the last 60 minutes per minute. Admin only.", Access: AdminOnly, Result: "Overview", Status: 200, handler: s.overview},
 		{Method: "GET", Path: "/v1/purchase-orders", Summary: "Purchase orders, newest first.", Query: []string{"status", "sku", "limit"}, Result: "PurchaseOrderList", Status: 200, handler: s.listPurchaseOrders},
 		{Method: "GET", Path: "/v1/purchase-orders/{id}", Summary: "A purchase order with the numbers that justified it (d, σ, L, z, ROP, EOQ, position).", Result: "PurchaseOrder", Status: 200, handler: s.getPurchaseOrder},
 		{Method: "POST", Path: "/v1/purchase-orders/{id}/transitions", Summary: "Move a purchase order: confirmed, shipped, received (adds stock once) or cancelled.", Access: Admin, Body: "Transition", Result: "PurchaseOrder", Status: 200, handler: s.transitionPurchaseOrder},
-		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first.", Query: []string{"type", "since", "limit"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
+		{Method: "GET", Path: "/v1/alerts", Summary: "Stock alerts, oldest first from since; or, with order=newest, newest first paged by cursor.", Query: []string{"type", "since", "limit", "order", "cursor"}, Result: "AlertList", Status: 200, handler: s.listAlerts},
+		{Method: "GET", Path: "/v1/events/stream", Summary: "Live events as Server-Sent Events: id is a cursor (send it back as Last-Event-ID, or ?last_event_id=, to resume with nothing missed), event the envelope type, data the envelope JSON. topics is a comma-separated list of orders, payments (both admin only), prices, inventory, alerts, purchase-orders, reviews, pricing-rules, products; none means all the caller may see. A gap too long to replay starts with an event: reset.", Query: []string{"topics", "last_event_id"}, Result: "EventStreamEvent", Status: 200, handler: s.streamEvents},
 		{Method: "POST", Path: "/v1/reports/sales/runs", Summary: "Run the daily sales report for a date (or from..to) now; replaces that date's report. 201 with the finished run record; 202 with the running record and a Location to poll when the run takes longer than a few seconds.", Access: Admin, Body: "ReportRunRequest", Result: "ReportRun", Status: 201, handler: s.runReport},
 		{Method: "GET", Path: "/v1/reports/sales/runs", Summary: "Report run history, newest first, each marked stale when its lake data changed since.", Query: []string{"limit"}, Result: "ReportRunList", Status: 200, handler: s.listReportRuns},
 		{Method: "GET", Path: "/v1/reports/sales/runs/{id}", Summary: "One report run: status running, succeeded or failed, timings, error; where a 202 from POST /v1/reports/sales/runs points.", Result: "ReportRun", Status: 200, handler: s.getReportRun},

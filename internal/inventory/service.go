@@ -14,6 +14,18 @@ import (
 // AlertLister reads stored alerts.
 type AlertLister interface {
 	Alerts(ctx context.Context, typ string, since time.Time, limit int) ([]Alert, error)
+	// NewestAlerts lists alerts of a type (all when empty) newest first,
+	// starting below position before (0: from the newest).
+	NewestAlerts(ctx context.Context, typ string, before int64, limit int) (AlertPage, error)
+}
+
+// AlertPage is one page of alerts, newest first. Next is the position to
+// pass as before for the following page; 0 when this page is the last.
+// Positions are the store's own order of alerts (the order they were
+// stored), so a page never skips or repeats one while new alerts arrive.
+type AlertPage struct {
+	Items []Alert
+	Next  int64
 }
 
 // Service is the inventory as the API and the other domains use it.
@@ -77,6 +89,23 @@ func (s *Service) Alerts(ctx context.Context, typ string, since time.Time, limit
 		return nil, fmt.Errorf("%w: limit must be 1-1000", ErrInvalid)
 	}
 	return s.alerts.Alerts(ctx, typ, since, limit)
+}
+
+// NewestAlerts lists alerts of a type (all when empty) newest first, below
+// position before (0: from the newest).
+func (s *Service) NewestAlerts(ctx context.Context, typ string, before int64, limit int) (AlertPage, error) {
+	switch typ {
+	case "", AlertLowStock, AlertOutOfStock:
+	default:
+		return AlertPage{}, fmt.Errorf("%w: type must be %s or %s", ErrInvalid, AlertLowStock, AlertOutOfStock)
+	}
+	if limit < 1 || limit > 1000 {
+		return AlertPage{}, fmt.Errorf("%w: limit must be 1-1000", ErrInvalid)
+	}
+	if before < 0 {
+		return AlertPage{}, fmt.Errorf("%w: position must not be negative", ErrInvalid)
+	}
+	return s.alerts.NewestAlerts(ctx, typ, before, limit)
 }
 
 // ReleaseExpired releases held reservations whose TTL passed; it returns how

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,9 @@ type Env struct {
 	CreateSKU func(t testing.TB, sku string, stock, threshold int64)
 	// Alerts lists the alerts stored for a SKU, oldest first.
 	Alerts func(ctx context.Context, sku string) ([]inventory.Alert, error)
+	// Lister, when set, is the store's alert listing; the paging cases run
+	// against it.
+	Lister inventory.AlertLister
 }
 
 // Run runs the suite; newEnv returns a fresh Env per subtest.
@@ -39,6 +43,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		"OneAlertPerCrossing":        testConcurrentAlerts,
 		"Validation":                 testValidation,
 		"BatchDecidesInOrder":        testBatch,
+		"NewestAlertsPageByCursor":   testNewestAlerts,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -568,4 +573,107 @@ func testBatch(t *testing.T, e Env) {
 	}
 	want(t, e, "A", 8, 5)
 	want(t, e, "B", 3, 3)
+}
+
+// testNewestAlerts: newest-first pages, followed by their cursor, list
+// every alert once, newest first, also with a type filter and when new
+// alerts arrive between pages.
+func testNewestAlerts(t *testing.T, e Env) {
+	if e.Lister == nil {
+		t.Skip("the env has no alert listing")
+	}
+	// Each SKU fires low_stock (available 1 < 2) then out_of_stock (0).
+	const skus = 7
+	for i := range skus {
+		sku := fmt.Sprintf("N%d", i)
+		e.CreateSKU(t, sku, 2, 2)
+		for q := range 2 {
+			if err := e.Store.Reserve(bg(t), fmt.Sprintf("n%d-%d", i, q), items(sku, 1), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	oldest, err := e.Lister.Alerts(bg(t), "", time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(oldest) != 2*skus {
+		t.Fatalf("%d alerts stored, want %d", len(oldest), 2*skus)
+	}
+	ids := func(as []inventory.Alert) []string {
+		out := make([]string, len(as))
+		for i, a := range as {
+			out[i] = a.ID
+		}
+		return out
+	}
+	reversed := func(as []inventory.Alert) []string {
+		out := ids(as)
+		slices.Reverse(out)
+		return out
+	}
+	pages := func(typ string, limit int, between func(n int)) ([]string, int) {
+		t.Helper()
+		var (
+			got    []string
+			before int64
+			n      int
+		)
+		for {
+			p, err := e.Lister.NewestAlerts(bg(t), typ, before, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Items) > limit {
+				t.Fatalf("page of %d alerts, limit %d", len(p.Items), limit)
+			}
+			n++
+			got = append(got, ids(p.Items)...)
+			if p.Next == 0 {
+				return got, n
+			}
+			if n > 100 {
+				t.Fatal("paging does not end")
+			}
+			if between != nil {
+				between(n)
+			}
+			before = p.Next
+		}
+	}
+	all, n := pages("", 3, nil)
+	if want := reversed(oldest); !slices.Equal(all, want) || n != 5 {
+		t.Fatalf("pages of 3 = %v in %d pages, want %v in 5", all, n, want)
+	}
+	var outs []inventory.Alert
+	for _, a := range oldest {
+		if a.Type == inventory.AlertOutOfStock {
+			outs = append(outs, a)
+		}
+	}
+	got, _ := pages(inventory.AlertOutOfStock, 2, nil)
+	if want := reversed(outs); !slices.Equal(got, want) {
+		t.Fatalf("out_of_stock pages = %v, want %v", got, want)
+	}
+	// A page exactly as long as what is left ends the listing.
+	if got, n := pages("", 2*skus, nil); len(got) != 2*skus || n != 1 {
+		t.Fatalf("one full page: %d alerts in %d pages", len(got), n)
+	}
+	// New alerts stored while a client pages do not shift its pages: it
+	// still sees every older alert exactly once.
+	e.CreateSKU(t, "LATE", 2, 2)
+	late := 0
+	got, _ = pages("", 4, func(int) {
+		late++
+		if err := e.Store.Reserve(bg(t), fmt.Sprintf("late%d", late), items("LATE", 1), time.Minute); err != nil && !errors.Is(err, inventory.ErrInsufficientStock) {
+			t.Fatal(err)
+		}
+	})
+	if want := reversed(oldest); !slices.Equal(got, want) {
+		t.Fatalf("pages while alerts arrive = %v, want %v", got, want)
+	}
+	first, err := e.Lister.NewestAlerts(bg(t), "", 0, 1)
+	if err != nil || len(first.Items) != 1 || first.Items[0].SKU != "LATE" || first.Items[0].Type != inventory.AlertOutOfStock {
+		t.Fatalf("newest alert = %+v, %v; want LATE's out_of_stock", first, err)
+	}
 }

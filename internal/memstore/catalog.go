@@ -39,14 +39,34 @@ func (s *Store) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catalo
 		return nil, err
 	}
 	defer s.mu.RUnlock()
+	return s.listProducts(q), nil
+}
+
+// listProducts is a page of products; the caller holds the lock.
+func (s *Store) listProducts(q catalog.ListQuery) []catalog.Product {
 	var page []catalog.Product
 	for sku, p := range s.products {
-		if sku > q.AfterSKU && (q.Category == "" || p.Category == q.Category) {
+		if sku > q.AfterSKU && q.Matches(p) {
 			page = append(page, p)
 		}
 	}
 	sort.Slice(page, func(i, j int) bool { return page[i].SKU < page[j].SKU })
-	return upTo(page, q.Limit), nil
+	return upTo(page, q.Limit)
+}
+
+// ListCurrent returns a page ordered by SKU, each product with its stock.
+func (s *Store) ListCurrent(ctx context.Context, q catalog.ListQuery) ([]catalog.Current, error) {
+	if err := s.read(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	page := s.listProducts(q)
+	out := make([]catalog.Current, 0, len(page))
+	for _, p := range page {
+		cur, _ := s.current(p.SKU)
+		out = append(out, cur)
+	}
+	return out, nil
 }
 
 // PutProduct creates or updates a product, its stock and its events in one

@@ -261,3 +261,31 @@ func (s *Store) ReserveBatch(ctx context.Context, reqs []inventory.ReserveReques
 		return errs
 	}, one)
 }
+
+// NewestAlerts lists stored alerts of a type (all types when empty) newest
+// first, below position before (0: from the newest). An alert's position is
+// its index in the append-only list plus one.
+func (s *Store) NewestAlerts(ctx context.Context, typ string, before int64, limit int) (inventory.AlertPage, error) {
+	if err := s.read(ctx); err != nil {
+		return inventory.AlertPage{}, err
+	}
+	defer s.mu.RUnlock()
+	start := int64(len(s.alerts))
+	if before > 0 && before-1 < start {
+		start = before - 1
+	}
+	page := inventory.AlertPage{Items: []inventory.Alert{}}
+	var last int64 // index of the last alert on the page
+	for i := start - 1; i >= 0; i-- {
+		a := s.alerts[i]
+		if typ != "" && a.Type != typ {
+			continue
+		}
+		if len(page.Items) == limit {
+			page.Next = last + 1 // another one follows: continue below the last
+			break
+		}
+		page.Items, last = append(page.Items, a), i
+	}
+	return page, nil
+}

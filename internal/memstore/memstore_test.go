@@ -52,6 +52,7 @@ func TestInventoryContract(t *testing.T) {
 				}
 			},
 			Alerts: inventorytest.AlertsOf(s),
+			Lister: s,
 		}
 	})
 }

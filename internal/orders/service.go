@@ -75,9 +75,10 @@ type Store interface {
 }
 
 // StockStore is an optional capability of a Store that also keeps the
-// stock (the embedded profile: one database). Checkout then takes two
-// transactions instead of four: reserving and creating the order together,
-// and selling the stock together with marking the order paid.
+// stock (the embedded profile: one database), or of a Stock that keeps its
+// ledger in the order store's database (JointStock). Checkout then takes
+// two transactions instead of four: reserving and creating the order
+// together, and selling the stock together with marking the order paid.
 type StockStore interface {
 	CreateReservedOrder(ctx context.Context, o Order, idem IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error
 	// CommitAndUpdateOrder runs fn on the locked order and, when fn changed
@@ -92,6 +93,17 @@ type StockStore interface {
 	// that was sold fails it (in a joint store only a paid order's stock
 	// is sold).
 	ReleaseAndUpdateOrder(ctx context.Context, id string, fn func(o *Order) ([]event.Message, error)) (Order, error)
+}
+
+// JointStock is a Stock whose ledger lives in the order store's database
+// (Redis admission in front of the SQL ledger): its StockStore methods
+// decide the stock on their side, then write the ledger and the order in
+// one transaction of Orders. Checkout uses them when Orders is its store.
+type JointStock interface {
+	StockStore
+	// Orders is the store whose transactions the StockStore methods use,
+	// nil when there is none.
+	Orders() Store
 }
 
 // Quote is what an order line locks in for a SKU: the price it sells at
@@ -237,16 +249,20 @@ func NewService(store Store, prices Prices, stock Stock, gateway payments.Gatewa
 	svc := &Service{store: store, prices: prices, stock: stock, gateway: gateway, o: o}
 	if js, ok := store.(StockStore); ok && any(stock) == any(store) {
 		svc.joint = js
+	} else if js, ok := stock.(JointStock); ok && js.Orders() != nil && any(js.Orders()) == any(store) {
+		svc.joint = js
 	}
 	svc.keysWithOrders = o.Keys != nil && any(o.Keys) == any(store)
 	return svc
 }
 
 // DefersClaims reports whether Place writes an IdemRef's Claim in the
-// transaction that reserves the stock and stores the order, before it
-// reserves anything. It does where the store keeps the stock; elsewhere the
-// stock is reserved before the order is stored, so a duplicate request
-// would take stock before it learnt of the first, and keys are claimed by
+// transaction that reserves the stock and stores the order. It does where
+// the store keeps the stock, and where a JointStock records it in the
+// store's transactions (a duplicate request's admission is then returned
+// when that transaction finds the key taken); elsewhere the stock is
+// reserved before the order is stored, so a duplicate request would hold
+// stock before it learnt of the first, and keys are claimed by
 // idempotency.Store.Begin instead.
 func (s *Service) DefersClaims() bool { return s.joint != nil }
 
@@ -325,6 +341,7 @@ func (s *Service) place(ctx context.Context, customerID string, idem IdemRef, re
 		if errors.Is(err, inventory.ErrUnknownSKU) {
 			return Order{}, fmt.Errorf("%w: %v", ErrUnknownSKU, err)
 		}
+		s.recordRefusal(ctx, err, items)
 		return Order{}, err
 	}
 	if err := o.Move(StatusReserved, now); err != nil {
@@ -358,6 +375,7 @@ func (s *Service) placeJoint(ctx context.Context, o Order, idem IdemRef, items [
 		}
 		var insufficient *inventory.InsufficientStockError
 		if errors.As(err, &insufficient) || errors.Is(err, inventory.ErrInvalid) {
+			s.recordRefusal(ctx, err, items)
 			return Order{}, err
 		}
 		return Order{}, fmt.Errorf("storing order: %w", err)

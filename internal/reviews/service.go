@@ -253,16 +253,32 @@ func snippet(s string, n int) string {
 
 // Summary is a product's review summary.
 type Summary struct {
-	SKU              string     `json:"sku"`
-	Count            int        `json:"count"`
-	Positive         int        `json:"positive"`
-	Negative         int        `json:"negative"`
-	PositiveRatio    float64    `json:"positive_ratio"`
-	AvgRating        float64    `json:"avg_rating"`
-	TopPositiveTerms []string   `json:"top_positive_terms"`
-	TopNegativeTerms []string   `json:"top_negative_terms"`
+	SKU              string   `json:"sku"`
+	Count            int      `json:"count"`
+	Positive         int      `json:"positive"`
+	Negative         int      `json:"negative"`
+	PositiveRatio    float64  `json:"positive_ratio"`
+	AvgRating        float64  `json:"avg_rating"`
+	TopPositiveTerms []string `json:"top_positive_terms"`
+	TopNegativeTerms []string `json:"top_negative_terms"`
+	// TopPositiveWords and TopNegativeWords are the same terms, in the
+	// same order, each with the word people wrote most for it.
+	TopPositiveWords []TermWord `json:"top_positive_words"`
+	TopNegativeWords []TermWord `json:"top_negative_words"`
 	Trend            []DayCount `json:"trend"`
 }
+
+// TermWord is a significant term and the word written most often for it
+// in the reviews it was found in (a stem such as 빠르 or quickli reads as
+// 빨라요 or quickly).
+type TermWord struct {
+	Term string `json:"term"`
+	Word string `json:"word"`
+}
+
+// wordSample is how many of a product's reviews on one side are read for
+// the words of its terms.
+const wordSample = 100
 
 // Summarize builds a product's summary. Top terms are significant terms:
 // terms much more frequent in the product's positive (negative) reviews
@@ -282,7 +298,8 @@ func (s *Service) Summarize(ctx context.Context, sku string) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{SKU: sku, Count: res.Total, Positive: res.Aggregations.Sentiment[Positive], Negative: res.Aggregations.Sentiment[Negative],
-		Trend: res.Aggregations.ByDay, TopPositiveTerms: []string{}, TopNegativeTerms: []string{}}
+		Trend: res.Aggregations.ByDay, TopPositiveTerms: []string{}, TopNegativeTerms: []string{},
+		TopPositiveWords: []TermWord{}, TopNegativeWords: []TermWord{}}
 	if sum.Trend == nil {
 		sum.Trend = []DayCount{}
 	}
@@ -301,14 +318,57 @@ func (s *Service) Summarize(ctx context.Context, sku string) (Summary, error) {
 	for _, side := range []struct {
 		label string
 		out   *[]string
-	}{{Positive, &sum.TopPositiveTerms}, {Negative, &sum.TopNegativeTerms}} {
+		words *[]TermWord
+	}{{Positive, &sum.TopPositiveTerms, &sum.TopPositiveWords}, {Negative, &sum.TopNegativeTerms, &sum.TopNegativeWords}} {
 		fg, err := s.index.TermCounts(ctx, Query{SKU: sku, Sentiment: side.label}, 200)
 		if err != nil {
 			return Summary{}, err
 		}
 		*side.out = significant(fg, bg, 10)
+		if *side.words, err = s.termWords(ctx, Query{SKU: sku, Sentiment: side.label, Limit: wordSample}, *side.out); err != nil {
+			return Summary{}, err
+		}
 	}
 	return sum, nil
+}
+
+// termWords gives each term the word written most often for it in the
+// reviews q finds (ties go to the word first in byte order); a term none
+// of them holds reads as itself.
+func (s *Service) termWords(ctx context.Context, q Query, terms []string) ([]TermWord, error) {
+	out := make([]TermWord, len(terms))
+	if len(terms) == 0 {
+		return out, nil
+	}
+	res, err := s.index.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	counts := make(map[string]map[string]int, len(terms))
+	for _, t := range terms {
+		counts[t] = map[string]int{}
+	}
+	for _, h := range res.Hits {
+		tws, err := sentiment.TermWords(h.Text)
+		if err != nil {
+			return nil, fmt.Errorf("reading the words of review %s: %w", h.ID, err)
+		}
+		for _, tw := range tws {
+			if c, ok := counts[tw.Term]; ok {
+				c[tw.Word]++
+			}
+		}
+	}
+	for i, t := range terms {
+		best, n := t, 0
+		for w, c := range counts[t] {
+			if c > n || (c == n && w < best) {
+				best, n = w, c
+			}
+		}
+		out[i] = TermWord{Term: t, Word: best}
+	}
+	return out, nil
 }
 
 // significant ranks fg's terms by JLH against bg and returns the top n

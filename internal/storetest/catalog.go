@@ -29,6 +29,8 @@ func RunCatalog(t *testing.T, newStore func(t *testing.T) Catalog) {
 	t.Run("FailedDecisionWritesNothing", func(t *testing.T) { t.Parallel(); testRollback(t, newStore(t)) })
 	t.Run("GetUnknownIsNotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, newStore(t)) })
 	t.Run("ListPagesByCategory", func(t *testing.T) { t.Parallel(); testList(t, newStore(t)) })
+	t.Run("ListSearchesSKUAndName", func(t *testing.T) { t.Parallel(); testSearch(t, newStore(t)) })
+	t.Run("ListCurrentCarriesStock", func(t *testing.T) { t.Parallel(); testListCurrent(t, newStore(t)) })
 	t.Run("ConcurrentPutsOfOneSKU", func(t *testing.T) { t.Parallel(); testConcurrentPuts(t, newStore(t)) })
 }
 
@@ -177,6 +179,84 @@ func testList(t *testing.T, s Catalog) {
 	}
 	if len(food) != 3 || food[0].SKU != "L-01" {
 		t.Errorf("food = %+v, want L-01, L-03, L-05", food)
+	}
+}
+
+func testSearch(t *testing.T, s Catalog) {
+	named := func(sku, name, category string) catalog.Product {
+		p := Product(sku, category)
+		p.Name = name
+		return p
+	}
+	for _, p := range []catalog.Product{
+		named("EAR-01", "Wireless Earbuds", "audio"),
+		named("EAR-02", "무선 이어폰 프로", "audio"),
+		named("CAB_10", "USB-C Cable 100% copper", "cables"),
+		named("CBL-20", "Lightning cable", "cables"),
+		named("APL-1", "사과 1kg", "fresh"),
+		named("BRD-1", "Pain d'École", "bakery"),
+	} {
+		put(t, s, p, 1)
+	}
+	tests := []struct {
+		name string
+		q    catalog.ListQuery
+		want string
+	}{
+		{"name ignoring case", catalog.ListQuery{Search: "EARBUDS"}, "[EAR-01]"},
+		{"sku ignoring case", catalog.ListQuery{Search: "ear-0"}, "[EAR-01 EAR-02]"},
+		{"hangul in the name", catalog.ListQuery{Search: "이어폰"}, "[EAR-02]"},
+		{"non-ASCII letters as written", catalog.ListQuery{Search: "D'ÉCOLE"}, "[BRD-1]"},
+		{"sku or name", catalog.ListQuery{Search: "cab"}, "[CAB_10 CBL-20]"},
+		{"with category", catalog.ListQuery{Search: "cable", Category: "audio"}, "[]"},
+		{"underscore is literal", catalog.ListQuery{Search: "b_1"}, "[CAB_10]"},
+		{"percent is literal", catalog.ListQuery{Search: "0%"}, "[CAB_10]"},
+		{"percent alone matches only a percent", catalog.ListQuery{Search: "%"}, "[CAB_10]"},
+		{"backslash is literal", catalog.ListQuery{Search: `\`}, "[]"},
+		{"quote is data", catalog.ListQuery{Search: `' OR 1=1 --`}, "[]"},
+		{"paged", catalog.ListQuery{Search: "a", AfterSKU: "CAB_10"}, "[CBL-20 EAR-01 EAR-02]"},
+	}
+	for _, tt := range tests {
+		q := tt.q
+		q.Limit = 10
+		page, err := s.ListProducts(ctx(t), q)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		skus := []string{}
+		for _, p := range page {
+			skus = append(skus, p.SKU)
+		}
+		if got := fmt.Sprint(skus); got != tt.want {
+			t.Errorf("%s: ListProducts(%+v) = %s, want %s", tt.name, tt.q, got, tt.want)
+		}
+		cur, err := s.ListCurrent(ctx(t), q)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(cur) != len(page) {
+			t.Errorf("%s: ListCurrent has %d products, ListProducts %d", tt.name, len(cur), len(page))
+		}
+	}
+}
+
+func testListCurrent(t *testing.T, s Catalog) {
+	for i := range 5 {
+		cat := "audio"
+		if i%2 == 1 {
+			cat = "food"
+		}
+		put(t, s, Product(fmt.Sprintf("C-%02d", i), cat), int64(10*i))
+	}
+	page, err := s.ListCurrent(ctx(t), catalog.ListQuery{Category: "food", AfterSKU: "C-00", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].Product.SKU != "C-01" || page[1].Product.SKU != "C-03" {
+		t.Fatalf("ListCurrent = %+v, want C-01, C-03", page)
+	}
+	if page[0].Stock.OnHand != 10 || page[1].Stock.OnHand != 30 || page[1].Product != Product("C-03", "food") {
+		t.Errorf("ListCurrent = %+v, want on hand 10 and 30 with the products as written", page)
 	}
 }
 

@@ -21,6 +21,16 @@
 //     released; availability in Redis is then lower than true (again the safe
 //     direction) until reconcile.
 //
+//   - Checkout, when the orders live in the ledger's database
+//     (Options.Orders): the same order, with the order written by the
+//     ledger's transactions (orders.JointStock). Redis admits the stock,
+//     then one SQL transaction records the reservation, the order and its
+//     idempotency claim; a transaction that fails returns the Redis hold.
+//     The payment's transaction sells the stock, marks the order paid and
+//     stores the key's response, then Redis closes the hold; a Redis
+//     failure there is logged, not returned (the order stands), and
+//     leaves the cache low until reconcile.
+//
 //   - Adjust and a product write's stock count: SQL first, then the delta
 //     in Redis, guarded by the ledger row's version. Counters loaded from
 //     the ledger remember the version they were read at, and a delta whose

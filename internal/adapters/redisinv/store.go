@@ -33,6 +33,11 @@ type Options struct {
 	// its hold's TTL, for idempotent replays; default 24h.
 	RecordTTL time.Duration
 	Logger    *slog.Logger
+	// Orders, when set, is the store that keeps the orders in the ledger's
+	// database (the same *sqlstore.Store as the ledger): checkout then
+	// writes a reservation and its order in one SQL transaction (see
+	// CreateReservedOrder).
+	Orders OrderStore
 }
 
 // Store is the Redis inventory adapter.
@@ -159,24 +164,31 @@ func (s *Store) Reserve(ctx context.Context, id string, items []inventory.Item, 
 // reserveOne reserves on its own: script by script across shards, then
 // the ledger.
 func (s *Store) reserveOne(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) error {
-	var held []group
-	for _, g := range s.groups(items) {
-		err := s.reserveGroup(ctx, id, g, ttl)
-		if errors.Is(err, errAlreadyHeld) {
-			held = append(held, g)
-			continue
-		}
-		if err != nil {
-			s.compensate(id, held)
-			return err
-		}
-		held = append(held, g)
+	held, err := s.hold(ctx, id, items, ttl)
+	if err != nil {
+		return err
 	}
 	if err := s.sql.Reserve(ctx, id, items, ttl); err != nil {
 		s.compensate(id, held)
 		return err
 	}
 	return nil
+}
+
+// hold admits a reservation in Redis, script by script across shards, and
+// returns the groups it holds (those held already by an earlier call
+// included). A group refused returns the others' holds.
+func (s *Store) hold(ctx context.Context, id string, items []inventory.Item, ttl time.Duration) ([]group, error) {
+	var held []group
+	for _, g := range s.groups(items) {
+		err := s.reserveGroup(ctx, id, g, ttl)
+		if err != nil && !errors.Is(err, errAlreadyHeld) {
+			s.compensate(id, held)
+			return nil, err
+		}
+		held = append(held, g)
+	}
+	return held, nil
 }
 
 var errAlreadyHeld = errors.New("already held")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
@@ -78,20 +79,53 @@ func (s *Store) GetProduct(ctx context.Context, sku string) (catalog.Current, er
 
 // ListProducts returns a page ordered by SKU.
 func (s *Store) ListProducts(ctx context.Context, lq catalog.ListQuery) ([]catalog.Product, error) {
-	query := `SELECT ` + productColumns + ` FROM products p WHERE p.sku > ?`
-	args := []any{lq.AfterSKU}
-	if lq.Category != "" {
-		query += ` AND p.category = ?`
-		args = append(args, lq.Category)
-	}
-	query += ` ORDER BY p.sku LIMIT ?`
-	args = append(args, lq.Limit)
+	query, args := listQuery(`SELECT `+productColumns+` FROM products p`, lq)
 	out, err := list(ctx, s.r, func(r scanner) (catalog.Product, error) { return scanProduct(r) }, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing products: %w", err)
 	}
 	return out, nil
 }
+
+// ListCurrent returns a page ordered by SKU, each product with its stock,
+// in one query.
+func (s *Store) ListCurrent(ctx context.Context, lq catalog.ListQuery) ([]catalog.Current, error) {
+	query, args := listQuery(`SELECT `+productColumns+`, i.on_hand, i.reserved, i.on_order, i.version
+  FROM products p JOIN inventory i ON i.sku = p.sku`, lq)
+	out, err := list(ctx, s.r, func(r scanner) (catalog.Current, error) {
+		var c catalog.Current
+		p, err := scanProduct(r, &c.Stock.OnHand, &c.Stock.Reserved, &c.Stock.OnOrder, &c.Stock.Version)
+		c.Product = p
+		return c, err
+	}, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing products: %w", err)
+	}
+	return out, nil
+}
+
+// listQuery appends a listing's filters, order and page to a SELECT from
+// products p. The search is a case-insensitive substring of the SKU or the
+// name, passed as a LIKE pattern with its wildcards escaped. Both sides
+// go through the database's lower(), so they fold alike (SQLite's folds
+// ASCII only: there a non-ASCII letter matches only its own case).
+func listQuery(sel string, lq catalog.ListQuery) (string, []any) {
+	query := sel + ` WHERE p.sku > ?`
+	args := []any{lq.AfterSKU}
+	if lq.Category != "" {
+		query += ` AND p.category = ?`
+		args = append(args, lq.Category)
+	}
+	if lq.Search != "" {
+		pattern := "%" + likeEscaper.Replace(lq.Search) + "%"
+		query += ` AND (lower(p.sku) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(p.name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`
+		args = append(args, pattern, pattern)
+	}
+	query += ` ORDER BY p.sku LIMIT ?`
+	return query, append(args, lq.Limit)
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // PutProduct creates or updates a product, its stock and its events in one
 // transaction. A concurrent create of the same SKU on PostgreSQL is retried as

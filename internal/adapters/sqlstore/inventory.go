@@ -71,15 +71,27 @@ func (s *Store) apply(ctx context.Context, tx *txn, c change, at time.Time, msgs
 		query += " AND " + c.guard
 		args = append(args, c.args...)
 	}
-	r, err := scanStock(tx.QueryRowContext(ctx, (query+stockReturning), args...), c.sku)
+	ledger := []any{c.sku, c.kind, c.onHand, c.reserved, c.reason, c.ref, micros(at)}
+	if s.pg {
+		// One round trip instead of two: the ledger entry is written by the
+		// same statement, only when the guarded update took the row.
+		query = `WITH u AS (` + query + stockReturning + `), l AS (INSERT INTO inventory_ledger (sku, kind, on_hand_delta, reserved_delta, reason, ref, at)
+  SELECT ?::text, ?::text, ?::bigint, ?::bigint, ?::text, ?::text, ?::bigint FROM u) SELECT ` + stockColumns + ` FROM u`
+		args = append(args, ledger...)
+	} else {
+		query += stockReturning
+	}
+	r, err := scanStock(tx.QueryRowContext(ctx, query, args...), c.sku)
 	if errors.Is(err, sql.ErrNoRows) {
 		return stockRow{}, false, nil
 	}
 	if err != nil {
 		return stockRow{}, false, fmt.Errorf("updating stock of %s: %w", c.sku, err)
 	}
-	if err := s.appendLedger(ctx, tx, c.sku, c.kind, c.onHand, c.reserved, c.reason, c.ref, micros(at)); err != nil {
-		return stockRow{}, false, err
+	if !s.pg {
+		if err := s.appendLedger(ctx, tx, c.sku, c.kind, c.onHand, c.reserved, c.reason, c.ref, micros(at)); err != nil {
+			return stockRow{}, false, err
+		}
 	}
 	m, err := inventory.LevelsMessage(c.eventType, r.Levels, c.onHand, c.reserved, c.reason, c.ref, at)
 	if err != nil {
@@ -349,4 +361,51 @@ func (s *Store) Alerts(ctx context.Context, typ string, since time.Time, limit i
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}
 	return out, nil
+}
+
+// NewestAlerts lists stored alerts of a type (all types when empty) newest
+// first, below position before (0: from the newest). A position is the
+// alert's row id: ids grow in the order alerts are stored, so the keyset
+// pages stay correct while alerts keep arriving.
+func (s *Store) NewestAlerts(ctx context.Context, typ string, before int64, limit int) (inventory.AlertPage, error) {
+	query := `SELECT id, alert_id, type, sku, available, threshold, at FROM alerts WHERE 1 = 1`
+	var args []any
+	if before > 0 {
+		query += ` AND id < ?`
+		args = append(args, before)
+	}
+	if typ != "" {
+		query += ` AND type = ?`
+		args = append(args, typ)
+	}
+	// One row more than asked says whether another page follows.
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit+1)
+	type positioned struct {
+		pos int64
+		a   inventory.Alert
+	}
+	rows, err := list(ctx, s.r, func(r scanner) (positioned, error) {
+		var (
+			p  positioned
+			at int64
+		)
+		if err := r.Scan(&p.pos, &p.a.ID, &p.a.Type, &p.a.SKU, &p.a.Available, &p.a.Threshold, &at); err != nil {
+			return positioned{}, err
+		}
+		p.a.At = fromMicros(at)
+		return p, nil
+	}, s.q(query), args...)
+	if err != nil {
+		return inventory.AlertPage{}, fmt.Errorf("listing newest alerts: %w", err)
+	}
+	page := inventory.AlertPage{Items: make([]inventory.Alert, 0, min(len(rows), limit))}
+	for i, r := range rows {
+		if i == limit {
+			page.Next = rows[limit-1].pos
+			break
+		}
+		page.Items = append(page.Items, r.a)
+	}
+	return page, nil
 }

@@ -33,6 +33,7 @@ func inventoryEnv(s *sqlstore.Store) inventorytest.Env {
 			}
 		},
 		Alerts: inventorytest.AlertsOf(s),
+		Lister: s,
 	}
 }
 

@@ -235,6 +235,29 @@ DROP INDEX outbox_unsent;
 CREATE INDEX reservations_closed_updated ON reservations (updated_at) WHERE state <> 'held';
 CREATE INDEX demand_events_at ON demand_events (at);
 `,
+	// 12: the operator console. Orders newest first and by day (the key
+	// grows with the clock, so inserts land on the last leaf); each order's
+	// own events, kept beside it (the outbox forgets what it relayed); and
+	// checkouts refused for stock, which leave no order behind.
+	`
+CREATE INDEX orders_created ON orders (created_at, id);
+CREATE TABLE order_events (
+  id         {{serial}},
+  order_id   TEXT NOT NULL,
+  event_id   TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  at         BIGINT NOT NULL,
+  data       TEXT NOT NULL
+);
+CREATE INDEX order_events_order ON order_events (order_id, id);
+CREATE TABLE checkout_refusals (
+  id     {{serial}},
+  reason TEXT NOT NULL,
+  skus   TEXT NOT NULL,
+  at     BIGINT NOT NULL
+);
+CREATE INDEX checkout_refusals_at ON checkout_refusals (at);
+`,
 }
 
 func (s *Store) ddl(q string) string {

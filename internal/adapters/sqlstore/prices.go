@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/mercato-platform/mercato/internal/pricing"
 	"github.com/mercato-platform/mercato/internal/pricing/pricebook"
@@ -60,4 +61,42 @@ func (s *Store) PriceHistory(ctx context.Context, sku string, limit int) ([]pric
 func (s *Store) LatestPrices(ctx context.Context) ([]pricing.PriceRecord, error) {
 	return s.scanPrices(ctx, `SELECT h.sku, h.price, h.base_price, h.at, h.reason FROM price_history h
   WHERE h.at = (SELECT MAX(at) FROM price_history x WHERE x.sku = h.sku)`)
+}
+
+// RecentPrices returns up to n of each SKU's latest prices, oldest first:
+// one query over the (sku, at) index for the whole page of SKUs.
+func (s *Store) RecentPrices(ctx context.Context, skus []string, n int) (map[string][]pricebook.Point, error) {
+	out := map[string][]pricebook.Point{}
+	if len(skus) == 0 || n <= 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(skus)+1)
+	for _, sku := range skus {
+		args = append(args, sku)
+	}
+	args = append(args, n)
+	query := `SELECT sku, price, at FROM (
+  SELECT sku, price, at, ROW_NUMBER() OVER (PARTITION BY sku ORDER BY at DESC, event_id DESC) AS rn
+  FROM price_history WHERE sku IN (?` + strings.Repeat(", ?", len(skus)-1) + `)) recent
+WHERE rn <= ? ORDER BY sku, at, rn DESC`
+	type row struct {
+		sku string
+		pricebook.Point
+	}
+	rows, err := list(ctx, s.r, func(r scanner) (row, error) {
+		var (
+			v  row
+			at int64
+		)
+		err := r.Scan(&v.sku, &v.Price, &at)
+		v.At = fromMicros(at)
+		return v, err
+	}, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading recent prices: %w", err)
+	}
+	for _, r := range rows {
+		out[r.sku] = append(out[r.sku], r.Point)
+	}
+	return out, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/mercato-platform/mercato/internal/batch"
+	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/inventory"
 )
 
@@ -74,6 +75,8 @@ type Store struct {
 type txn struct {
 	tx *sql.Tx
 	s  *Store
+	// events waits for the commit on PostgreSQL (see enqueue).
+	events []event.Message
 }
 
 func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, string) {
@@ -359,7 +362,12 @@ func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(&txn{tx: tx, s: s}); err != nil {
+	t := &txn{tx: tx, s: s}
+	err = fn(t)
+	if err == nil && len(t.events) > 0 {
+		err = s.writeEvents(ctx, t, t.events)
+	}
+	if err != nil {
 		_ = tx.Rollback()
 		return err
 	}

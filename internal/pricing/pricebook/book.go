@@ -31,6 +31,15 @@ type Store interface {
 	SavePrices(ctx context.Context, changes []Change) error
 	PriceHistory(ctx context.Context, sku string, limit int) ([]pricing.PriceRecord, error)
 	LatestPrices(ctx context.Context) ([]pricing.PriceRecord, error)
+	// RecentPrices returns up to n of each SKU's latest prices, oldest
+	// first, in one read; SKUs without changes are absent.
+	RecentPrices(ctx context.Context, skus []string, n int) (map[string][]Point, error)
+}
+
+// Point is one price of a SKU's recent prices: a sparkline's point.
+type Point struct {
+	At    time.Time `json:"at"`
+	Price int64     `json:"price"`
 }
 
 // Mirror receives the latest prices (a Redis hash at scale).
@@ -68,6 +77,14 @@ func (b *Book) Price(sku string) (pricing.PriceRecord, bool) {
 // History returns a SKU's recent changes, newest first.
 func (b *Book) History(ctx context.Context, sku string, limit int) ([]pricing.PriceRecord, error) {
 	return b.store.PriceHistory(ctx, sku, limit)
+}
+
+// Recent returns up to n of each SKU's latest prices, oldest first.
+func (b *Book) Recent(ctx context.Context, skus []string, n int) (map[string][]Point, error) {
+	if len(skus) == 0 || n <= 0 {
+		return map[string][]Point{}, nil
+	}
+	return b.store.RecentPrices(ctx, skus, n)
 }
 
 // Apply records changes and makes the newest of each SKU current. A change
@@ -114,7 +131,7 @@ func (b *Book) Current(sku string, base int64, updated time.Time) pricing.PriceR
 // base price, with the reason "base_price".
 func Base(sku string, base int64, updated time.Time) pricing.PriceRecord {
 	return pricing.PriceRecord{SKU: sku, Price: base, BasePrice: base, UpdatedAt: updated,
-		Reason: pricing.Reason{RuleID: "base_price", TargetPrice: base, PreviousPrice: base}}
+		Reason: pricing.Reason{RuleID: pricing.RuleIDBasePrice, TargetPrice: base, PreviousPrice: base}}
 }
 
 // Follow loads the stored latest prices, then reads commerce.prices

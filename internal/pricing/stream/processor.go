@@ -249,28 +249,12 @@ func (p *Processor) readRules(ctx context.Context) (*bus.Table, error) {
 // its next batch. A tombstone deletes the category's rule; an invalid rule is
 // logged and ignored, so the category keeps its last good rule.
 func (p *Processor) queueRule(r *bus.Record) {
-	u := ruleUpdate{category: string(r.Key)}
-	if r.Value != nil {
-		env, err := event.Decode(r.Value)
-		var rule pricing.Rule
-		if err == nil {
-			err = env.DecodeData(&rule)
-		}
-		if err == nil {
-			if rule.Category == "" {
-				rule.Category = string(r.Key)
-			}
-			if rule.ID == "" {
-				rule.ID = rule.Category + "@" + strconv.FormatInt(r.Offset, 10)
-			}
-			err = rule.Validate()
-		}
-		if err != nil {
-			p.log.Warn("ignoring invalid pricing rule", "category", u.category, "offset", r.Offset, "err", err)
-			return
-		}
-		u.category, u.rule = rule.Category, &rule
+	category, rule, err := decodeRule(r)
+	if err != nil {
+		p.log.Warn("ignoring invalid pricing rule", "category", category, "offset", r.Offset, "err", err)
+		return
 	}
+	u := ruleUpdate{category: category, rule: rule}
 	p.ruleMu.Lock()
 	p.ruleUpdates = append(p.ruleUpdates, u)
 	p.ruleMu.Unlock()

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// benchWatchers are live event streams (GET /v1/events/stream, every
+// topic, as the admin) held open during a benchmark, as open console tabs
+// would be. A stream the server drops as too slow reconnects with its
+// Last-Event-ID, like a browser.
+type benchWatchers struct {
+	n          int
+	events     atomic.Int64 // events received, resets included
+	reconnects atomic.Int64
+	failures   atomic.Int64 // connects that did not get a stream
+	ready      sync.WaitGroup
+	wg         sync.WaitGroup
+	cancel     context.CancelFunc
+}
+
+// startWatchers opens n streams on base and waits until each has started
+// (at most 10 s, then it reports the ones that have not).
+func startWatchers(ctx context.Context, base, token string, n int) (*benchWatchers, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &benchWatchers{n: n, cancel: cancel}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	w.ready.Add(n)
+	for range n {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			w.watch(ctx, client, base, token)
+		}()
+	}
+	started := make(chan struct{})
+	go func() { w.ready.Wait(); close(started) }()
+	select {
+	case <-started:
+		return w, nil
+	case <-time.After(10 * time.Second):
+		w.stop()
+		return nil, fmt.Errorf("watchers: not all %d event streams started within 10 s (%d failed connects)", n, w.failures.Load())
+	}
+}
+
+// watch keeps one stream open until ctx ends.
+func (w *benchWatchers) watch(ctx context.Context, client *http.Client, base, token string) {
+	var lastID string
+	first := true
+	for ctx.Err() == nil {
+		err := w.read(ctx, client, base, token, &lastID, func() {
+			if first {
+				first = false
+				w.ready.Done()
+			}
+		})
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			w.failures.Add(1)
+		} else {
+			w.reconnects.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if first {
+		w.ready.Done()
+	}
+}
+
+// read follows one connection until it ends; started runs once the
+// server answered with a stream.
+func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, token string, lastID *string, started func()) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/events/stream", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if *lastID != "" {
+		req.Header.Set("Last-Event-ID", *lastID)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /v1/events/stream answered %d", resp.StatusCode)
+	}
+	started()
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long data line: the rest of it says nothing the count needs.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil {
+			return nil // the server closed the stream (or ctx ended)
+		}
+		switch s := string(line); {
+		case strings.HasPrefix(s, "id: "):
+			*lastID = strings.TrimRight(s[len("id: "):], "\r\n")
+		case strings.HasPrefix(s, "event: "):
+			w.events.Add(1)
+		}
+	}
+}
+
+// stop closes every stream and waits for them.
+func (w *benchWatchers) stop() {
+	w.cancel()
+	w.wg.Wait()
+}
+
+func (w *benchWatchers) String() string {
+	return fmt.Sprintf("watchers: %d event streams received %d events (%d reconnects after the server dropped a stream, %d failed connects)",
+		w.n, w.events.Load(), w.reconnects.Load(), w.failures.Load())
+}

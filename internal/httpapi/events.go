@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mercato-platform/mercato/internal/livefeed"
+)
+
+// SSE settings of GET /v1/events/stream.
+const (
+	sseRetryMillis   = 2000             // how long clients wait before reconnecting
+	sseWriteTimeout  = 30 * time.Second // a client that reads nothing this long is cut off
+	sseMaxCoalesced  = 64               // ready events written before one flush
+	defaultHeartbeat = 15 * time.Second
+)
+
+// streamTopics are the short topic names a request asks for, checked
+// against what the caller may see: all it may see when it names none.
+func (s *Server) streamTopics(r *http.Request) ([]string, error) {
+	admin := s.IsAdmin(r)
+	var names []string
+	seen := map[string]bool{}
+	for _, raw := range strings.Split(r.URL.Query().Get("topics"), ",") {
+		name := strings.TrimSpace(raw)
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		t, ok := livefeed.TopicByName(name)
+		if !ok {
+			return nil, apiErr(http.StatusBadRequest, "unknown_topic", "unknown topic %q; the stream serves %s", truncate(name, 64), strings.Join(topicNames(), ", "))
+		}
+		if t.AdminOnly && !admin {
+			return nil, apiErr(http.StatusForbidden, "forbidden", "the %s topic needs Authorization: Bearer <admin token>", t.Name)
+		}
+		names = append(names, t.Name)
+	}
+	if len(names) == 0 {
+		for _, t := range livefeed.Topics() {
+			if admin || !t.AdminOnly {
+				names = append(names, t.Name)
+			}
+		}
+	}
+	return names, nil
+}
+
+func topicNames() []string {
+	var out []string
+	for _, t := range livefeed.Topics() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// streamEvents serves GET /v1/events/stream: Server-Sent Events, one per
+// event of the asked topics, each with its cursor as id.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
+	names, err := s.streamTopics(r)
+	if err != nil {
+		return err
+	}
+	if s.o.Events == nil {
+		return apiErr(http.StatusServiceUnavailable, "unavailable", "this process has no live event feed; ask a process that runs the api role")
+	}
+	cursor := r.Header.Get("Last-Event-ID")
+	if cursor == "" {
+		cursor = r.URL.Query().Get("last_event_id")
+	}
+	st, err := s.o.Events.Open(r.Context(), names, cursor)
+	switch {
+	case err == nil:
+	case errors.Is(err, livefeed.ErrBadCursor):
+		return apiErr(http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID is not a cursor of this stream; reconnect without it")
+	case errors.Is(err, livefeed.ErrStopped), errors.Is(err, livefeed.ErrNotStarted):
+		return apiErr(http.StatusServiceUnavailable, "unavailable", "the live event feed is not running: %v", err)
+	case r.Context().Err() != nil:
+		return nil // the client left while its gap was read
+	default:
+		return err
+	}
+	defer st.Close()
+
+	rc := http.NewResponseController(w)
+	// A stream outlives the server's read and write timeouts: the read
+	// deadline would cancel the request, the write deadline cut it off.
+	_ = rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // proxies such as nginx must not buffer it
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 8<<10)
+	// The id-only block gives the client a cursor before the first event,
+	// so a reconnect after a quiet spell misses nothing either.
+	bw.WriteString("retry: " + strconv.Itoa(sseRetryMillis) + "\nid: " + st.Cursor() + "\n\n")
+	if !flushSSE(bw, rc) {
+		return nil
+	}
+	heartbeat := s.o.EventsHeartbeat
+	if heartbeat <= 0 {
+		heartbeat = defaultHeartbeat
+	}
+	idle := time.NewTimer(heartbeat)
+	defer idle.Stop()
+	for {
+		idle.Reset(heartbeat)
+		ev, err := st.Next(r.Context(), idle.C)
+		switch {
+		case err == nil:
+			writeSSE(bw, ev)
+			// Write what else is ready, then flush once.
+			for range sseMaxCoalesced {
+				ev, ok, err := st.TryNext()
+				if !ok || err != nil {
+					break
+				}
+				writeSSE(bw, ev)
+			}
+		case errors.Is(err, livefeed.ErrIdle):
+			bw.WriteString(": ping\n\n")
+		default:
+			// The client left, fell behind or the process is stopping:
+			// the stream ends and the client reconnects with its last id.
+			return nil
+		}
+		if !flushSSE(bw, rc) {
+			return nil
+		}
+	}
+}
+
+// writeSSE writes one event; the hub guarantees type and data are one
+// line each.
+func writeSSE(bw *bufio.Writer, ev livefeed.Event) {
+	bw.WriteString("id: ")
+	bw.WriteString(ev.Cursor)
+	bw.WriteString("\nevent: ")
+	bw.WriteString(ev.Type)
+	bw.WriteString("\ndata: ")
+	bw.Write(ev.Data)
+	bw.WriteString("\n\n")
+}
+
+// flushSSE sends what bw holds to the client now; false when the client
+// is gone or did not read within sseWriteTimeout.
+func flushSSE(bw *bufio.Writer, rc *http.ResponseController) bool {
+	_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	if err := bw.Flush(); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
