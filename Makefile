@@ -1,7 +1,7 @@
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test test-short lint vet staticcheck bench build serve fuzz explore
+.PHONY: test test-short lint vet staticcheck bench build serve fuzz explore web-vendor
 
 ## test: everything CI runs: vet, then every test with the race detector.
 test: vet
@@ -40,3 +40,9 @@ SEEDS ?= 20
 explore:
 	MERCATO_EXPLORE_SEEDS=$(SEEDS) $(if $(SEED),MERCATO_EXPLORE_SEED=$(SEED)) \
 		$(GO) test ./cmd/mercato -run '^TestExplore$$' -count=1 -v -timeout $$(( $(SEEDS) * 3 + 10 ))m
+
+## web-vendor: refresh the console's pinned npm assets (web/package.json) in web/static/vendor.
+web-vendor:
+	cd web && npm ci --ignore-scripts
+	mkdir -p web/static/vendor/uplot
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css web/node_modules/uplot/LICENSE web/static/vendor/uplot/

@@ -30,10 +30,11 @@ type demoFlags struct {
 }
 
 // demoServeDefaults are serve flags whose default the demo changes: it
-// keeps its data apart from serve's, and its simulated supplier delivers a
-// day of lead time per minute. `mercato help demo` shows these too.
+// keeps its data apart from serve's, its simulated supplier delivers a day
+// of lead time per minute, and Ctrl-C stops it at once (no load balancer
+// to drain from). `mercato help demo` shows these too.
 func demoServeDefaults() [][2]string {
-	return [][2]string{{"data-dir", "mercato-demo-data"}, {"supplier-time-scale", "1440"}}
+	return [][2]string{{"data-dir", "mercato-demo-data"}, {"supplier-time-scale", "1440"}, {"shutdown-drain", "0s"}}
 }
 
 func (d *demoFlags) register(fs *flag.FlagSet) {
@@ -79,6 +80,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 	base := "http://" + a.HTTPAddr()
+	// The console first: it is what a newcomer opens while the shoppers start.
+	fmt.Fprintf(stdout, "Mercato console: %s/  (admin token in %s)\n", base, filepath.Join(cfg.DataDir, "admin-token"))
 	r := &sim.Runner{Base: base, AdminToken: a.AdminToken(), Model: model, Seed: d.seed, Shoppers: d.shoppers,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: d.shoppers + 8}}}
 	if err := r.Setup(ctx); err != nil {
@@ -89,8 +92,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Mercato demo: %d products, about %.0f orders a minute at this hour (%.0f at the day's mean)\n",
 		d.skus, model.TotalRate(time.Now()), d.rate)
-	fmt.Fprintf(stdout, "  dashboard    %s/\n", base)
-	fmt.Fprintf(stdout, "  admin token  %s\n", filepath.Join(cfg.DataDir, "admin-token"))
 	fmt.Fprintf(stdout, "  ground truth %s (each SKU's demand, price elasticity, unit cost and stock)\n", truth)
 	fmt.Fprintf(stdout, "  Ctrl-C stops the shoppers, prints what they did against the model, then stops Mercato.\n\n")
 
