@@ -33,8 +33,7 @@ func TestRolePrincipals(t *testing.T) {
 	if err := os.WriteFile(adminPW, []byte("admin-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var bcfg config.Config
-	bcfg = testConfig(t)
+	bcfg := testConfig(t)
 	bcfg.Kafka.SASLMechanism, bcfg.Kafka.SASLUsername, bcfg.Kafka.SASLPasswordFile = config.KafkaSASLScramSHA256, "admin", adminPW
 	bcfg.Kafka.RoleSecretsDir = secrets
 	if err := bcfg.Validate(); err != nil {
