@@ -93,10 +93,17 @@ func (c *Client) Follow(ctx context.Context, from Offsets, max int, fn func([]Re
 		return fmt.Errorf("opening a reader: %w", err)
 	}
 	defer cl.Close()
+	c.pollBatches(ctx, cl, max, fn, onErr)
+	return nil
+}
+
+// pollBatches passes each polled batch of cl's records (logical topics) to
+// fn, and fetch errors to onErr when set, until ctx ends or cl closes.
+func (c *Client) pollBatches(ctx context.Context, cl *kgo.Client, max int, fn func([]Record), onErr func(error)) {
 	for {
 		fs := cl.PollRecords(ctx, max)
 		if ctx.Err() != nil || fs.IsClientClosed() {
-			return nil
+			return
 		}
 		if onErr != nil {
 			fs.EachError(func(_ string, _ int32, err error) {

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -98,28 +97,7 @@ func (t *Table) CatchUp(ctx context.Context, fn func(*Record)) error {
 // batch (at most max records) to fn. Fetch errors go to onErr when set; the
 // reader retries on its own.
 func (t *Table) Follow(ctx context.Context, max int, fn func([]Record), onErr func(error)) {
-	for {
-		fs := t.cl.PollRecords(ctx, max)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return
-		}
-		if onErr != nil {
-			fs.EachError(func(_ string, _ int32, err error) {
-				if !errors.Is(err, context.Canceled) {
-					onErr(err)
-				}
-			})
-		}
-		recs := fs.Records()
-		if len(recs) == 0 {
-			continue
-		}
-		batch := make([]Record, len(recs))
-		for i, r := range recs {
-			batch[i] = t.c.fromKgo(r)
-		}
-		fn(batch)
-	}
+	t.c.pollBatches(ctx, t.cl, max, fn, onErr)
 }
 
 // Close stops the reader.

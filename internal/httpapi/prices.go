@@ -81,12 +81,8 @@ func (s *Server) listPrices(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	lq.Limit = limit
-	if c := q.Get("cursor"); c != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || !catalog.ValidSKU(string(raw)) {
-			return apiErr(http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned")
-		}
-		lq.AfterSKU = string(raw)
+	if lq.AfterSKU, err = skuCursor(r); err != nil {
+		return err
 	}
 	page, next, err := s.o.Catalog.ListCurrent(r.Context(), lq)
 	if err != nil {

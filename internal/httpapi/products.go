@@ -71,12 +71,8 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	lq.Limit = limit
-	if c := q.Get("cursor"); c != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || !catalog.ValidSKU(string(raw)) {
-			return apiErr(http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned")
-		}
-		lq.AfterSKU = string(raw)
+	if lq.AfterSKU, err = skuCursor(r); err != nil {
+		return err
 	}
 	items, next, err := s.o.Catalog.List(r.Context(), lq)
 	if err != nil {
@@ -88,4 +84,18 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// skuCursor is the SKU a catalogue page's ?cursor= continues after ("" for
+// the first page): the base64url SKU a previous page returned.
+func skuCursor(r *http.Request) (string, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !catalog.ValidSKU(string(raw)) {
+		return "", apiErr(http.StatusBadRequest, "invalid_cursor", "cursor is not one this API returned")
+	}
+	return string(raw), nil
 }
