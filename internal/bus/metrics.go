@@ -43,6 +43,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// DeclareDeadLetters creates a group's dead-letter series at 0 now, for a
+// role that builds its consumer only after a slow start (the pricing
+// processor reads every rule first), so /metrics has them from the first
+// scrape.
+func (c *Client) DeclareDeadLetters(group string, topics []string) {
+	c.opts.Metrics.initDLQ(group, topics)
+}
+
 // initDLQ creates a group's dead-letter series at 0 for each of its logical
 // topics when the group's consumer is built, so an alert on their rate has
 // data before the first record is dead-lettered.

@@ -455,16 +455,22 @@ views.prices = async (ctx) => {
   cat.addEventListener("change", refilter);
 
   // A price change updates its row at once from the event, then asks for
-  // the row's written reason (at most once a second per SKU).
-  const pending = new Set();
+  // the row's written reason (at most once a second per SKU). The stream can
+  // be ahead of the api's price book: an answer older than the event is not
+  // shown, and is asked again (a few times) a second later.
+  const pending = new Map(); // sku -> tries left
   const fetchWhy = throttle(async () => {
     const skus = [...pending];
     pending.clear();
-    for (const sku of skus) {
+    for (const [sku, tries] of skus) {
       const row = rows.get(sku);
       if (!row) continue;
       try {
         const cur = await api("/v1/prices/" + encodeURIComponent(sku));
+        if (row.p.event_at && Date.parse(cur.updated_at) < row.p.event_at) {
+          if (tries > 1) { pending.set(sku, tries - 1); fetchWhy(); }
+          continue;
+        }
         Object.assign(row.p, { price: cur.price, why: cur.why, reason: cur.reason });
         priceCells(row.tr, row.p);
       } catch (e) { /* the row keeps the event's price */ }
@@ -475,12 +481,13 @@ views.prices = async (ctx) => {
     if (ev.type === "price.changed" && ev.data && rows.has(ev.data.sku)) {
       const row = rows.get(ev.data.sku);
       row.p.price = ev.data.price;
+      row.p.event_at = Date.parse(ev.data.updated_at || ev.time) || 0;
       row.p.recent = (row.p.recent || []).concat([{ at: ev.data.updated_at || ev.time, price: ev.data.price }]).slice(-24);
       priceCells(row.tr, row.p);
       row.tr.classList.remove("flash");
       void row.tr.offsetWidth;
       row.tr.classList.add("flash");
-      pending.add(ev.data.sku);
+      pending.set(ev.data.sku, 5);
       fetchWhy();
     }
     if (ev.type && ev.type.startsWith("inventory.") && ev.type !== "inventory.alert" && ev.data && rows.has(ev.data.sku) && typeof ev.data.available === "number") {

@@ -93,6 +93,9 @@ type ruleUpdate struct {
 	rule     *pricing.Rule // nil deletes
 }
 
+// inputTopics are the topics the processor consumes.
+var inputTopics = []string{event.TopicPurchases, event.TopicInventory, event.TopicProducts}
+
 // NewProcessor validates the options; Run starts the role.
 func NewProcessor(o ProcessorOptions) (*Processor, error) {
 	if o.Client == nil || o.InstanceID == "" {
@@ -108,6 +111,7 @@ func NewProcessor(o ProcessorOptions) (*Processor, error) {
 	if o.Group == "" {
 		o.Group = "pricing"
 	}
+	o.Client.DeclareDeadLetters(o.Group, inputTopics)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,7 +160,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	tr, err := p.c.NewTransactor(bus.TransactOptions{
 		Group:           p.o.Group,
 		TransactionalID: p.o.Group + "-" + p.o.InstanceID,
-		Topics:          []string{event.TopicPurchases, event.TopicInventory, event.TopicProducts},
+		Topics:          inputTopics,
 		Process:         p.process,
 		OnAbort:         p.onAbort,
 		OnAssigned:      p.onAssigned,
