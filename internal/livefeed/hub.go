@@ -76,7 +76,8 @@ type Event struct {
 	// Data is the envelope JSON as on the topic, on one line (for a reset,
 	// {"reason": ...}).
 	Data []byte
-	// Cursor is the stream's position after this event.
+	// Cursor is the stream's position after this event; empty after
+	// Stream.SkipEventCursors.
 	Cursor string
 }
 
@@ -462,7 +463,15 @@ type Stream struct {
 	pos    Cursor
 	replay []*item
 	reset  string // reason of a reset event still to send
+	// noCursors leaves Event.Cursor empty: encoding every partition's
+	// offset for every event was most of a busy stream's cost.
+	noCursors bool
 }
+
+// SkipEventCursors stops filling Event.Cursor. A caller that writes events
+// in batches reads Cursor once after each batch instead: one encoding per
+// write rather than per event.
+func (s *Stream) SkipEventCursors() { s.noCursors = true }
 
 // errTooMany stops a replay read that found more than MaxReplay events.
 var errTooMany = errors.New("too many events since the cursor")
@@ -584,7 +593,11 @@ func (s *Stream) accept(it *item) (Event, bool) {
 		return Event{}, false
 	}
 	parts[it.partition] = it.offset + 1
-	return Event{Topic: s.hub.topics[it.topic].Name, Type: it.typ, Data: it.data, Cursor: s.pos.String()}, true
+	ev := Event{Topic: s.hub.topics[it.topic].Name, Type: it.typ, Data: it.data}
+	if !s.noCursors {
+		ev.Cursor = s.pos.String()
+	}
+	return ev, true
 }
 
 // Close leaves the hub.

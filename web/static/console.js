@@ -158,6 +158,7 @@ const ADMIN_TOPICS = ["orders", "payments"];
 
 const live = {
   lastId: "",
+  seen: new Set(), // envelope ids already dispatched
   listeners: new Set(),
   ctrl: null,
   retry: 2000,
@@ -241,6 +242,13 @@ function dispatch(ev) {
   if (!ev.data.length) return;
   let env;
   try { env = JSON.parse(ev.data.join("\n")); } catch (e) { return; }
+  // A stream cut off in the middle of a write resumes from the write
+  // before: its events can come twice, and are skipped by envelope id.
+  if (env.id) {
+    if (live.seen.has(env.id)) return;
+    live.seen.add(env.id);
+    if (live.seen.size > 20000) live.seen = new Set([...live.seen].slice(-10000));
+  }
   live.received++;
   live.emit(env);
 }
