@@ -155,6 +155,7 @@ func (r *Relay) Run(ctx context.Context) error {
 // (nil) or the lease is lost (the error saying why).
 func (r *Relay) publish(ctx context.Context, lease Lease) error {
 	fails := 0
+	var lastCount time.Time
 	for {
 		n, err := r.relayBatch(ctx, lease)
 		if ctx.Err() != nil {
@@ -175,8 +176,13 @@ func (r *Relay) publish(ctx context.Context, lease Lease) error {
 		default:
 			fails = 0
 		}
-		if b, err := r.store.OutboxBacklog(ctx); err == nil {
-			r.backlog.Set(float64(b))
+		// Counting the backlog scans the unsent rows (and, on PostgreSQL,
+		// the dead ones deletes leave until vacuum): at most once a second.
+		if now := time.Now(); now.Sub(lastCount) >= backlogEvery {
+			lastCount = now
+			if b, err := r.store.OutboxBacklog(ctx); err == nil {
+				r.backlog.Set(float64(b))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -186,6 +192,10 @@ func (r *Relay) publish(ctx context.Context, lease Lease) error {
 		}
 	}
 }
+
+// backlogEvery is how often a publishing relay counts its backlog for the
+// outbox_backlog gauge.
+const backlogEvery = time.Second
 
 // RelayOnce publishes one batch and marks it sent; it returns the batch
 // size. It takes no lease: the caller is the only relay (tests, tools).

@@ -129,6 +129,17 @@ func testJointCheckout(t *testing.T, s Store) {
 	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 2 || l.OnHand != 3 {
 		t.Fatalf("after reserve: %+v", l)
 	}
+	// The same id again finds its reservation held (a replay, no second
+	// hold) and fails on the order that exists: nothing changes.
+	if err := s.CreateReservedOrder(ctx(t), order("ord_1", 1), orders.IdemRef{}, []inventory.Item{{SKU: "J-1", Qty: 1}}, time.Minute, nil); err == nil {
+		t.Fatal("a second order under an existing id was stored")
+	}
+	if l, _ := s.Levels(ctx(t), "J-1"); l.Reserved != 2 || l.OnHand != 3 {
+		t.Fatalf("after a duplicate order id: %+v", l)
+	}
+	if o, err := s.GetOrder(ctx(t), "ord_1"); err != nil || o.Total != 200 {
+		t.Fatalf("the first order changed: %+v %v", o, err)
+	}
 	// Paid: stock sold, order paid and the idempotent response stored, together.
 	if _, err := s.Begin(ctx(t), "c1", "k1", "h", now, time.Hour, time.Minute); err != nil {
 		t.Fatal(err)

@@ -35,9 +35,7 @@ func scanProduct(row scanner, extra ...any) (catalog.Product, error) {
 	return p, nil
 }
 
-func (s *Store) getCurrent(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, sku string, lock bool) (catalog.Current, error) {
+func (s *Store) getCurrent(ctx context.Context, q rowQuerier, sku string, lock bool) (catalog.Current, error) {
 	query := `SELECT ` + productColumns + `, i.on_hand, i.reserved, i.on_order, i.version
   FROM products p JOIN inventory i ON i.sku = p.sku WHERE p.sku = ?`
 	if lock {
@@ -74,13 +72,13 @@ func (s *Store) ProductQuote(ctx context.Context, sku string) (orders.Quote, err
 
 // GetProduct returns a product with its stock.
 func (s *Store) GetProduct(ctx context.Context, sku string) (catalog.Current, error) {
-	return s.getCurrent(ctx, s.r, sku, false)
+	return s.getCurrent(ctx, reads{s.r}, sku, false)
 }
 
 // ListProducts returns a page ordered by SKU.
 func (s *Store) ListProducts(ctx context.Context, lq catalog.ListQuery) ([]catalog.Product, error) {
 	query, args := listQuery(`SELECT `+productColumns+` FROM products p`, lq)
-	out, err := list(ctx, s.r, func(r scanner) (catalog.Product, error) { return scanProduct(r) }, s.q(query), args...)
+	out, err := list(ctx, reads{s.r}, func(r scanner) (catalog.Product, error) { return scanProduct(r) }, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing products: %w", err)
 	}
@@ -92,7 +90,7 @@ func (s *Store) ListProducts(ctx context.Context, lq catalog.ListQuery) ([]catal
 func (s *Store) ListCurrent(ctx context.Context, lq catalog.ListQuery) ([]catalog.Current, error) {
 	query, args := listQuery(`SELECT `+productColumns+`, i.on_hand, i.reserved, i.on_order, i.version
   FROM products p JOIN inventory i ON i.sku = p.sku`, lq)
-	out, err := list(ctx, s.r, func(r scanner) (catalog.Current, error) {
+	out, err := list(ctx, reads{s.r}, func(r scanner) (catalog.Current, error) {
 		var c catalog.Current
 		p, err := scanProduct(r, &c.Stock.OnHand, &c.Stock.Reserved, &c.Stock.OnOrder, &c.Stock.Version)
 		c.Product = p

@@ -33,7 +33,7 @@ func (s *Store) ListOrders(ctx context.Context, q orders.ListQuery) ([]orders.Or
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, q.Limit)
-	out, err := list(ctx, s.r, scanOrder, s.q(query), args...)
+	out, err := list(ctx, reads{s.r}, scanOrder, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing orders: %w", err)
 	}
@@ -43,7 +43,7 @@ func (s *Store) ListOrders(ctx context.Context, q orders.ListQuery) ([]orders.Or
 // OrderEvents returns an order's kept events in the order they were
 // written (orders.Reader).
 func (s *Store) OrderEvents(ctx context.Context, id string) ([]orders.StoredEvent, error) {
-	out, err := list(ctx, s.r, func(r scanner) (orders.StoredEvent, error) {
+	out, err := list(ctx, reads{s.r}, func(r scanner) (orders.StoredEvent, error) {
 		var (
 			e    orders.StoredEvent
 			at   int64
@@ -114,7 +114,7 @@ func (s *Store) Sales(ctx context.Context, from, to time.Time) (orders.Sales, er
 		status     string
 		n, revenue int64
 	}
-	rows, err := list(ctx, s.r, func(r scanner) (byStatus, error) {
+	rows, err := list(ctx, reads{s.r}, func(r scanner) (byStatus, error) {
 		var b byStatus
 		err := r.Scan(&b.status, &b.n, &b.revenue)
 		return b, err
@@ -133,7 +133,7 @@ func (s *Store) Sales(ctx context.Context, from, to time.Time) (orders.Sales, er
 			out.PaymentFailed += b.n
 		}
 	}
-	lines, err := list(ctx, s.r, func(r scanner) ([2]int64, error) {
+	lines, err := list(ctx, reads{s.r}, func(r scanner) ([2]int64, error) {
 		var v [2]int64
 		err := r.Scan(&v[0], &v[1])
 		return v, err
@@ -156,7 +156,7 @@ func (s *Store) Sales(ctx context.Context, from, to time.Time) (orders.Sales, er
 // (orders.SalesReader).
 func (s *Store) SalesByMinute(ctx context.Context, from, to time.Time) ([]orders.MinuteSales, error) {
 	const minute = int64(time.Minute / time.Microsecond)
-	out, err := list(ctx, s.r, func(r scanner) (orders.MinuteSales, error) {
+	out, err := list(ctx, reads{s.r}, func(r scanner) (orders.MinuteSales, error) {
 		var (
 			m  orders.MinuteSales
 			at int64

@@ -75,12 +75,8 @@ func (s *Store) Finish(ctx context.Context, scope, key string, status int, body 
 }
 
 func (s *Store) finishTx(ctx context.Context, tx *txn, scope, key string, status int, body []byte) error {
-	_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ? WHERE scope = ? AND key = ?`,
+	return tx.later(ctx, "storing idempotent response", nil, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ? WHERE scope = ? AND key = ?`,
 		idemDone, status, body, scope, key)
-	if err != nil {
-		return fmt.Errorf("storing idempotent response: %w", err)
-	}
-	return nil
 }
 
 // Exists reports whether a key has a row (idempotency.Deferred).
@@ -131,16 +127,13 @@ func (s *Store) claimKeyTx(ctx context.Context, tx *txn, orderID string, idem or
 		return nil
 	}
 	c := idem.Claim
-	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, created_at, expires_at, locked_at)
+	// Judged with the transaction's next round trip: a taken key fails it.
+	return tx.later(ctx, "claiming idempotency key", func(n int64) error {
+		if n == 0 {
+			return idempotency.ErrTaken
+		}
+		return nil
+	}, `INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, created_at, expires_at, locked_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
 		idem.Scope, idem.Key, c.Hash, idemInFlight, orderID, micros(c.At), micros(c.Expires), micros(c.At))
-	if err != nil {
-		return fmt.Errorf("claiming idempotency key: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("claiming idempotency key: %w", err)
-	} else if n == 0 {
-		return idempotency.ErrTaken
-	}
-	return nil
 }

@@ -23,7 +23,7 @@ const stockColumns = `on_hand, reserved, on_order, low_stock_threshold, low_aler
 
 const stockReturning = ` RETURNING ` + stockColumns
 
-func scanStock(row *sql.Row, sku string) (stockRow, error) {
+func scanStock(row scanner, sku string) (stockRow, error) {
 	var r stockRow
 	var low, out int
 	if err := row.Scan(&r.OnHand, &r.Reserved, &r.OnOrder, &r.LowStockThreshold, &low, &out, &r.Version); err != nil {
@@ -34,9 +34,7 @@ func scanStock(row *sql.Row, sku string) (stockRow, error) {
 	return r, nil
 }
 
-func (s *Store) readStock(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, sku string) (stockRow, error) {
+func (s *Store) readStock(ctx context.Context, q rowQuerier, sku string) (stockRow, error) {
 	r, err := scanStock(q.QueryRowContext(ctx, s.q(`SELECT `+stockColumns+` FROM inventory WHERE sku = ?`), sku), sku)
 	if errors.Is(err, sql.ErrNoRows) {
 		return stockRow{}, fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, sku)
@@ -49,7 +47,7 @@ func (s *Store) readStock(ctx context.Context, q interface {
 
 // Levels returns a SKU's stock.
 func (s *Store) Levels(ctx context.Context, sku string) (inventory.Levels, error) {
-	r, err := s.readStock(ctx, s.r, sku)
+	r, err := s.readStock(ctx, reads{s.r}, sku)
 	return r.Levels, err
 }
 
@@ -109,8 +107,8 @@ func (s *Store) apply(ctx context.Context, tx *txn, c change, at time.Time, msgs
 func (s *Store) evaluateAlerts(ctx context.Context, tx *txn, r stockRow, at time.Time, msgs *[]event.Message) error {
 	fired, next := inventory.EvaluateAlerts(r.flags, r.Available, r.LowStockThreshold, s.hysteresis)
 	if next != r.flags {
-		if _, err := tx.ExecContext(ctx, (`UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`), b2i(next.Low), b2i(next.Out), r.SKU); err != nil {
-			return fmt.Errorf("updating alert state of %s: %w", r.SKU, err)
+		if err := tx.later(ctx, "updating alert state of "+r.SKU, nil, `UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`, b2i(next.Low), b2i(next.Out), r.SKU); err != nil {
+			return err
 		}
 	}
 	for _, typ := range fired {
@@ -128,9 +126,9 @@ func (s *Store) storeAlert(ctx context.Context, tx *txn, typ string, l inventory
 	if err != nil {
 		return msgs, err
 	}
-	if _, err := tx.ExecContext(ctx, (`INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`),
+	if err := tx.later(ctx, "storing "+typ+" alert for "+l.SKU, nil, `INSERT INTO alerts (alert_id, type, sku, available, threshold, at) VALUES (?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Type, a.SKU, a.Available, a.Threshold, micros(a.At)); err != nil {
-		return msgs, fmt.Errorf("storing %s alert for %s: %w", typ, l.SKU, err)
+		return msgs, err
 	}
 	return append(msgs, m), nil
 }
@@ -184,14 +182,47 @@ func (s *Store) reserveOne(ctx context.Context, id string, items []inventory.Ite
 		return fmt.Errorf("encoding reservation: %w", err)
 	}
 	return s.retryUnique(ctx, func() error {
-		return s.inTx(ctx, func(tx *txn) error { return s.reserveTx(ctx, tx, id, items, string(encoded), ttl) })
+		return s.inTxReserving(ctx, func(tx *txn, existing bool) error {
+			return s.reserveTx(ctx, tx, id, items, string(encoded), ttl, existing)
+		})
 	})
 }
 
+// errReservationExists fails a PostgreSQL transaction that reserved
+// under an id that exists already (see reserveTx).
+var errReservationExists = errors.New("reservation id exists")
+
+// inTxReserving runs fn, a transaction that calls reserveTx, with
+// existing false; if the reservation turned out to exist it runs fn again,
+// existing true, in a new transaction.
+func (s *Store) inTxReserving(ctx context.Context, fn func(tx *txn, existing bool) error) error {
+	err := s.inTx(ctx, func(tx *txn) error { return fn(tx, false) })
+	if errors.Is(err, errReservationExists) {
+		err = s.inTx(ctx, func(tx *txn) error { return fn(tx, true) })
+	}
+	return err
+}
+
 // reserveTx is Reserve inside a transaction; items are normalised and
-// encoded is their JSON.
-func (s *Store) reserveTx(ctx context.Context, tx *txn, id string, items []inventory.Item, encoded string, ttl time.Duration) error {
+// encoded is their JSON. existing says the id may exist already (a
+// replay): see inTxReserving.
+func (s *Store) reserveTx(ctx context.Context, tx *txn, id string, items []inventory.Item, encoded string, ttl time.Duration, existing bool) error {
 	now := s.now()
+	if tx.pc != nil && !existing {
+		// PostgreSQL, a new id (the common case): the insert travels with
+		// the stock updates, in one round trip; if the id existed, the
+		// transaction fails and runs again the way below.
+		if err := tx.later(ctx, "storing reservation "+id, func(n int64) error {
+			if n == 0 {
+				return errReservationExists
+			}
+			return nil
+		}, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (id) DO NOTHING`, id, inventory.StateHeld, encoded, micros(now.Add(ttl)), micros(now), micros(now)); err != nil {
+			return err
+		}
+		return s.reserveItems(ctx, tx, id, items, now)
+	}
 	// Claim the id first: the common case (a new reservation) costs no
 	// lookup, and a failure below rolls the claim back.
 	res, err := tx.ExecContext(ctx, `INSERT INTO reservations (id, state, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -209,6 +240,11 @@ func (s *Store) reserveTx(ctx context.Context, tx *txn, id string, items []inven
 		}
 		return nil // replay of a reservation that holds or sold its stock
 	}
+	return s.reserveItems(ctx, tx, id, items, now)
+}
+
+// reserveItems holds each item's stock for reservation id, stored already.
+func (s *Store) reserveItems(ctx context.Context, tx *txn, id string, items []inventory.Item, now time.Time) error {
 	var msgs []event.Message
 	for _, it := range items {
 		_, ok, err := s.apply(ctx, tx, change{
@@ -268,8 +304,8 @@ func (s *Store) closeReservationTx(ctx context.Context, tx *txn, id, to string) 
 			return fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, (`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`), to, micros(now), id); err != nil {
-		return fmt.Errorf("closing reservation %s: %w", id, err)
+	if err := tx.later(ctx, "closing reservation "+id, nil, `UPDATE reservations SET state = ?, updated_at = ? WHERE id = ?`, to, micros(now), id); err != nil {
+		return err
 	}
 	return s.enqueue(ctx, tx, msgs)
 }
@@ -328,7 +364,7 @@ func (s *Store) Adjust(ctx context.Context, sku string, delta int64, reason, ref
 
 // ExpiredReservations lists held reservations past their TTL, oldest first.
 func (s *Store) ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	out, err := list(ctx, s.r, scanString, s.q(`SELECT id FROM reservations WHERE state = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`), micros(now), limit)
+	out, err := list(ctx, reads{s.r}, scanString, s.q(`SELECT id FROM reservations WHERE state = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing expired reservations: %w", err)
 	}
@@ -346,7 +382,7 @@ func (s *Store) Alerts(ctx context.Context, typ string, since time.Time, limit i
 	}
 	query += ` ORDER BY id LIMIT ?`
 	args = append(args, limit)
-	out, err := list(ctx, s.r, func(r scanner) (inventory.Alert, error) {
+	out, err := list(ctx, reads{s.r}, func(r scanner) (inventory.Alert, error) {
 		var (
 			a  inventory.Alert
 			at int64
@@ -385,7 +421,7 @@ func (s *Store) NewestAlerts(ctx context.Context, typ string, before int64, limi
 		pos int64
 		a   inventory.Alert
 	}
-	rows, err := list(ctx, s.r, func(r scanner) (positioned, error) {
+	rows, err := list(ctx, reads{s.r}, func(r scanner) (positioned, error) {
 		var (
 			p  positioned
 			at int64

@@ -29,7 +29,7 @@ func (s *Store) appendLedger(ctx context.Context, tx *txn, sku, kind string, onH
 
 // Ledger returns a SKU's ledger in order.
 func (s *Store) Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error) {
-	out, err := list(ctx, s.r, func(r scanner) (inventory.LedgerEntry, error) {
+	out, err := list(ctx, reads{s.r}, func(r scanner) (inventory.LedgerEntry, error) {
 		var e inventory.LedgerEntry
 		err := r.Scan(&e.ID, &e.SKU, &e.Kind, &e.OnHandDelta, &e.ReservedDelta, &e.Reason, &e.Ref)
 		return e, err

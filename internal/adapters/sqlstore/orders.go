@@ -48,13 +48,13 @@ func (s *Store) CreateOrder(ctx context.Context, o orders.Order, idem orders.Ide
 }
 
 func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, items string, idem orders.IdemRef, events []event.Message) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if err := tx.later(ctx, "inserting order "+o.ID, nil, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.CustomerID, string(o.Status), items, o.Total, o.PaymentToken, o.PaymentID, o.FailureReason, o.Version, micros(o.CreatedAt), micros(o.UpdatedAt)); err != nil {
-		return fmt.Errorf("inserting order %s: %w", o.ID, err)
+		return err
 	}
 	if idem.Key != "" && idem.Claim == nil { // a deferred claim links itself (claimKeyTx)
-		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND key = ?`, o.ID, idem.Scope, idem.Key); err != nil {
-			return fmt.Errorf("linking order %s to its idempotency key: %w", o.ID, err)
+		if err := tx.later(ctx, "linking order "+o.ID+" to its idempotency key", nil, `UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND key = ?`, o.ID, idem.Scope, idem.Key); err != nil {
+			return err
 		}
 	}
 	return s.enqueue(ctx, tx, events)
@@ -80,11 +80,11 @@ func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem or
 		return fmt.Errorf("encoding items: %w", err)
 	}
 	return s.retryUnique(ctx, func() error {
-		return s.inTx(ctx, func(tx *txn) error {
+		return s.inTxReserving(ctx, func(tx *txn, existing bool) error {
 			if err := s.claimKeyTx(ctx, tx, o.ID, idem); err != nil {
 				return err
 			}
-			if err := s.reserveTx(ctx, tx, o.ID, stock, string(reserved), ttl); err != nil {
+			if err := s.reserveTx(ctx, tx, o.ID, stock, string(reserved), ttl, existing); err != nil {
 				return err
 			}
 			return s.createOrderTx(ctx, tx, o, string(items), idem, events)
@@ -181,16 +181,16 @@ func (s *Store) updateOrderTx(ctx context.Context, tx *txn, id string, fn func(*
 	if o.Version == before {
 		return o, false, nil // nothing changed
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, payment_id = ?, failure_reason = ?, version = ?, updated_at = ? WHERE id = ?`,
+	if err := tx.later(ctx, "updating order "+id, nil, `UPDATE orders SET status = ?, payment_id = ?, failure_reason = ?, version = ?, updated_at = ? WHERE id = ?`,
 		string(o.Status), o.PaymentID, o.FailureReason, o.Version, micros(o.UpdatedAt), id); err != nil {
-		return orders.Order{}, false, fmt.Errorf("updating order %s: %w", id, err)
+		return orders.Order{}, false, err
 	}
 	return o, true, s.enqueue(ctx, tx, events)
 }
 
 // StaleOrders lists orders in status last updated before a time.
 func (s *Store) StaleOrders(ctx context.Context, status orders.Status, before time.Time, limit int) ([]string, error) {
-	out, err := list(ctx, s.r, scanString, s.q(`SELECT id FROM orders WHERE status = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`), string(status), micros(before), limit)
+	out, err := list(ctx, reads{s.r}, scanString, s.q(`SELECT id FROM orders WHERE status = ? AND updated_at < ? ORDER BY updated_at LIMIT ?`), string(status), micros(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing stale orders: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Store) CountOrders(ctx context.Context) (map[orders.Status]int64, error
 		status string
 		n      int64
 	}
-	counts, err := list(ctx, s.r, func(r scanner) (count, error) {
+	counts, err := list(ctx, reads{s.r}, func(r scanner) (count, error) {
 		var c count
 		err := r.Scan(&c.status, &c.n)
 		return c, err

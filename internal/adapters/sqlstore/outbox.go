@@ -14,7 +14,7 @@ import (
 
 // PendingOutbox returns unsent rows in id order.
 func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]outbox.Row, error) {
-	out, err := list(ctx, s.r, func(row scanner) (outbox.Row, error) {
+	out, err := list(ctx, reads{s.r}, func(row scanner) (outbox.Row, error) {
 		var r outbox.Row
 		err := row.Scan(&r.ID, &r.EventID, &r.Topic, &r.Key, &r.Type, &r.Payload)
 		return r, err
@@ -100,12 +100,8 @@ func (s *Store) writeEvents(ctx context.Context, tx *txn, msgs []event.Message) 
 		for _, r := range kept {
 			args = append(args, r...)
 		}
-		_, err := tx.ExecContext(ctx, `WITH o AS (INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `+valuesList(len(rows), 6)+`)
+		return tx.later(ctx, "enqueueing events", nil, `WITH o AS (INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `+valuesList(len(rows), 6)+`)
   INSERT INTO order_events (order_id, event_id, event_type, at, data) VALUES `+valuesList(len(kept), 5), args...)
-		if err != nil {
-			return fmt.Errorf("enqueueing events: %w", err)
-		}
-		return nil
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `, 6, rows); err != nil {
 		return fmt.Errorf("enqueueing events: %w", err)

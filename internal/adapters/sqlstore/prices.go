@@ -29,7 +29,7 @@ func (s *Store) SavePrices(ctx context.Context, changes []pricebook.Change) erro
 
 // scanPrices lists price changes: sku, price, base_price, at, reason.
 func (s *Store) scanPrices(ctx context.Context, query string, args ...any) ([]pricing.PriceRecord, error) {
-	out, err := list(ctx, s.r, scanPrice, s.q(query), args...)
+	out, err := list(ctx, reads{s.r}, scanPrice, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading prices: %w", err)
 	}
@@ -83,7 +83,7 @@ WHERE rn <= ? ORDER BY sku, at, rn DESC`
 		sku string
 		pricebook.Point
 	}
-	rows, err := list(ctx, s.r, func(r scanner) (row, error) {
+	rows, err := list(ctx, reads{s.r}, func(r scanner) (row, error) {
 		var (
 			v  row
 			at int64

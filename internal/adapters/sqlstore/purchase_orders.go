@@ -97,7 +97,7 @@ func (s *Store) ListPurchaseOrders(ctx context.Context, status replenishment.Sta
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	out, err := list(ctx, s.r, scanPO, s.q(query), args...)
+	out, err := list(ctx, reads{s.r}, scanPO, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing purchase orders: %w", err)
 	}
@@ -106,7 +106,7 @@ func (s *Store) ListPurchaseOrders(ctx context.Context, status replenishment.Sta
 
 // OpenPurchaseOrders lists a SKU's orders still on their way.
 func (s *Store) OpenPurchaseOrders(ctx context.Context, sku string) ([]replenishment.PurchaseOrder, error) {
-	out, err := list(ctx, s.r, scanPO, s.q(`SELECT `+poColumns+` FROM purchase_orders
+	out, err := list(ctx, reads{s.r}, scanPO, s.q(`SELECT `+poColumns+` FROM purchase_orders
   WHERE sku = ? AND status IN ('requested', 'confirmed', 'shipped') ORDER BY created_at`), sku)
 	if err != nil {
 		return nil, fmt.Errorf("listing open purchase orders of %s: %w", sku, err)
@@ -178,7 +178,7 @@ func (s *Store) DailyDemand(ctx context.Context, sku string, from, to time.Time)
 		return nil, nil
 	}
 	type dayUnits struct{ day, units int64 }
-	days, err := list(ctx, s.r, func(r scanner) (dayUnits, error) {
+	days, err := list(ctx, reads{s.r}, func(r scanner) (dayUnits, error) {
 		var d dayUnits
 		err := r.Scan(&d.day, &d.units)
 		return d, err

@@ -107,7 +107,7 @@ WHERE status = 'running' AND started_at < ?`, micros(before))
 
 // Runs lists a report's newest runs first.
 func (s *Store) Runs(ctx context.Context, report string, limit int) ([]reports.Run, error) {
-	out, err := list(ctx, s.r, func(r scanner) (reports.Run, error) { return scanRun(r) },
+	out, err := list(ctx, reads{s.r}, func(r scanner) (reports.Run, error) { return scanRun(r) },
 		s.q(`SELECT `+runColumns+` FROM report_runs WHERE report = ? ORDER BY started_at DESC, id DESC LIMIT ?`), report, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing report runs: %w", err)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/mattn/go-sqlite3"
@@ -71,12 +72,17 @@ type Store struct {
 	writerNiceErr error
 }
 
-// txn is a write transaction whose statements use the prepared cache.
+// txn is a write transaction. On SQLite it is the writer's transaction and
+// its statements use the prepared cache; on PostgreSQL it runs on the
+// connection's pgx handle and pipelines (see runPGTx).
 type txn struct {
-	tx *sql.Tx
+	tx *sql.Tx   // SQLite
+	pc *pgx.Conn // PostgreSQL
 	s  *Store
 	// events waits for the commit on PostgreSQL (see enqueue).
 	events []event.Message
+	// queue holds PostgreSQL statements for the next round trip (later).
+	queue []queued
 }
 
 func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, string) {
@@ -110,29 +116,68 @@ func (t *txn) uncancellable(ctx context.Context) context.Context {
 // ExecContext runs a statement in the transaction; ? placeholders.
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = t.uncancellable(ctx)
-	if st, q := t.stmt(ctx, query); st != nil {
+	st, q := t.stmt(ctx, query)
+	switch {
+	case t.pc != nil:
+		return t.pgExec(ctx, q, args)
+	case st != nil:
 		return st.ExecContext(ctx, args...)
-	} else {
+	default:
 		return t.tx.ExecContext(ctx, q, args...)
 	}
 }
 
+// later runs a statement whose result the transaction does not read; what
+// names it in an error. On PostgreSQL it waits for the transaction's next
+// round trip (its error fails that one, and so the transaction); check,
+// when not nil, judges its rows affected then. On SQLite it runs now.
+func (t *txn) later(ctx context.Context, what string, check func(rowsAffected int64) error, query string, args ...any) error {
+	if t.pc == nil {
+		res, err := t.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if check == nil {
+			return nil
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return check(n)
+	}
+	q := queued{what: what, query: t.s.q(query), args: args}
+	if check != nil {
+		q.check = func(tag pgconn.CommandTag) error { return check(tag.RowsAffected()) }
+	}
+	t.queue = append(t.queue, q)
+	return nil
+}
+
 // QueryContext runs a query in the transaction; ? placeholders.
-func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
 	ctx = t.uncancellable(ctx)
-	if st, q := t.stmt(ctx, query); st != nil {
+	st, q := t.stmt(ctx, query)
+	switch {
+	case t.pc != nil:
+		return t.pgQuery(ctx, q, args)
+	case st != nil:
 		return st.QueryContext(ctx, args...)
-	} else {
+	default:
 		return t.tx.QueryContext(ctx, q, args...)
 	}
 }
 
 // QueryRowContext runs a query in the transaction; ? placeholders.
-func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
 	ctx = t.uncancellable(ctx)
-	if st, q := t.stmt(ctx, query); st != nil {
+	st, q := t.stmt(ctx, query)
+	switch {
+	case t.pc != nil:
+		return t.pgQueryRow(ctx, q, args)
+	case st != nil:
 		return st.QueryRowContext(ctx, args...)
-	} else {
+	default:
 		return t.tx.QueryRowContext(ctx, q, args...)
 	}
 }
@@ -358,6 +403,9 @@ func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
 }
 
 func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
+	if s.pg {
+		return s.runPGTx(ctx, fn)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
@@ -388,13 +436,38 @@ func (s *Store) retryUnique(ctx context.Context, fn func() error) error {
 	}
 }
 
-// scanner is a row to scan: *sql.Row or *sql.Rows.
+// scanner is a row to scan: *sql.Row, *sql.Rows or a PostgreSQL
+// transaction's row.
 type scanner interface{ Scan(dest ...any) error }
+
+// rows are a query's rows: *sql.Rows or a PostgreSQL transaction's.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
 
 // querier runs a query: the read pool (placeholders already rewritten with
 // s.q) or a write transaction (which rewrites them itself).
 type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryContext(ctx context.Context, query string, args ...any) (rows, error)
+}
+
+// rowQuerier reads one row, from the read pool or a write transaction.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
+}
+
+// reads is the read pool as a querier and rowQuerier.
+type reads struct{ db *sql.DB }
+
+func (r reads) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	return r.db.QueryContext(ctx, query, args...)
+}
+
+func (r reads) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	return r.db.QueryRowContext(ctx, query, args...)
 }
 
 // list runs query and scans each row with scan. The result is never nil, so
@@ -445,7 +518,7 @@ func (s *Store) insertRows(ctx context.Context, tx *txn, head string, ncols int,
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		if _, err := tx.ExecContext(ctx, head+valuesList(n, ncols), args...); err != nil {
+		if err := tx.later(ctx, "inserting rows", nil, head+valuesList(n, ncols), args...); err != nil {
 			return err
 		}
 		rows = rows[n:]
