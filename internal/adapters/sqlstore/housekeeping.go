@@ -12,6 +12,12 @@ import (
 const (
 	closedReservationRetention = 7 * 24 * time.Hour
 	demandEventRetention       = 60 * 24 * time.Hour
+	// OrderEventRetention is how long an order's timeline (its events,
+	// GET /v1/orders/{id}/events) is kept; the order itself stays.
+	OrderEventRetention = 90 * 24 * time.Hour
+	// RefusalRetention is how long checkouts refused for stock are kept
+	// for the console's counts.
+	RefusalRetention = 90 * 24 * time.Hour
 )
 
 // housekeepBatch bounds the rows one housekeeping transaction deletes. On
@@ -23,7 +29,8 @@ const housekeepBatch = 1000
 
 // Housekeep deletes rows past their use: expired idempotency keys (their
 // retries are over), reservations closed more than a week ago (the ledger
-// keeps their effect), and demand-dedup ids older than any demand horizon.
+// keeps their effect), demand-dedup ids older than any demand horizon, and
+// order timelines and stock refusals older than their retention.
 // Each kind is found through an index and deleted housekeepBatch rows per
 // transaction. It returns how many rows it deleted.
 func (s *Store) Housekeep(ctx context.Context, now time.Time) (int64, error) {
@@ -38,6 +45,10 @@ func (s *Store) Housekeep(ctx context.Context, now time.Time) (int64, error) {
   (SELECT id FROM reservations WHERE state <> 'held' AND updated_at < ? LIMIT ?)`, micros(now.Add(-closedReservationRetention))},
 		{"demand event ids", `DELETE FROM demand_events WHERE event_id IN
   (SELECT event_id FROM demand_events WHERE at < ? LIMIT ?)`, micros(now.Add(-demandEventRetention))},
+		{"order events", `DELETE FROM order_events WHERE id IN
+  (SELECT id FROM order_events WHERE at < ? LIMIT ?)`, micros(now.Add(-OrderEventRetention))},
+		{"checkout refusals", `DELETE FROM checkout_refusals WHERE id IN
+  (SELECT id FROM checkout_refusals WHERE at < ? LIMIT ?)`, micros(now.Add(-RefusalRetention))},
 	} {
 		for {
 			var n int64

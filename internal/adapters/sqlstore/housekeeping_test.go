@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/adapters/sqlstore"
+	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
+	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
@@ -52,14 +54,44 @@ func testHousekeeping(t *testing.T, s *sqlstore.Store) {
 	if _, err := s.RecordDemand(ctx, "e1", "A", now, 1); err != nil {
 		t.Fatal(err)
 	}
+	// An order whose timeline is past its retention, one within it, and a
+	// stock refusal of each age.
+	for _, o := range []struct {
+		id string
+		at time.Time
+	}{{"ord-old", now.Add(-sqlstore.OrderEventRetention)}, {"ord-new", now}} {
+		env, err := event.New(event.TypeOrderCreated, "housekeeping_test", o.id, o.at, map[string]string{"order_id": o.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CreateOrder(ctx, orders.Order{ID: o.id, CustomerID: "c", Status: orders.StatusPending, Items: []orders.Line{{SKU: "A", Quantity: 1, UnitPrice: 100}},
+			Total: 100, Version: 1, CreatedAt: o.at, UpdatedAt: o.at}, orders.IdemRef{}, []event.Message{{Topic: event.TopicOrders, Envelope: env}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordRefusal(ctx, orders.Refusal{Reason: orders.RefusalOutOfStock, SKUs: []string{"A"}, At: o.at}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n, err := s.Housekeep(ctx, now.Add(8*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Both keys have expired by then and the released reservation is over a
-	// week old: they go. The held reservation and the recent demand id stay.
-	if n != 3 {
-		t.Errorf("deleted %d rows, want 3", n)
+	// Both keys have expired by then, the released reservation is over a
+	// week old, and the old order's event and refusal are past their
+	// retention: they go. The held reservation, the recent demand id, the
+	// new order's timeline and both orders stay.
+	if n != 5 {
+		t.Errorf("deleted %d rows, want 5", n)
+	}
+	if evs, err := s.OrderEvents(ctx, "ord-old"); err != nil || len(evs) != 0 {
+		t.Errorf("old timeline: %d events, %v", len(evs), err)
+	}
+	if evs, err := s.OrderEvents(ctx, "ord-new"); err != nil || len(evs) != 1 {
+		t.Errorf("new timeline: %d events, %v", len(evs), err)
+	}
+	if _, err := s.GetOrder(ctx, "ord-old"); err != nil {
+		t.Errorf("the old order itself went: %v", err)
 	}
 	if _, st, err := s.ReservationItems(ctx, "held"); err != nil || st != inventory.StateHeld {
 		t.Errorf("held reservation: %q %v", st, err)
