@@ -319,6 +319,7 @@ views.overview = async (ctx) => {
   async function load() {
     if (!token()) {
       cards.replaceChildren(needToken("Orders, revenue and margin"));
+      chartEl.replaceChildren(h("p", { class: "muted" }, "The chart of orders and revenue appears with the admin token."));
       return;
     }
     try {
@@ -381,7 +382,7 @@ function priceCells(tr, p) {
   const low = p.threshold && p.available <= p.threshold;
   tr.replaceChildren(
     h("td", {}, h("a", { href: "#/prices/" + encodeURIComponent(p.sku) }, p.sku)),
-    h("td", {}, p.name),
+    h("td", { class: "nowrap" }, p.name),
     h("td", {}, p.category),
     h("td", { class: "n " + cls }, money(p.price)),
     h("td", { class: "n muted" }, money(p.base_price)),
