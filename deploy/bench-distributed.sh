@@ -8,6 +8,9 @@
 #
 #   deploy/bench-distributed.sh [mercato binary] [clients] [api processes]
 #
+# DURATION (default 10s) is each run's length; PGSTAT=1 loads
+# pg_stat_statements and prints the statements that took PostgreSQL's time.
+#
 # Needs Debian's postgresql (initdb, pg_ctl, pgbench) and redis-server. As
 # root, PostgreSQL runs as the postgres user.
 set -euo pipefail
@@ -22,6 +25,7 @@ TOKEN=bench-admin-token-0123456789
 
 WORK=$(mktemp -d /tmp/mercato-dist-bench.XXXXXX)
 PIDS=()
+declare -A NAMES
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -38,14 +42,16 @@ mkdir -p "$WORK/pg"
 [ "$(id -u)" = 0 ] && chown postgres "$WORK" "$WORK/pg"
 as_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres --auth=trust >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w -o \
-	"-p $PGPORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=300 -c shared_buffers=256MB" start >/dev/null
+	"-p $PGPORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=300 -c shared_buffers=256MB${PGSTAT:+ -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all}" start >/dev/null
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p $PGPORT -U postgres mercato
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p $PGPORT -U postgres pgb
 
 redis-server --port $REDISPORT --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
+NAMES[$!]=redis
 "$BIN" broker --data-dir "$WORK/broker" --kafka-listen 127.0.0.1:$KAFKAPORT >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)
+NAMES[$!]=broker
 for _ in $(seq 1 120); do
 	(exec 3<>/dev/tcp/127.0.0.1/$KAFKAPORT) 2>/dev/null && break
 	sleep 0.5
@@ -66,18 +72,49 @@ wait_ready() {
 "$BIN" serve "${DIST[@]}" --http-addr 127.0.0.1:28090 --data-dir "$WORK/roles" \
 	--roles outbox-relay,pricing,inventory-alerts,replenishment,lake-sink,reports,reviews >"$WORK/roles.log" 2>&1 &
 PIDS+=($!)
+NAMES[$!]=other-roles
 wait_ready http://127.0.0.1:28090 "$WORK/roles.log"
 URLS=""
 for i in $(seq 1 "$APIS"); do
 	port=$((28079 + i))
 	"$BIN" serve "${DIST[@]}" --http-addr 127.0.0.1:$port --data-dir "$WORK/api$i" --roles api >"$WORK/api$i.log" 2>&1 &
 	PIDS+=($!)
+	NAMES[$!]=api$i
 	wait_ready http://127.0.0.1:$port "$WORK/api$i.log"
 	URLS="$URLS${URLS:+,}http://127.0.0.1:$port"
 done
 
+# cpu_ticks is the CPU time (user + system, in clock ticks) of the
+# processes given, summed.
+cpu_ticks() {
+	local total=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$total"
+}
+pg_pids() { pgrep -u postgres -d' ' postgres || true; }
+TICK=$(getconf CLK_TCK)
+
 echo "load average at start: $(cut -d' ' -f1 /proc/loadavg)"
+if [ -n "${PGSTAT:-}" ]; then
+	as_pg "$PGBIN/psql" -h 127.0.0.1 -p $PGPORT -U postgres -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' mercato
+	as_pg "$PGBIN/psql" -h 127.0.0.1 -p $PGPORT -U postgres -qAtc 'SELECT pg_stat_statements_reset()' mercato >/dev/null
+fi
+declare -A before
+for p in "${PIDS[@]}"; do before[$p]=$(cpu_ticks "$p"); done
+read -r -a pgs <<<"$(pg_pids)"
+before_pg=$(cpu_ticks "${pgs[@]}")
 "$BIN" bench orders --url "$URLS" --admin-token $TOKEN --clients "$CLIENTS" --duration "$DURATION"
+read -r -a pgs <<<"$(pg_pids)"
+printf 'CPU seconds during the runs:'
+for p in "${PIDS[@]}"; do
+	printf ' %s %s,' "${NAMES[$p]}" "$(awk -v a="$(cpu_ticks "$p")" -v b="${before[$p]}" -v k="$TICK" 'BEGIN {printf "%.1f", (a - b) / k}')"
+done
+printf ' PostgreSQL about %s (backends that lived through the runs)\n' "$(awk -v a="$(cpu_ticks "${pgs[@]}")" -v b="$before_pg" -v k="$TICK" 'BEGIN {printf "%.1f", (a - b) / k}')"
+if [ -n "${PGSTAT:-}" ]; then
+	as_pg "$PGBIN/psql" -h 127.0.0.1 -p $PGPORT -U postgres -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 0) AS ms, round(mean_exec_time::numeric, 3) AS mean_ms, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" mercato
+fi
 
 as_pg "$PGBIN/pgbench" -h 127.0.0.1 -p $PGPORT -U postgres -i -q pgb >/dev/null 2>&1
 for c in ${CLIENTS//,/ }; do

@@ -31,8 +31,8 @@ const housekeepBatch = 1000
 // retries are over), reservations closed more than a week ago (the ledger
 // keeps their effect), demand-dedup ids older than any demand horizon, and
 // order timelines and stock refusals older than their retention.
-// Each kind is found through an index and deleted housekeepBatch rows per
-// transaction. It returns how many rows it deleted.
+// Each kind is found through an index (order events through their primary
+// key) and deleted housekeepBatch rows per transaction. It returns how many rows it deleted.
 func (s *Store) Housekeep(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, st := range []struct {
@@ -45,8 +45,11 @@ func (s *Store) Housekeep(ctx context.Context, now time.Time) (int64, error) {
   (SELECT id FROM reservations WHERE state <> 'held' AND updated_at < ? LIMIT ?)`, micros(now.Add(-closedReservationRetention))},
 		{"demand event ids", `DELETE FROM demand_events WHERE event_id IN
   (SELECT event_id FROM demand_events WHERE at < ? LIMIT ?)`, micros(now.Add(-demandEventRetention))},
-		{"order events", `DELETE FROM order_events WHERE id IN
-  (SELECT id FROM order_events WHERE at < ? LIMIT ?)`, micros(now.Add(-OrderEventRetention))},
+		// Events are written in time order, so the oldest are the lowest
+		// ids: the head of the primary key, read without another index
+		// to keep up on every order.
+		{"order events", `DELETE FROM order_events WHERE at < ? AND id IN
+  (SELECT id FROM order_events ORDER BY id LIMIT ?)`, micros(now.Add(-OrderEventRetention))},
 		{"checkout refusals", `DELETE FROM checkout_refusals WHERE id IN
   (SELECT id FROM checkout_refusals WHERE at < ? LIMIT ?)`, micros(now.Add(-RefusalRetention))},
 	} {

@@ -22,6 +22,7 @@ func TestHousekeepingQueriesUseIndexes(t *testing.T) {
 		`SELECT scope, key FROM idempotency_keys WHERE expires_at < ? LIMIT ?`:                            "idempotency_keys_expiry",
 		`SELECT id FROM reservations WHERE state <> 'held' AND updated_at < ? LIMIT ?`:                    "reservations_closed_updated",
 		`SELECT event_id FROM demand_events WHERE at < ? LIMIT ?`:                                         "demand_events_at",
+		`SELECT id FROM checkout_refusals WHERE at < ? LIMIT ?`:                                           "checkout_refusals_at",
 		`SELECT id FROM reservations WHERE state = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`: "reservations_held_expiry",
 	} {
 		rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN `+query, time.Now().UnixMicro(), 1000)

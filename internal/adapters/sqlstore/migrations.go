@@ -258,10 +258,6 @@ CREATE TABLE checkout_refusals (
 );
 CREATE INDEX checkout_refusals_at ON checkout_refusals (at);
 `,
-	// 13: housekeeping trims order timelines by age through an index.
-	`
-CREATE INDEX order_events_at ON order_events (at);
-`,
 }
 
 func (s *Store) ddl(q string) string {
