@@ -34,6 +34,9 @@ type RedisOptions struct {
 	TLS bool
 	// TLSClientAuth requires clients to show a certificate the CA signed.
 	TLSClientAuth bool
+	// ReplicaOf makes the server a replica of this host:port, logging in
+	// with MasterAuth.
+	ReplicaOf, MasterAuth string
 }
 
 // RedisServer is a running redis-server.
@@ -82,6 +85,13 @@ func StartRedis(t testing.TB, o RedisOptions) *RedisServer {
 	}
 	for _, u := range o.Users {
 		conf = append(conf, "user "+u)
+	}
+	if o.ReplicaOf != "" {
+		host, port, _ := net.SplitHostPort(o.ReplicaOf)
+		conf = append(conf, "replicaof "+host+" "+port)
+	}
+	if o.MasterAuth != "" {
+		conf = append(conf, "masterauth "+o.MasterAuth)
 	}
 	var ping *tls.Config
 	if o.TLS {
@@ -275,4 +285,98 @@ func RedisCluster(t testing.TB, n int) []string {
 		})
 	}
 	return addrs
+}
+
+// SentinelOptions shape the servers RedisSentinel starts.
+type SentinelOptions struct {
+	// Password is the data servers' password (requirepass and masterauth).
+	Password string
+	// SentinelPassword is the Sentinel's own password (its requirepass).
+	SentinelPassword string
+}
+
+// RedisSentinelSet is a primary, its replica and a Sentinel watching them.
+type RedisSentinelSet struct {
+	Master           string // the name the Sentinel knows the primary by
+	Addr             string // the Sentinel's host:port
+	Primary, Replica *RedisServer
+	o                SentinelOptions
+	cli              string
+}
+
+// RedisSentinel starts a primary, a replica of it and one Sentinel
+// monitoring them as "mercato" (quorum 1), waits until the Sentinel knows
+// the replica, and stops them all at the end of the test. It skips without
+// redis-server or redis-cli, or fails under CI.
+func RedisSentinel(t testing.TB, o SentinelOptions) *RedisSentinelSet {
+	t.Helper()
+	bin := RequireBinary(t, "redis-server")
+	cli := RequireBinary(t, "redis-cli")
+	primary := StartRedis(t, RedisOptions{RequirePass: o.Password, MasterAuth: o.Password})
+	replica := StartRedis(t, RedisOptions{RequirePass: o.Password, MasterAuth: o.Password, ReplicaOf: primary.Addr})
+	set := &RedisSentinelSet{Master: "mercato", Primary: primary, Replica: replica, o: o, cli: cli}
+	dir := t.TempDir()
+	port := FreePort(t)
+	set.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	host, pport, _ := net.SplitHostPort(primary.Addr)
+	conf := []string{
+		"bind 127.0.0.1", "port " + strconv.Itoa(port), "dir " + dir, "logfile " + filepath.Join(dir, "redis.log"),
+		"sentinel monitor mercato " + host + " " + pport + " 1",
+		"sentinel down-after-milliseconds mercato 2000",
+		"sentinel failover-timeout mercato 10000",
+	}
+	if o.Password != "" {
+		conf = append(conf, "sentinel auth-pass mercato "+o.Password)
+	}
+	if o.SentinelPassword != "" {
+		conf = append(conf, "requirepass "+o.SentinelPassword)
+	}
+	// The Sentinel rewrites its file with what it learns: it must own it.
+	confFile := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(confFile, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, confFile, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server --sentinel: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	waitRedis(t, set.Addr, nil, dir)
+	WaitFor(t, "the Sentinel to see the replica in sync", func() bool {
+		out, err := set.Sentinel("SENTINEL", "REPLICAS", "mercato")
+		return err == nil && strings.Contains(out, replica.Addr) && strings.Contains(out, "master-link-status\nok")
+	})
+	return set
+}
+
+// Sentinel runs a command on the Sentinel with redis-cli and returns what
+// it printed.
+func (s *RedisSentinelSet) Sentinel(args ...string) (string, error) {
+	host, port, _ := net.SplitHostPort(s.Addr)
+	cmdArgs := []string{"-h", host, "-p", port}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.cli, append(cmdArgs, args...)...)
+	if s.o.SentinelPassword != "" {
+		cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+s.o.SentinelPassword)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Failover makes the Sentinel promote the replica now and waits until it
+// names the replica as the primary.
+func (s *RedisSentinelSet) Failover(t testing.TB) {
+	t.Helper()
+	if out, err := s.Sentinel("SENTINEL", "FAILOVER", s.Master); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("SENTINEL FAILOVER: %v: %s", err, out)
+	}
+	_, replicaPort, _ := net.SplitHostPort(s.Replica.Addr)
+	WaitFor(t, "the Sentinel to name the replica as primary", func() bool {
+		out, err := s.Sentinel("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.Master)
+		return err == nil && strings.Contains(out, replicaPort)
+	})
 }
