@@ -61,7 +61,7 @@ func (p *rolesProc) kill9(t *testing.T) {
 }
 
 // TestRolesAcrossProcesses runs the distributed profile as a shop would:
-// `mercato broker`, PostgreSQL and Redis, then two api, two pricing and one
+// `mercato broker`, PostgreSQL (as an application role, no superuser) and Redis, then two api, two pricing and one
 // process of each other role, each its own OS process of the real binary.
 // Orders go to both API instances while one api and one pricing process are
 // killed with SIGKILL and restarted. Afterwards: every 201 order is stored
@@ -74,7 +74,9 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		t.Skip("starts nine processes; skipped with -short")
 	}
 	t.Parallel()
-	dsn := testenv.PostgresDB(t)
+	// The database as a shop hands it over: owned by an application role
+	// that is no superuser.
+	dsn := testenv.PostgresAppDB(t)
 	redisAddr := testenv.Redis(t)
 	root := t.TempDir()
 	const token = "distributed-test-admin-token-0123456789"

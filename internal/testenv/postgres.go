@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,17 +79,46 @@ func PostgresDB(t testing.TB) string {
 	pg := sharedPG
 	sharedMu.Unlock()
 	name := fmt.Sprintf("mercato_test_%d_%d", os.Getpid(), pg.dbSeq.Add(1))
+	pg.admin(t, "CREATE DATABASE "+name)
+	return pg.url(name)
+}
+
+// PostgresAppDB is PostgresDB for an application role, the way a shop
+// hands a database to a service: a new login role with a password that is
+// no superuser and may create neither databases nor roles, owning a new
+// database. The URL connects as that role.
+func PostgresAppDB(t testing.TB) string {
+	t.Helper()
+	dsn := PostgresDB(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	role, password := name+"_app", fmt.Sprintf("pw-%d", time.Now().UnixNano())
+	sharedMu.Lock()
+	pg := sharedPG
+	sharedMu.Unlock()
+	pg.admin(t, "CREATE ROLE "+role+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '"+password+"'")
+	pg.admin(t, "ALTER DATABASE "+name+" OWNER TO "+role)
+	u.User = url.UserPassword(role, password)
+	return u.String()
+}
+
+// admin runs a statement as the superuser on the server's postgres
+// database.
+func (p *Postgres) admin(t testing.TB, stmt string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := sql.Open("pgx", pg.url("postgres"))
+	db, err := sql.Open("pgx", p.url("postgres"))
 	if err != nil {
 		t.Fatalf("connecting to PostgreSQL: %v", err)
 	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database %s: %v", name, err)
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		t.Fatalf("%s: %v", strings.Fields(stmt)[0]+" "+strings.Fields(stmt)[1], err)
 	}
-	return pg.url(name)
 }
 
 func (p *Postgres) url(db string) string {

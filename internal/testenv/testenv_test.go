@@ -62,3 +62,26 @@ func TestPostgresDatabasesAreSeparate(t *testing.T) {
 	}
 	t.Logf("PostgreSQL %s", v)
 }
+
+func TestPostgresAppDBIsNoSuperuser(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", PostgresAppDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var super, createDB bool
+	var user string
+	if err := db.QueryRowContext(ctx, `SELECT current_user, rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user`).Scan(&user, &super, &createDB); err != nil {
+		t.Fatal(err)
+	}
+	if super || createDB || user == "postgres" {
+		t.Fatalf("role %s: superuser %v, createdb %v", user, super, createDB)
+	}
+	// It owns its database: it can create tables there.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (id INT)`); err != nil {
+		t.Fatalf("the owner cannot create a table: %v", err)
+	}
+}
