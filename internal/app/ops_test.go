@@ -144,6 +144,9 @@ func TestOperatorMetricsExistFromStart(t *testing.T) {
 		`mercato_consumer_dlq_total{group="inventory-alerts",topic="commerce.alerts"} 0`,
 		`mercato_consumer_dlq_total{group="reviews",topic="commerce.reviews"} 0`,
 		`mercato_consumer_dlq_total{group="lake-sink",topic="commerce.payments"} 0`,
+		// Readers that are no group report their lag too.
+		`mercato_consumer_lag{group="price-book",topic="commerce.prices"} `,
+		`mercato_consumer_lag{group="rule-feed",topic="commerce.pricing-rules"} `,
 	}
 	for _, g := range []string{"pricing", "replenishment", "inventory-alerts", "reviews", "lake-sink"} {
 		want = append(want, `mercato_consumer_group_lag{group="`+g+`"} `)

@@ -78,8 +78,7 @@ type Consumer struct {
 	log     *slog.Logger
 	running atomic.Bool
 
-	lagMu sync.Mutex
-	lag   map[string]map[int32]int64
+	lag *lagTracker
 
 	// batch mode: records handled but not yet flushed, and when the oldest came.
 	batchMu sync.Mutex
@@ -108,7 +107,7 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	for i, t := range o.Topics {
 		topics[i] = c.Topic(t)
 	}
-	cons := &Consumer{c: c, o: o, log: c.log.With("group", o.Group), lag: map[string]map[int32]int64{}}
+	cons := &Consumer{c: c, o: o, log: c.log.With("group", o.Group), lag: newLagTracker(c, o.Group)}
 	c.opts.Metrics.initDLQ(o.Group, o.Topics)
 	opts := c.clientOpts(
 		kgo.ConsumerGroup(c.opts.Prefix+o.Group),
@@ -196,7 +195,7 @@ func (cons *Consumer) Run(ctx context.Context) error {
 				cons.done(rec)
 			}
 			if n := len(fp.Records); n > 0 {
-				cons.setLag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
+				cons.lag.set(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
 			}
 		})
 		if !stopped {
@@ -367,21 +366,4 @@ func (cons *Consumer) dispatch(ctx context.Context, rec *Record) (err error) {
 		}
 	}()
 	return cons.o.Handler(ctx, env, rec)
-}
-
-func (cons *Consumer) setLag(topic string, p int32, lag int64) {
-	lag = max(lag, 0)
-	cons.lagMu.Lock()
-	defer cons.lagMu.Unlock()
-	parts := cons.lag[topic]
-	if parts == nil {
-		parts = map[int32]int64{}
-		cons.lag[topic] = parts
-	}
-	parts[p] = lag
-	var sum int64
-	for _, l := range parts {
-		sum += l
-	}
-	cons.c.opts.Metrics.Lag.WithLabelValues(cons.o.Group, cons.c.logical(topic)).Set(float64(sum))
 }

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -68,4 +69,43 @@ func (m *Metrics) countDeadLetters(group string, out []*Record) {
 			m.DLQ.WithLabelValues(group, src).Inc()
 		}
 	}
+}
+
+// lagTracker sums one reader's per-partition lag into its
+// mercato_consumer_lag{group, topic} series: a consumer group's, or a
+// table reader's under the name it reports as.
+type lagTracker struct {
+	c      *Client
+	reader string
+	mu     sync.Mutex
+	parts  map[string]map[int32]int64 // broker topic → partition → lag
+}
+
+func newLagTracker(c *Client, reader string) *lagTracker {
+	return &lagTracker{c: c, reader: reader, parts: map[string]map[int32]int64{}}
+}
+
+// declare creates the reader's series at 0 for its logical topics.
+func (l *lagTracker) declare(topics []string) {
+	for _, t := range topics {
+		l.c.opts.Metrics.Lag.WithLabelValues(l.reader, t)
+	}
+}
+
+// set records partition p of broker topic topic as lag records behind.
+func (l *lagTracker) set(topic string, p int32, lag int64) {
+	lag = max(lag, 0)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	parts := l.parts[topic]
+	if parts == nil {
+		parts = map[int32]int64{}
+		l.parts[topic] = parts
+	}
+	parts[p] = lag
+	var sum int64
+	for _, n := range parts {
+		sum += n
+	}
+	l.c.opts.Metrics.Lag.WithLabelValues(l.reader, l.c.logical(topic)).Set(float64(sum))
 }

@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -87,5 +88,85 @@ func TestDeadLetterSeries(t *testing.T) {
 	})
 	if commits.Load() == 0 {
 		t.Error("OnCommit never ran")
+	}
+}
+
+// gaugeValue is the value of a gauge series on reg with the given labels,
+// and whether it exists.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue series
+				}
+			}
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// A table reader that reports its lag has the series at 0 before it reads,
+// and at 0 again once it has read to the end.
+func TestTableReportsItsLag(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	reg := prometheus.NewRegistry()
+	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Metrics: bus.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	if err := c.EnsureTopics(ctx, event.Topics(), 2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := c.Publish(ctx, msg(t, event.TopicPrices, "SKU-"+strconv.Itoa(i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb, err := c.OpenTable(event.TopicPrices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	labels := map[string]string{"group": "price-book", "topic": event.TopicPrices}
+	tb.ReportLag("price-book")
+	if v, ok := gaugeValue(t, reg, "mercato_consumer_lag", labels); !ok || v != 0 {
+		t.Fatalf("before reading: lag = %v (present %v)", v, ok)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var read atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tb.Follow(fctx, 3, func(recs []bus.Record) {
+			if read.Add(int32(len(recs))) >= 20 {
+				cancel()
+			}
+		}, nil)
+	}()
+	<-done
+	if read.Load() < 20 {
+		t.Fatalf("read %d of 20 records", read.Load())
+	}
+	if v, ok := gaugeValue(t, reg, "mercato_consumer_lag", labels); !ok || v != 0 {
+		t.Errorf("after reading to the end: lag = %v (present %v)", v, ok)
 	}
 }

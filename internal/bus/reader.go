@@ -93,13 +93,13 @@ func (c *Client) Follow(ctx context.Context, from Offsets, max int, fn func([]Re
 		return fmt.Errorf("opening a reader: %w", err)
 	}
 	defer cl.Close()
-	c.pollBatches(ctx, cl, max, fn, onErr)
+	c.pollBatches(ctx, cl, max, fn, onErr, nil)
 	return nil
 }
 
 // pollBatches passes each polled batch of cl's records (logical topics) to
 // fn, and fetch errors to onErr when set, until ctx ends or cl closes.
-func (c *Client) pollBatches(ctx context.Context, cl *kgo.Client, max int, fn func([]Record), onErr func(error)) {
+func (c *Client) pollBatches(ctx context.Context, cl *kgo.Client, max int, fn func([]Record), onErr func(error), lag *lagTracker) {
 	for {
 		fs := cl.PollRecords(ctx, max)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -121,6 +121,13 @@ func (c *Client) pollBatches(ctx context.Context, cl *kgo.Client, max int, fn fu
 			batch[i] = c.fromKgo(r)
 		}
 		fn(batch)
+		if lag != nil {
+			fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+				if n := len(fp.Records); n > 0 {
+					lag.set(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
+				}
+			})
+		}
 	}
 }
 

@@ -49,6 +49,7 @@ type Table struct {
 	c     *Client
 	topic string
 	cl    *kgo.Client
+	lag   *lagTracker
 }
 
 // OpenTable starts a table reader of a logical topic.
@@ -97,7 +98,15 @@ func (t *Table) CatchUp(ctx context.Context, fn func(*Record)) error {
 // batch (at most max records) to fn. Fetch errors go to onErr when set; the
 // reader retries on its own.
 func (t *Table) Follow(ctx context.Context, max int, fn func([]Record), onErr func(error)) {
-	t.c.pollBatches(ctx, t.cl, max, fn, onErr)
+	t.c.pollBatches(ctx, t.cl, max, fn, onErr, t.lag)
+}
+
+// ReportLag makes Follow keep mercato_consumer_lag{group=reader, topic}
+// current, as a consumer group's is, and creates the series at 0 now.
+// Call it before Follow.
+func (t *Table) ReportLag(reader string) {
+	t.lag = newLagTracker(t.c, reader)
+	t.lag.declare([]string{t.topic})
 }
 
 // Close stops the reader.

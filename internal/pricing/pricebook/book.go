@@ -151,6 +151,7 @@ func (b *Book) Follow(ctx context.Context, c *bus.Client) error {
 		return fmt.Errorf("following prices: %w", err)
 	}
 	defer t.Close()
+	t.ReportLag("price-book") // mercato_consumer_lag{group="price-book"}
 	b.running.Store(true)
 	defer b.running.Store(false)
 	t.Follow(ctx, 1000, func(recs []bus.Record) {

@@ -83,6 +83,7 @@ func (t *RuleTable) Follow(ctx context.Context, c *bus.Client) error {
 		return fmt.Errorf("following pricing rules: %w", err)
 	}
 	defer tb.Close()
+	tb.ReportLag("rule-feed") // mercato_consumer_lag{group="rule-feed"}
 	t.running.Store(true)
 	defer t.running.Store(false)
 	tb.Follow(ctx, 1000, func(recs []bus.Record) {
