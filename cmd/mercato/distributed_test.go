@@ -15,9 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/orders"
+	"github.com/mercato-platform/mercato/internal/pricing"
+	"github.com/mercato-platform/mercato/internal/pricing/stream"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
@@ -66,7 +70,8 @@ func (p *rolesProc) kill9(t *testing.T) {
 // Orders go to both API instances while one api and one pricing process are
 // killed with SIGKILL and restarted. Afterwards: every 201 order is stored
 // and paid, stock is conserved (no oversell), each paid line is on
-// commerce.purchases once, the pricing group has consumed every input, the
+// commerce.purchases once, the pricing group has consumed every input and
+// its committed state counts each purchase once, the
 // lake holds each sale once, and no purchase order was raised twice for one
 // trigger.
 func TestRolesAcrossProcesses(t *testing.T) {
@@ -232,6 +237,15 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Each purchase counted exactly once by pricing, across the SIGKILL: the
+	// committed state of the SKU (its changelog record) holds as many units
+	// in its demand window as there are distinct purchases on the log. The
+	// run is far shorter than the window and the allowed lateness, so none
+	// left the window or came late; a purchase counted twice (a batch
+	// redone without its transaction's abort) or lost would show here.
+	if units, ok := pricedUnits(t, kafka, sku); !ok || units != int64(purchases) {
+		t.Errorf("pricing's committed state of %s counts %d units (found %v), want the %d purchases on the log", sku, units, ok, purchases)
+	}
 	testenv.WaitFor(t, "the lake to hold every sale", func() bool {
 		_, ids := lakeSales(t, lakeDir)
 		return ids == purchases
@@ -268,4 +282,41 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		t.Errorf("%d open non-urgent purchase orders for one SKU", open)
 	}
 	t.Logf("%d acknowledged, %d sold, %d purchase events, %d purchase orders", len(paid), sold, purchases, len(pos.Items))
+}
+
+// pricedUnits reads the pricing changelog (read_committed) and returns the
+// units in sku's demand window in its last committed state.
+func pricedUnits(t *testing.T, seed, sku string) (int64, bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(stream.TopicChangelog),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var last *pricing.SKUState
+	for empty := 0; empty < 3; {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		recs := cl.PollFetches(ctx).Records()
+		cancel()
+		if len(recs) == 0 {
+			empty++
+		}
+		for _, r := range recs {
+			if !bytes.HasPrefix(r.Key, []byte(sku)) || r.Value == nil {
+				continue
+			}
+			st, err := pricing.DecodeSKUState(r.Value)
+			if err != nil {
+				t.Fatalf("changelog record of %q: %v", r.Key, err)
+			}
+			if st.SKU == sku {
+				last = st // one partition holds the SKU: its records come in order
+			}
+		}
+	}
+	if last == nil {
+		return 0, false
+	}
+	return last.Window.Sum(last.Window.Oldest(), last.Window.Head()), true
 }
