@@ -147,9 +147,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	historySKU := "AUD-2"
 	if *updateScreenshots {
 		// Pictures for the README show a shop at work: simulated shoppers
-		// (the demo's) for half a minute, then a report; the price history
+		// (the demo's) for two and a half minutes (pricing decides once a
+		// minute of event time), then a report; the price history
 		// shown is the SKU whose price moved most.
-		shop(t, a, 45*time.Second)
+		shop(t, a, 150*time.Second)
 		historySKU = mostRepriced(t, a)
 	}
 

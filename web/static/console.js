@@ -535,11 +535,13 @@ async function priceDetail(ctx, sku) {
   function draw() {
     // The learn policy's demand model, when it priced this SKU.
     const ln = cur.reason && cur.reason.learn;
-    const est = cur.demand_estimate || (ln ? {
+    // A change on the way to an earlier decision's target carries no new
+    // demand forecast (0): it is left out rather than shown as none.
+    const est = cur.demand_estimate || (ln ? Object.assign({
       "elasticity": ln.elasticity.toFixed(2) + " ± " + ln.elasticity_sd.toFixed(2),
-      "expected units/h": ln.expected_units_per_hour_new.toFixed(2),
+    }, ln.expected_units_per_hour_new > 0 ? { "expected units/h": ln.expected_units_per_hour_new.toFixed(2) } : {}, {
       "evidence (units)": ln.evidence_units,
-    } : null);
+    }) : null);
     head.replaceChildren(
       h("dl", { class: "kv" },
         h("dt", {}, "name"), h("dd", {}, product.name),
