@@ -362,6 +362,20 @@ func (s *Store) q(query string) string {
 	if !s.pg {
 		return query
 	}
+	if v, ok := rewritten.Load(query); ok {
+		return v.(string)
+	}
+	v := rewrite(query)
+	rewritten.Store(query, v)
+	return v
+}
+
+// rewritten caches rewrite by query text: the statements are a bounded set
+// (chunked lists have a few fixed sizes), and every statement of every
+// transaction passes through q.
+var rewritten sync.Map // string -> string
+
+func rewrite(query string) string {
 	var b strings.Builder
 	n := 0
 	for _, c := range query {
