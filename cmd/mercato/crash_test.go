@@ -190,12 +190,30 @@ func readToken(t *testing.T, dir string) string {
 
 func distinctPurchases(t *testing.T, seed, sku string) int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(event.TopicPurchases), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ids := map[string]bool{}
+	readTopic(t, seed, event.TopicPurchases, func(r *kgo.Record) {
+		if string(r.Key) == sku {
+			env, err := event.Decode(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[env.ID] = true
+		}
+	})
+	return len(ids)
+}
+
+// readTopic passes every record of topic, from the start, to fn, until
+// three polls of a second bring nothing; opts add client options (the
+// isolation level, say).
+func readTopic(t *testing.T, seed, topic string, fn func(*kgo.Record), opts ...kgo.Opt) {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ids := map[string]bool{}
 	for empty := 0; empty < 3; {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		recs := cl.PollFetches(ctx).Records()
@@ -204,16 +222,9 @@ func distinctPurchases(t *testing.T, seed, sku string) int {
 			empty++
 		}
 		for _, r := range recs {
-			if string(r.Key) == sku {
-				env, err := event.Decode(r.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ids[env.ID] = true
-			}
+			fn(r)
 		}
 	}
-	return len(ids)
 }
 
 // orderLoad places one-unit card orders of sku from clients goroutines, each

@@ -288,33 +288,19 @@ func TestRolesAcrossProcesses(t *testing.T) {
 // units in sku's demand window in its last committed state.
 func pricedUnits(t *testing.T, seed, sku string) (int64, bool) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(stream.TopicChangelog),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var last *pricing.SKUState
-	for empty := 0; empty < 3; {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		recs := cl.PollFetches(ctx).Records()
-		cancel()
-		if len(recs) == 0 {
-			empty++
+	readTopic(t, seed, stream.TopicChangelog, func(r *kgo.Record) {
+		if !bytes.HasPrefix(r.Key, []byte(sku)) || r.Value == nil {
+			return
 		}
-		for _, r := range recs {
-			if !bytes.HasPrefix(r.Key, []byte(sku)) || r.Value == nil {
-				continue
-			}
-			st, err := pricing.DecodeSKUState(r.Value)
-			if err != nil {
-				t.Fatalf("changelog record of %q: %v", r.Key, err)
-			}
-			if st.SKU == sku {
-				last = st // one partition holds the SKU: its records come in order
-			}
+		st, err := pricing.DecodeSKUState(r.Value)
+		if err != nil {
+			t.Fatalf("changelog record of %q: %v", r.Key, err)
 		}
-	}
+		if st.SKU == sku {
+			last = st // one partition holds the SKU: its records come in order
+		}
+	}, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if last == nil {
 		return 0, false
 	}

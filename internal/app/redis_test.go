@@ -87,10 +87,13 @@ func TestRedisClientFromSettings(t *testing.T) {
 func TestRedisThroughSentinelFollowsAFailover(t *testing.T) {
 	t.Parallel()
 	set := testenv.RedisSentinel(t, testenv.SentinelOptions{Password: "pw-data", SentinelPassword: "pw-sentinel"})
-	cfg := redisSection(t, func(c *config.RedisConfig) {
-		c.SentinelMaster, c.SentinelAddrs = set.Master, set.Addr
-		c.SentinelPasswordFile, c.PasswordFile = secretFile(t, "pw-sentinel"), secretFile(t, "pw-data")
-	})
+	through := func(sentinelPassword string) config.RedisConfig {
+		return redisSection(t, func(c *config.RedisConfig) {
+			c.SentinelMaster, c.SentinelAddrs = set.Master, set.Addr
+			c.SentinelPasswordFile, c.PasswordFile = secretFile(t, sentinelPassword), secretFile(t, "pw-data")
+		})
+	}
+	cfg := through("pw-sentinel")
 	rdb, err := app.NewRedisClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -130,10 +133,7 @@ func TestRedisThroughSentinelFollowsAFailover(t *testing.T) {
 		t.Errorf("the replica's role after the failover = %v, %v", role, err)
 	}
 	// A wrong Sentinel password fails clearly and never shows itself.
-	bad := redisSection(t, func(c *config.RedisConfig) {
-		c.SentinelMaster, c.SentinelAddrs = set.Master, set.Addr
-		c.SentinelPasswordFile, c.PasswordFile = secretFile(t, "not-the-sentinel-pw"), secretFile(t, "pw-data")
-	})
+	bad := through("not-the-sentinel-pw")
 	brdb, err := app.NewRedisClient(bad)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
@@ -18,32 +19,43 @@ import (
 // the series exists.
 func dlqCount(t *testing.T, reg *prometheus.Registry, group, topic string) (float64, bool) {
 	t.Helper()
+	m := series(t, reg, "mercato_consumer_dlq_total", map[string]string{"group": group, "topic": topic})
+	return m.GetCounter().GetValue(), m != nil
+}
+
+// series is the series of metric name on reg whose labels include want,
+// or nil.
+func series(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) *dto.Metric {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "mercato_consumer_dlq_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	next:
 		for _, m := range mf.GetMetric() {
 			labels := map[string]string{}
 			for _, lp := range m.GetLabel() {
 				labels[lp.GetName()] = lp.GetValue()
 			}
-			if labels["group"] == group && labels["topic"] == topic {
-				return m.GetCounter().GetValue(), true
+			for k, v := range want {
+				if labels[k] != v {
+					continue next
+				}
 			}
+			return m
 		}
 	}
-	return 0, false
+	return nil
 }
 
-// Dead-letter series exist at 0 for every group and topic as soon as the
-// consumer or transactor is built, and a transactor counts the dead letters
-// it committed.
-func TestDeadLetterSeries(t *testing.T) {
-	t.Parallel()
+// metricsClient is a client of a new embedded broker whose series go to
+// the registry returned.
+func metricsClient(t *testing.T) (*bus.Client, *prometheus.Registry) {
+	t.Helper()
 	b := testenv.Kafka(t, 1)
 	reg := prometheus.NewRegistry()
 	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Metrics: bus.NewMetrics(reg)})
@@ -51,6 +63,15 @@ func TestDeadLetterSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return c, reg
+}
+
+// Dead-letter series exist at 0 for every group and topic as soon as the
+// consumer or transactor is built, and a transactor counts the dead letters
+// it committed.
+func TestDeadLetterSeries(t *testing.T) {
+	t.Parallel()
+	c, reg := metricsClient(t)
 	if err := c.EnsureTopics(context.Background(), event.Topics(), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -91,46 +112,11 @@ func TestDeadLetterSeries(t *testing.T) {
 	}
 }
 
-// gaugeValue is the value of a gauge series on reg with the given labels,
-// and whether it exists.
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (float64, bool) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			for k, v := range want {
-				if labels[k] != v {
-					continue series
-				}
-			}
-			return m.GetGauge().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
 // A table reader that reports its lag has the series at 0 before it reads,
 // and at 0 again once it has read to the end.
 func TestTableReportsItsLag(t *testing.T) {
 	t.Parallel()
-	b := testenv.Kafka(t, 1)
-	reg := prometheus.NewRegistry()
-	c, err := bus.NewClient(bus.Options{Brokers: []string{b.Addr()}, Metrics: bus.NewMetrics(reg)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c, reg := metricsClient(t)
 	ctx := context.Background()
 	if err := c.EnsureTopics(ctx, event.Topics(), 2); err != nil {
 		t.Fatal(err)
@@ -147,8 +133,8 @@ func TestTableReportsItsLag(t *testing.T) {
 	defer tb.Close()
 	labels := map[string]string{"group": "price-book", "topic": event.TopicPrices}
 	tb.ReportLag("price-book")
-	if v, ok := gaugeValue(t, reg, "mercato_consumer_lag", labels); !ok || v != 0 {
-		t.Fatalf("before reading: lag = %v (present %v)", v, ok)
+	if m := series(t, reg, "mercato_consumer_lag", labels); m == nil || m.GetGauge().GetValue() != 0 {
+		t.Fatalf("before reading: lag series %v, want 0", m)
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -166,7 +152,7 @@ func TestTableReportsItsLag(t *testing.T) {
 	if read.Load() < 20 {
 		t.Fatalf("read %d of 20 records", read.Load())
 	}
-	if v, ok := gaugeValue(t, reg, "mercato_consumer_lag", labels); !ok || v != 0 {
-		t.Errorf("after reading to the end: lag = %v (present %v)", v, ok)
+	if m := series(t, reg, "mercato_consumer_lag", labels); m == nil || m.GetGauge().GetValue() != 0 {
+		t.Errorf("after reading to the end: lag series %v, want 0", m)
 	}
 }
