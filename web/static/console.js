@@ -63,6 +63,13 @@ const num = (v) => (v === undefined || v === null ? "–" : Number(v).toLocaleSt
 const pct = (v, d = 1) => (v === undefined || v === null ? "–" : (v * 100).toFixed(d) + " %");
 const clock = (t) => (t ? new Date(t).toLocaleTimeString() : "–");
 const stamp = (t) => (t ? new Date(t).toLocaleString() : "–");
+// shortStamp is the time alone for today (the date otherwise), for narrow
+// columns; the cell's title keeps the full timestamp.
+const shortStamp = (t) => {
+  if (!t) return "–";
+  const d = new Date(t);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleDateString();
+};
 const qs = (o) => {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== null && v !== "") p.set(k, v);
@@ -724,7 +731,7 @@ views.inventory = async (ctx) => {
       stockBody.replaceChildren(h("tr", {}, h("td", { colspan: 5 }, errorBox(e))));
     }
   }
-  const alertRow = (a) => h("tr", {}, h("td", {}, stamp(a.at)), h("td", {}, h("span", { class: "tag " + a.type }, a.type)), h("td", {}, a.sku), h("td", { class: "n" }, num(a.available) + " / " + num(a.threshold)));
+  const alertRow = (a) => h("tr", {}, h("td", { class: "nowrap", title: stamp(a.at) }, shortStamp(a.at)), h("td", {}, h("span", { class: "tag " + a.type }, a.type)), h("td", { class: "nowrap" }, a.sku), h("td", { class: "n" }, num(a.available) + " / " + num(a.threshold)));
   async function loadAlerts() {
     try {
       const page = await api("/v1/alerts" + qs({ order: "newest", limit: 15, cursor: alertPg.cursor() }));
