@@ -18,7 +18,7 @@ import (
 // results the transaction does not read wait (txn.later) and travel with
 // the next statement that needs an answer, or with the COMMIT, as one
 // pipelined round trip. BEGIN travels with the first statement too. A
-// checkout's two transactions need 3 and 4 round trips this way instead
+// checkout's two transactions need 2 and 4 round trips this way instead
 // of 7 and 9: on a machine where PostgreSQL and the api share the CPU,
 // each round trip is two wake-ups and four system calls.
 
