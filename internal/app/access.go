@@ -49,8 +49,9 @@ func outboxTopics() []string {
 	})
 }
 
-// roleKafka is every role's Kafka access. Groups and topics are the ones
-// roles.go subscribes (consumerGroups in lag.go lists the same groups).
+// roleKafka is every role's Kafka access: the one place that names each
+// role's group and topics (roles.go subscribes them from here, and
+// consumerGroups in lag.go lists the groups).
 func roleKafka(role string) (kafkaAccess, bool) {
 	switch role {
 	case config.RoleAPI:
@@ -79,6 +80,17 @@ func roleKafka(role string) (kafkaAccess, bool) {
 		return kafkaAccess{}, true
 	}
 	return kafkaAccess{}, false
+}
+
+// groupOf is role's consumer group, topicsOf the topics it consumes.
+func groupOf(role string) string {
+	acc, _ := roleKafka(role)
+	return acc.group
+}
+
+func topicsOf(role string) []string {
+	acc, _ := roleKafka(role)
+	return acc.consume
 }
 
 // KafkaRoles are the roles that run as their own Kafka principal.

@@ -6,26 +6,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/httpapi"
 )
 
 // groupLagInterval is how often the api process reads every group's lag.
 const groupLagInterval = 15 * time.Second
 
-// consumerGroups are Mercato's consumer groups and the topics each reads,
-// as the roles subscribe them (roles.go; pricing is stream.Processor's
-// default group).
-var consumerGroups = []struct {
+// consumerGroup is a consumer group and the topics it reads.
+type consumerGroup struct {
 	group  string
 	topics []string
-}{
-	{"pricing", []string{event.TopicPurchases, event.TopicInventory, event.TopicProducts}},
-	{"replenishment", []string{event.TopicPurchases, event.TopicInventory}},
-	{"inventory-alerts", []string{event.TopicAlerts}},
-	{"reviews", []string{event.TopicReviews}},
-	{"lake-sink", []string{event.TopicPurchases, event.TopicOrders, event.TopicPayments}},
 }
+
+// consumerGroups are Mercato's consumer groups, from the roles' Kafka
+// access (roleKafka), which is also what roles.go subscribes.
+var consumerGroups = func() []consumerGroup {
+	var out []consumerGroup
+	for _, role := range KafkaRoles {
+		if acc, _ := roleKafka(role); acc.group != "" {
+			out = append(out, consumerGroup{acc.group, acc.consume})
+		}
+	}
+	return out
+}()
 
 // watchGroupLag registers mercato_consumer_group_lag{group} and runs, in
 // the api process, the loop that keeps it current from the broker's

@@ -327,7 +327,7 @@ func (a *App) initOutboxRelay(context.Context) error {
 // purchase orders out, and the simulated supplier when enabled.
 func (a *App) initReplenishment(context.Context) error {
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: "replenishment", Topics: []string{event.TopicPurchases, event.TopicInventory},
+		Group: groupOf(config.RoleReplenishment), Topics: topicsOf(config.RoleReplenishment),
 		Handler: func(ctx context.Context, env event.Envelope, rec *bus.Record) error {
 			return a.purchasing.Dispatch(ctx, rec.Topic, env)
 		},
@@ -410,7 +410,7 @@ func (a *App) initInventoryAlerts(context.Context) error {
 	}
 	seen := dedup.New(4096) // the handler runs on the consumer's one goroutine
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: "inventory-alerts", Topics: []string{event.TopicAlerts},
+		Group: groupOf(config.RoleInventoryAlerts), Topics: topicsOf(config.RoleInventoryAlerts),
 		Handler: func(ctx context.Context, env event.Envelope, _ *bus.Record) error {
 			if seen.Has(env.ID) {
 				return nil // redelivered after a restart: delivered already
@@ -443,7 +443,7 @@ func (a *App) initInventoryAlerts(context.Context) error {
 // initReviews is the reviews role: it indexes reviews from commerce.reviews.
 func (a *App) initReviews(context.Context) error {
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: "reviews", Topics: []string{event.TopicReviews},
+		Group: groupOf(config.RoleReviews), Topics: topicsOf(config.RoleReviews),
 		Handler: func(ctx context.Context, env event.Envelope, _ *bus.Record) error {
 			return a.reviews.IndexEvents(ctx, []event.Envelope{env})
 		},
@@ -473,7 +473,7 @@ func (a *App) initLakeSink(context.Context) error {
 		}))
 	}
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: "lake-sink", Topics: []string{event.TopicPurchases, event.TopicOrders, event.TopicPayments},
+		Group: groupOf(config.RoleLakeSink), Topics: topicsOf(config.RoleLakeSink),
 		FromStart: true,
 		Handler: func(_ context.Context, env event.Envelope, rec *bus.Record) error {
 			err := sink.Add(rec.Topic, rec.Partition, rec.Offset, env)
