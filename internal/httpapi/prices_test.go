@@ -178,22 +178,7 @@ func TestListPrices(t *testing.T) {
 	}
 
 	// Paging: every SKU once, in order, with the filters kept.
-	var paged []string
-	path := "/v1/prices?limit=2&category=audio"
-	for range 5 {
-		status, body := e.do(t, "GET", path, "")
-		if status != 200 {
-			t.Fatalf("page: %d %v", status, body)
-		}
-		for _, it := range body["items"].([]any) {
-			paged = append(paged, it.(map[string]any)["sku"].(string))
-		}
-		next, _ := body["next_cursor"].(string)
-		if next == "" {
-			break
-		}
-		path = "/v1/prices?limit=2&category=audio&cursor=" + url.QueryEscape(next)
-	}
+	paged := e.pagedSKUs(t, "/v1/prices?limit=2&category=audio")
 	if fmt.Sprint(paged) != "[EAR-01 EAR-02 SPK-01]" {
 		t.Errorf("paged = %v", paged)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -59,6 +60,29 @@ func (p prices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
 		return orders.Quote{}, orders.ErrUnknownSKU
 	}
 	return orders.Quote{Price: cur.Product.BasePrice, BasePrice: cur.Product.BasePrice, Category: cur.Product.Category}, err
+}
+
+// pagedSKUs follows first's next_cursor through at most ten pages and
+// returns the items' SKUs in order.
+func (e *env) pagedSKUs(t *testing.T, first string) []string {
+	t.Helper()
+	var skus []string
+	path := first
+	for range 10 {
+		status, body := e.do(t, "GET", path, "")
+		if status != 200 {
+			t.Fatalf("GET %s: %d %v", path, status, body)
+		}
+		for _, it := range body["items"].([]any) {
+			skus = append(skus, it.(map[string]any)["sku"].(string))
+		}
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		path = first + "&cursor=" + url.QueryEscape(next)
+	}
+	return skus
 }
 
 func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, map[string]any) {
@@ -148,22 +172,7 @@ func TestListPagesWithCursor(t *testing.T) {
 			t.Fatalf("%d %v", status, b)
 		}
 	}
-	var skus []string
-	path := "/v1/products?limit=2"
-	for range 5 {
-		status, body := e.do(t, "GET", path, "")
-		if status != 200 {
-			t.Fatalf("list: %d %v", status, body)
-		}
-		for _, it := range body["items"].([]any) {
-			skus = append(skus, it.(map[string]any)["sku"].(string))
-		}
-		next, _ := body["next_cursor"].(string)
-		if next == "" {
-			break
-		}
-		path = "/v1/products?limit=2&cursor=" + next
-	}
+	skus := e.pagedSKUs(t, "/v1/products?limit=2")
 	if fmt.Sprint(skus) != "[P-0 P-1 P-2 P-3 P-4]" {
 		t.Errorf("pages = %v", skus)
 	}
