@@ -82,15 +82,10 @@ func roleKafka(role string) (kafkaAccess, bool) {
 	return kafkaAccess{}, false
 }
 
-// groupOf is role's consumer group, topicsOf the topics it consumes.
-func groupOf(role string) string {
+// consumerOf is role's consumer group and the topics it consumes.
+func consumerOf(role string) (group string, topics []string) {
 	acc, _ := roleKafka(role)
-	return acc.group
-}
-
-func topicsOf(role string) []string {
-	acc, _ := roleKafka(role)
-	return acc.consume
+	return acc.group, acc.consume
 }
 
 // KafkaRoles are the roles that run as their own Kafka principal.

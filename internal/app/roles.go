@@ -326,8 +326,9 @@ func (a *App) initOutboxRelay(context.Context) error {
 // initReplenishment is the replenishment role: demand and stock in,
 // purchase orders out, and the simulated supplier when enabled.
 func (a *App) initReplenishment(context.Context) error {
+	group, topics := consumerOf(config.RoleReplenishment)
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: groupOf(config.RoleReplenishment), Topics: topicsOf(config.RoleReplenishment),
+		Group: group, Topics: topics,
 		Handler: func(ctx context.Context, env event.Envelope, rec *bus.Record) error {
 			return a.purchasing.Dispatch(ctx, rec.Topic, env)
 		},
@@ -409,8 +410,9 @@ func (a *App) initInventoryAlerts(context.Context) error {
 		hook = &inventory.Webhook{URL: a.cfg.Inventory.AlertWebhookURL}
 	}
 	seen := dedup.New(4096) // the handler runs on the consumer's one goroutine
+	group, topics := consumerOf(config.RoleInventoryAlerts)
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: groupOf(config.RoleInventoryAlerts), Topics: topicsOf(config.RoleInventoryAlerts),
+		Group: group, Topics: topics,
 		Handler: func(ctx context.Context, env event.Envelope, _ *bus.Record) error {
 			if seen.Has(env.ID) {
 				return nil // redelivered after a restart: delivered already
@@ -442,8 +444,9 @@ func (a *App) initInventoryAlerts(context.Context) error {
 
 // initReviews is the reviews role: it indexes reviews from commerce.reviews.
 func (a *App) initReviews(context.Context) error {
+	group, topics := consumerOf(config.RoleReviews)
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: groupOf(config.RoleReviews), Topics: topicsOf(config.RoleReviews),
+		Group: group, Topics: topics,
 		Handler: func(ctx context.Context, env event.Envelope, _ *bus.Record) error {
 			return a.reviews.IndexEvents(ctx, []event.Envelope{env})
 		},
@@ -472,8 +475,9 @@ func (a *App) initLakeSink(context.Context) error {
 			return float64(map[string]int64{"rows": st.Rows, "files": st.Files, "covered": st.Covered, "duplicates": st.Duplicates, "late": st.Late}[name])
 		}))
 	}
+	group, topics := consumerOf(config.RoleLakeSink)
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
-		Group: groupOf(config.RoleLakeSink), Topics: topicsOf(config.RoleLakeSink),
+		Group: group, Topics: topics,
 		FromStart: true,
 		Handler: func(_ context.Context, env event.Envelope, rec *bus.Record) error {
 			err := sink.Add(rec.Topic, rec.Partition, rec.Offset, env)

@@ -194,9 +194,7 @@ func (cons *Consumer) Run(ctx context.Context) error {
 				}
 				cons.done(rec)
 			}
-			if n := len(fp.Records); n > 0 {
-				cons.lag.set(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
-			}
+			cons.lag.fetched(fp)
 		})
 		if !stopped {
 			cons.flushIfDue(ctx)

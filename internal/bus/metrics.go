@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/event"
 )
@@ -89,6 +90,15 @@ func newLagTracker(c *Client, reader string) *lagTracker {
 func (l *lagTracker) declare(topics []string) {
 	for _, t := range topics {
 		l.c.opts.Metrics.Lag.WithLabelValues(l.reader, t)
+	}
+}
+
+// fetched records the lag a fetched partition leaves: the records after
+// its last fetched one, up to the high watermark. A partition fetched
+// without records changes nothing.
+func (l *lagTracker) fetched(fp kgo.FetchTopicPartition) {
+	if n := len(fp.Records); n > 0 {
+		l.set(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
 	}
 }
 

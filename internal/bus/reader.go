@@ -122,11 +122,7 @@ func (c *Client) pollBatches(ctx context.Context, cl *kgo.Client, max int, fn fu
 		}
 		fn(batch)
 		if lag != nil {
-			fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-				if n := len(fp.Records); n > 0 {
-					lag.set(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
-				}
-			})
+			fs.EachPartition(lag.fetched)
 		}
 	}
 }

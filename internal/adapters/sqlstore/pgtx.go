@@ -92,10 +92,15 @@ func (t *txn) commit(ctx context.Context) error {
 		}
 		return nil
 	}})
+	return t.flush(ctx)
+}
+
+// flush sends what is queued, alone, in one round trip.
+func (t *txn) flush(ctx context.Context) error {
 	br := t.pc.SendBatch(ctx, t.batch("", nil))
 	err := t.drain(br)
 	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("committing: %w", cerr)
+		err = cerr
 	}
 	return err
 }
@@ -162,12 +167,7 @@ func (t *txn) pgQueryRow(ctx context.Context, query string, args []any) scanner 
 
 func (t *txn) pgQuery(ctx context.Context, query string, args []any) (rows, error) {
 	if len(t.queue) > 0 {
-		br := t.pc.SendBatch(ctx, t.batch("", nil))
-		err := t.drain(br)
-		if cerr := br.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := t.flush(ctx); err != nil {
 			return nil, err
 		}
 	}
