@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,6 +24,12 @@ import (
 // in order, and the number of pages.
 func (e *env) pageIDs(t *testing.T, path string, headers ...string) ([]string, int) {
 	t.Helper()
+	return e.pageField(t, path, "id", headers...)
+}
+
+// pageField is pageIDs for any string field of the items.
+func (e *env) pageField(t *testing.T, path, field string, headers ...string) ([]string, int) {
+	t.Helper()
 	var ids []string
 	sep := "?"
 	if strings.Contains(path, "?") {
@@ -35,7 +42,7 @@ func (e *env) pageIDs(t *testing.T, path string, headers ...string) ([]string, i
 			t.Fatalf("GET %s: %d %v", next, status, body)
 		}
 		for _, it := range body["items"].([]any) {
-			ids = append(ids, it.(map[string]any)["id"].(string))
+			ids = append(ids, it.(map[string]any)[field].(string))
 		}
 		c, _ := body["next_cursor"].(string)
 		if c == "" {
@@ -44,7 +51,7 @@ func (e *env) pageIDs(t *testing.T, path string, headers ...string) ([]string, i
 		if pages > 50 {
 			t.Fatalf("GET %s: paging does not end", path)
 		}
-		next = path + sep + "cursor=" + c
+		next = path + sep + "cursor=" + url.QueryEscape(c)
 	}
 }
 

@@ -178,7 +178,7 @@ func TestListPrices(t *testing.T) {
 	}
 
 	// Paging: every SKU once, in order, with the filters kept.
-	paged := e.pagedSKUs(t, "/v1/prices?limit=2&category=audio")
+	paged, _ := e.pageField(t, "/v1/prices?limit=2&category=audio", "sku")
 	if fmt.Sprint(paged) != "[EAR-01 EAR-02 SPK-01]" {
 		t.Errorf("paged = %v", paged)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -60,29 +59,6 @@ func (p prices) Quote(ctx context.Context, sku string) (orders.Quote, error) {
 		return orders.Quote{}, orders.ErrUnknownSKU
 	}
 	return orders.Quote{Price: cur.Product.BasePrice, BasePrice: cur.Product.BasePrice, Category: cur.Product.Category}, err
-}
-
-// pagedSKUs follows first's next_cursor through at most ten pages and
-// returns the items' SKUs in order.
-func (e *env) pagedSKUs(t *testing.T, first string) []string {
-	t.Helper()
-	var skus []string
-	path := first
-	for range 10 {
-		status, body := e.do(t, "GET", path, "")
-		if status != 200 {
-			t.Fatalf("GET %s: %d %v", path, status, body)
-		}
-		for _, it := range body["items"].([]any) {
-			skus = append(skus, it.(map[string]any)["sku"].(string))
-		}
-		next, _ := body["next_cursor"].(string)
-		if next == "" {
-			break
-		}
-		path = first + "&cursor=" + url.QueryEscape(next)
-	}
-	return skus
 }
 
 func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, map[string]any) {
@@ -172,7 +148,7 @@ func TestListPagesWithCursor(t *testing.T) {
 			t.Fatalf("%d %v", status, b)
 		}
 	}
-	skus := e.pagedSKUs(t, "/v1/products?limit=2")
+	skus, _ := e.pageField(t, "/v1/products?limit=2", "sku")
 	if fmt.Sprint(skus) != "[P-0 P-1 P-2 P-3 P-4]" {
 		t.Errorf("pages = %v", skus)
 	}
