@@ -113,13 +113,7 @@ func StartRedis(t testing.TB, o RedisOptions) *RedisServer {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, confFile)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	startServer(t, cmd, "redis-server")
 	waitRedis(t, srv.Addr, ping, dir)
 	return srv
 }
@@ -261,13 +255,7 @@ func RedisCluster(t testing.TB, n int) []string {
 			"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--logfile", filepath.Join(dir, "redis.log"),
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-port", strconv.Itoa(busPort), "--cluster-node-timeout", "5000")
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting redis-server: %v", err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
+		startServer(t, cmd, "redis-server")
 		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		waitRedis(t, addrs[i], nil, dir)
 	}
@@ -337,13 +325,7 @@ func RedisSentinel(t testing.TB, o SentinelOptions) *RedisSentinelSet {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, confFile, "--sentinel")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server --sentinel: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	startServer(t, cmd, "redis-server --sentinel")
 	waitRedis(t, set.Addr, nil, dir)
 	WaitFor(t, "the Sentinel to see the replica in sync", func() bool {
 		out, err := set.Sentinel("SENTINEL", "REPLICAS", "mercato")
