@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/dedup"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/orders"
 	"github.com/mercato-platform/mercato/internal/pricing"
@@ -109,6 +113,10 @@ func TestRolesAcrossProcesses(t *testing.T) {
 			"--data-dir", filepath.Join(root, name), "--http-addr", p.http, "--admin-token", token,
 			"--lake-dir", lakeDir, "--lake-flush-interval", "300ms",
 			"--reservation-ttl", "2s", "--sweep-interval", "200ms", "--payment-timeout", "1s", "--order-recover-after", "2s",
+			// Event time in seconds, so prices move within the run: each
+			// passed boundary is a price decision to compare with the
+			// replay. No partition idles (the clock would decide then).
+			"--pricing-slide", "1s", "--pricing-window", "4s", "--pricing-allowed-lateness", "3s", "--pricing-idle-timeout", "10m",
 		}, extra...)
 		return p
 	}
@@ -128,12 +136,28 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		p.start(t)
 	}
 
+	// The category's own rule, stored before any sale: the heuristic with
+	// no cooldown, so each boundary the watermark passes can move the
+	// price, and the run compares a dozen decisions, not one.
+	req, _ := http.NewRequest("PUT", "http://"+api1.http+"/v1/pricing/rules/dist",
+		strings.NewReader(`{"policy":"rule","demand_weight":0.08,"max_demand_adjust":0.25,"smoothing_units":1,"step_limit":0.05,"cooldown_seconds":0,"price_unit":10}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT pricing rule = %d", resp.StatusCode)
+	}
+	time.Sleep(time.Second) // the pricing processes' rule feed takes it up
+
 	const sku, initial = "DIST-1", 1_000_000
 	body := `{"name":"분산 테스트","category":"dist","base_price":10000,"price_floor":5000,"price_ceiling":20000,"stock":` + strconv.Itoa(initial) +
 		`,"low_stock_threshold":999990,"reorder":{"lead_time_days":1,"service_level":0.95,"order_cost":5000,"unit_cost":6000,"supplier":"s"}}`
-	req, _ := http.NewRequest("PUT", "http://"+api1.http+"/v1/products/"+sku, strings.NewReader(body))
+	req, _ = http.NewRequest("PUT", "http://"+api1.http+"/v1/products/"+sku, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +181,20 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		close(done)
 	}()
 	time.Sleep(3 * time.Second)
-	pricing1.kill9(t)
+	// The pricing process killed is the one pricing the SKU, so its
+	// prices after the restart come from the state it restored.
+	victim := pricing1
+	if pricingOwner(t, kafka, sku) == "p2" {
+		victim = pricing2
+	}
+	victim.kill9(t)
 	api2.kill9(t)
 	time.Sleep(time.Second)
-	pricing1.start(t)
+	victim.start(t)
 	api2.start(t)
-	time.Sleep(3 * time.Second)
+	// Long enough after the restart for the watermark (newest event − 5 s)
+	// to pass several boundaries.
+	time.Sleep(8 * time.Second)
 	cancel()
 	<-done
 	paid := load.acknowledged()
@@ -237,14 +269,24 @@ func TestRolesAcrossProcesses(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Each purchase counted exactly once by pricing, across the SIGKILL: the
-	// committed state of the SKU (its changelog record) holds as many units
-	// in its demand window as there are distinct purchases on the log. The
-	// run is far shorter than the window and the allowed lateness, so none
-	// left the window or came late; a purchase counted twice (a batch
+	// Each purchase counted exactly once by pricing, across the SIGKILL:
+	// the SKU's partition of the three input topics, replayed in one
+	// process with no crash, gives the same prices (each change with its
+	// time and reason) and the same committed state (window, baseline,
+	// stock) as the two processes did. A purchase counted twice (a batch
 	// redone without its transaction's abort) or lost would show here.
-	if units, ok := pricedUnits(t, kafka, sku); !ok || units != int64(purchases) {
-		t.Errorf("pricing's committed state of %s counts %d units (found %v), want the %d purchases on the log", sku, units, ok, purchases)
+	replay := replayPricing(t, kafka, sku)
+	if replay.changes == 0 {
+		t.Errorf("the replay of %s moved no price: the run compares nothing", sku)
+	}
+	if got := committedPrices(t, kafka, sku); !slices.Equal(got, replay.prices) {
+		t.Errorf("commerce.prices of %s differs from a single-process replay of its input:\n%s", sku, firstDiff(got, replay.prices))
+	}
+	if got := committedState(t, kafka, sku); !bytes.Equal(got, replay.state) {
+		t.Errorf("pricing's committed state of %s differs from a single-process replay of its input", sku)
+	}
+	if replay.counted+replay.late != purchases {
+		t.Errorf("the replay counted %d purchases and %d late, want the %d on the log", replay.counted, replay.late, purchases)
 	}
 	testenv.WaitFor(t, "the lake to hold every sale", func() bool {
 		_, ids := lakeSales(t, lakeDir)
@@ -281,14 +323,178 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	if open > 1 {
 		t.Errorf("%d open non-urgent purchase orders for one SKU", open)
 	}
-	t.Logf("%d acknowledged, %d sold, %d purchase events, %d purchase orders", len(paid), sold, purchases, len(pos.Items))
+	t.Logf("%d acknowledged, %d sold, %d purchase events (%d late), %d price changes, %d purchase orders",
+		len(paid), sold, purchases, replay.late, replay.changes, len(pos.Items))
 }
 
-// pricedUnits reads the pricing changelog (read_committed) and returns the
-// units in sku's demand window in its last committed state.
-func pricedUnits(t *testing.T, seed, sku string) (int64, bool) {
+// pricingOwner is the instance id of the pricing group member that
+// consumes sku's partition of commerce.purchases.
+func pricingOwner(t *testing.T, seed, sku string) string {
 	t.Helper()
-	var last *pricing.SKUState
+	part := bus.PartitionOf([]byte(sku), 4) // the test's --partitions
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, "pricing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range groups["pricing"].Members {
+		a, ok := m.Assigned.AsConsumer()
+		if !ok || m.InstanceID == nil {
+			continue
+		}
+		for _, at := range a.Topics {
+			if at.Topic == event.TopicPurchases && slices.Contains(at.Partitions, part) {
+				return *m.InstanceID
+			}
+		}
+	}
+	t.Fatalf("no pricing member consumes partition %d of %s", part, event.TopicPurchases)
+	return ""
+}
+
+// pricingReplay is what one process makes of a SKU's input partition.
+type pricingReplay struct {
+	prices        []string // each change: id, price, time and reason
+	state         []byte   // the SKU's state after the last record
+	changes       int
+	counted, late int // purchases
+}
+
+// replayPricing feeds the partition of sku's purchases, stock levels and
+// products, as stored on the broker, through one pricer in one process
+// (stream.Apply, the processor's own path), in the order the records were
+// written. The processes' fetches interleaved the three topics their own
+// way; the event-time design makes that irrelevant within the
+// out-of-orderness, which the run stays inside.
+func replayPricing(t *testing.T, seed, sku string) pricingReplay {
+	t.Helper()
+	part := bus.PartitionOf([]byte(sku), 4)
+	var recs []*bus.Record
+	for _, topic := range []string{event.TopicProducts, event.TopicInventory, event.TopicPurchases} {
+		readTopic(t, seed, topic, func(r *kgo.Record) {
+			recs = append(recs, &bus.Record{Topic: topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp})
+		})
+	}
+	recs = slices.DeleteFunc(recs, func(r *bus.Record) bool { return r.Partition != part })
+	// Stable: each topic's records stay in their log order, and at equal
+	// times products come first, then stock, then purchases.
+	slices.SortStableFunc(recs, func(a, b *bus.Record) int { return a.Timestamp.Compare(b.Timestamp) })
+	cfg := pricing.DefaultConfig()
+	cfg.Window, cfg.Slide, cfg.AllowedLateness, cfg.IdleTimeout = 4*time.Second, time.Second, 3*time.Second, 10*time.Minute
+	book, err := pricing.NewRuleBook(pricing.DefaultRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := stream.NewRuleTable(nil)
+	readTopic(t, seed, event.TopicPricingRules, func(r *kgo.Record) {
+		rules.Apply(&bus.Record{Topic: event.TopicPricingRules, Key: r.Key, Value: r.Value})
+	})
+	for _, rule := range rules.Rules() {
+		if err := book.Set(rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr, err := pricing.NewPricer(cfg, book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out pricingReplay
+	seen, purchases := dedup.New(0), map[string]bool{}
+	for _, r := range recs {
+		late, err := stream.Apply(pr, seen, r, r.Timestamp)
+		if err != nil {
+			t.Fatalf("replaying %s record: %v", r.Topic, err)
+		}
+		if r.Topic != event.TopicPurchases || string(r.Key) != sku {
+			continue
+		}
+		env, err := event.Decode(r.Value)
+		if err != nil || purchases[env.ID] {
+			continue // a copy the relay sent twice counts once
+		}
+		purchases[env.ID] = true
+		if late {
+			out.late++
+		} else {
+			out.counted++
+		}
+	}
+	for _, ch := range pr.TakeChanges(nil) {
+		if ch.SKU == sku {
+			out.prices = append(out.prices, priceLine(t, ch))
+		}
+	}
+	out.changes = len(out.prices)
+	st, ok := pr.SKU(sku)
+	if !ok {
+		t.Fatalf("the replay never saw %s", sku)
+	}
+	if out.state, err = st.AppendBinary(nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// priceLine is one price change as text, for comparing histories.
+func priceLine(t *testing.T, ch pricing.PriceChange) string {
+	t.Helper()
+	env, err := stream.PriceEnvelope(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.ID + " " + string(env.Data)
+}
+
+// committedPrices are sku's price changes on commerce.prices, read
+// committed, each once (a reader deduplicates on the id).
+func committedPrices(t *testing.T, seed, sku string) []string {
+	t.Helper()
+	var out []string
+	seen := map[string]bool{}
+	readTopic(t, seed, event.TopicPrices, func(r *kgo.Record) {
+		if string(r.Key) != sku {
+			return
+		}
+		env, err := event.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !seen[env.ID] {
+			seen[env.ID] = true
+			out = append(out, env.ID+" "+string(env.Data))
+		}
+	}, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	return out
+}
+
+// firstDiff describes where two price histories part.
+func firstDiff(got, want []string) string {
+	for i := range max(len(got), len(want)) {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			return fmt.Sprintf("change %d of %d (replay %d):\n processes: %s\n replay:    %s", i+1, len(got), len(want), g, w)
+		}
+	}
+	return "equal"
+}
+
+// committedState reads the pricing changelog (read_committed) and returns
+// sku's last committed state record.
+func committedState(t *testing.T, seed, sku string) []byte {
+	t.Helper()
+	var last []byte
 	readTopic(t, seed, stream.TopicChangelog, func(r *kgo.Record) {
 		if !bytes.HasPrefix(r.Key, []byte(sku)) || r.Value == nil {
 			return
@@ -298,11 +504,11 @@ func pricedUnits(t *testing.T, seed, sku string) (int64, bool) {
 			t.Fatalf("changelog record of %q: %v", r.Key, err)
 		}
 		if st.SKU == sku {
-			last = st // one partition holds the SKU: its records come in order
+			last = r.Value // one partition holds the SKU: its records come in order
 		}
 	}, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if last == nil {
-		return 0, false
+		t.Fatalf("no committed pricing state of %s", sku)
 	}
-	return last.Window.Sum(last.Window.Oldest(), last.Window.Head()), true
+	return last
 }

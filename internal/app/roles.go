@@ -353,6 +353,7 @@ func (a *App) initPricing(ctx context.Context) error {
 	}
 	pc := pricing.DefaultConfig()
 	pc.Window, pc.Slide = a.cfg.Pricing.Window, a.cfg.Pricing.Slide
+	pc.OutOfOrderness, pc.AllowedLateness, pc.IdleTimeout = a.cfg.Pricing.OutOfOrderness, a.cfg.Pricing.AllowedLateness, a.cfg.Pricing.IdleTimeout
 	proc, err := stream.NewProcessor(stream.ProcessorOptions{
 		Client: a.bus, Config: pc, Fallback: pricing.DefaultRule(), InstanceID: a.cfg.Pricing.InstanceID, Logger: a.log,
 		IdleTick: pc.IdleTimeout / 2, Now: a.now,

@@ -695,6 +695,11 @@ type PricingConfig struct {
 	InstanceID string
 	Window     time.Duration
 	Slide      time.Duration
+	// OutOfOrderness, AllowedLateness and IdleTimeout are the event-time
+	// tolerances (pricing.Config).
+	OutOfOrderness  time.Duration
+	AllowedLateness time.Duration
+	IdleTimeout     time.Duration
 }
 
 // RegisterFlags declares the section's settings on fs.
@@ -702,6 +707,9 @@ func (c *PricingConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceID, "pricing-instance-id", "pricing-0", "pricing: this instance's stable id (its Kafka transactional id and static group member id); unique per instance")
 	fs.DurationVar(&c.Window, "pricing-window", 5*time.Minute, "pricing: span of the short demand window (event time)")
 	fs.DurationVar(&c.Slide, "pricing-slide", time.Minute, "pricing: how often the window is evaluated (event time)")
+	fs.DurationVar(&c.OutOfOrderness, "pricing-out-of-orderness", 5*time.Second, "pricing: how far behind the newest event a record may arrive and still be placed exactly (watermark = newest event time − this)")
+	fs.DurationVar(&c.AllowedLateness, "pricing-allowed-lateness", time.Minute, "pricing: how far behind the watermark a purchase still counts; older ones go to commerce.purchases.late")
+	fs.DurationVar(&c.IdleTimeout, "pricing-idle-timeout", 30*time.Second, "pricing: wall-clock time without records after which a partition's watermark follows the clock, so quiet partitions still close their windows")
 }
 
 // Validate reports every problem of the section.
@@ -712,6 +720,9 @@ func (c *PricingConfig) Validate() error {
 	}
 	if c.Slide <= 0 || c.Window < c.Slide || c.Window%c.Slide != 0 {
 		p.add("--pricing-window must be a whole number of --pricing-slide")
+	}
+	if c.OutOfOrderness < 0 || c.AllowedLateness < 0 || c.IdleTimeout <= 0 {
+		p.add("--pricing-out-of-orderness and --pricing-allowed-lateness must not be negative, --pricing-idle-timeout must be positive")
 	}
 	return p.err()
 }

@@ -416,16 +416,7 @@ func (p *Processor) process(ctx context.Context, recs []*bus.Record) ([]*bus.Rec
 		if pr == nil {
 			return nil, fmt.Errorf("record of %s/%d arrived before its partition was restored", r.Topic, r.Partition)
 		}
-		var err error
-		var late bool
-		switch r.Topic {
-		case event.TopicPurchases:
-			late, err = p.purchase(pr, r, now)
-		case event.TopicInventory:
-			_, err = p.stock(pr, r, now)
-		case event.TopicProducts:
-			err = p.product(pr, r)
-		}
+		late, err := Apply(pr, p.recent[r.Partition], r, now)
 		switch {
 		case err != nil:
 			out = append(out, p.c.DeadLetter(r, err))
@@ -474,6 +465,26 @@ func (p *Processor) process(ctx context.Context, recs []*bus.Record) ([]*bus.Rec
 	return out, nil
 }
 
+// Apply feeds one record of an input topic to its partition's pricer, as
+// the processor does: a purchase counts unless seen already holds its id,
+// a stock level waits for the watermark, a product sets the SKU's bounds.
+// late reports a purchase beyond the allowed lateness (the processor sends
+// it to the late topic); an error is a record it dead-letters. A
+// partition's log replayed through Apply in one process gives the prices
+// the processor gave, however its instances were stopped and restarted.
+func Apply(pr *pricing.Pricer, seen *dedup.IDs, r *bus.Record, now time.Time) (late bool, err error) {
+	switch r.Topic {
+	case event.TopicPurchases:
+		return purchase(pr, seen, r, now)
+	case event.TopicInventory:
+		_, err = stock(pr, r, now)
+		return false, err
+	case event.TopicProducts:
+		return false, product(pr, r)
+	}
+	return false, nil
+}
+
 // purchaseRecord is a purchase envelope with its data decoded in the same
 // pass: the hot path. Anything it does not take goes through event.Decode,
 // which gives the exact verdict and error.
@@ -487,7 +498,7 @@ type purchaseRecord struct {
 	SchemaVersion int            `json:"schema_version"`
 }
 
-func (p *Processor) purchase(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
+func purchase(pr *pricing.Pricer, seen *dedup.IDs, r *bus.Record, now time.Time) (bool, error) {
 	if len(r.Value) <= event.MaxSize {
 		var pe purchaseRecord
 		// The fast path decodes envelope and data in one pass; anything it
@@ -501,7 +512,7 @@ func (p *Processor) purchase(pr *pricing.Pricer, r *bus.Record, now time.Time) (
 				if sku == "" {
 					sku = pe.Subject
 				}
-				if !p.recent[r.Partition].Add(pe.ID, pe.Time.UnixMilli()) {
+				if !seen.Add(pe.ID, pe.Time.UnixMilli()) {
 					return false, nil
 				}
 				return pr.Purchase(sku, pe.Time, pe.Data.Quantity, now)
@@ -523,13 +534,13 @@ func (p *Processor) purchase(pr *pricing.Pricer, r *bus.Record, now time.Time) (
 	if sku == "" {
 		sku = env.Subject
 	}
-	if !p.recent[r.Partition].Add(env.ID, env.Time.UnixMilli()) {
+	if !seen.Add(env.ID, env.Time.UnixMilli()) {
 		return false, nil
 	}
 	return pr.Purchase(sku, env.Time, d.Quantity, now)
 }
 
-func (p *Processor) stock(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
+func stock(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
 	env, err := event.Decode(r.Value)
 	if err != nil {
 		return false, err
@@ -548,7 +559,7 @@ func (p *Processor) stock(pr *pricing.Pricer, r *bus.Record, now time.Time) (boo
 	return pr.InventoryLevels(sku, env.Time, d.Available, max(d.OnOrder, 0), env.ID, now)
 }
 
-func (p *Processor) product(pr *pricing.Pricer, r *bus.Record) error {
+func product(pr *pricing.Pricer, r *bus.Record) error {
 	if r.Value == nil {
 		return nil // a compaction tombstone: the SKU keeps its last bounds
 	}
