@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,15 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/mercato-platform/mercato/internal/bus"
-	"github.com/mercato-platform/mercato/internal/dedup"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/orders"
-	"github.com/mercato-platform/mercato/internal/pricing"
-	"github.com/mercato-platform/mercato/internal/pricing/stream"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
@@ -37,13 +29,20 @@ type rolesProc struct {
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer
 	exited chan struct{}
+	// host, when set, is the network namespace the process runs in: a
+	// separate host.
+	host *testenv.Host
 }
 
 func (p *rolesProc) start(t *testing.T) {
 	t.Helper()
 	p.stderr = new(bytes.Buffer)
 	p.exited = make(chan struct{})
-	p.cmd = exec.Command(binary, p.args...)
+	if p.host != nil {
+		p.cmd = p.host.Command(binary, p.args...)
+	} else {
+		p.cmd = exec.Command(binary, p.args...)
+	}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
 	if err := p.cmd.Start(); err != nil {
@@ -113,11 +112,7 @@ func TestRolesAcrossProcesses(t *testing.T) {
 			"--data-dir", filepath.Join(root, name), "--http-addr", p.http, "--admin-token", token,
 			"--lake-dir", lakeDir, "--lake-flush-interval", "300ms",
 			"--reservation-ttl", "2s", "--sweep-interval", "200ms", "--payment-timeout", "1s", "--order-recover-after", "2s",
-			// Event time in seconds, so prices move within the run: each
-			// passed boundary is a price decision to compare with the
-			// replay. No partition idles (the clock would decide then).
-			"--pricing-slide", "1s", "--pricing-window", "4s", "--pricing-allowed-lateness", "3s", "--pricing-idle-timeout", "10m",
-		}, extra...)
+		}, append(pricingInSeconds, extra...)...)
 		return p
 	}
 	api1, api2 := proc("api-1", "api"), proc("api-2", "api")
@@ -183,9 +178,14 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	// The pricing process killed is the one pricing the SKU, so its
 	// prices after the restart come from the state it restored.
-	victim := pricing1
-	if pricingOwner(t, kafka, sku) == "p2" {
+	var victim *rolesProc
+	switch owner := pricingOwners(t, kafka)[bus.PartitionOf([]byte(sku), testPartitions)]; owner {
+	case "pricing-p1":
+		victim = pricing1
+	case "pricing-p2":
 		victim = pricing2
+	default:
+		t.Fatalf("the pricing group member consuming %s is %q", sku, owner)
 	}
 	victim.kill9(t)
 	api2.kill9(t)
@@ -275,16 +275,7 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	// time and reason) and the same committed state (window, baseline,
 	// stock) as the two processes did. A purchase counted twice (a batch
 	// redone without its transaction's abort) or lost would show here.
-	replay := replayPricing(t, kafka, sku)
-	if replay.changes == 0 {
-		t.Errorf("the replay of %s moved no price: the run compares nothing", sku)
-	}
-	if got := committedPrices(t, kafka, sku); !slices.Equal(got, replay.prices) {
-		t.Errorf("commerce.prices of %s differs from a single-process replay of its input:\n%s", sku, firstDiff(got, replay.prices))
-	}
-	if got := committedState(t, kafka, sku); !bytes.Equal(got, replay.state) {
-		t.Errorf("pricing's committed state of %s differs from a single-process replay of its input", sku)
-	}
+	replay := readPricingLog(t, kafka).check(t, sku)
 	if replay.counted+replay.late != purchases {
 		t.Errorf("the replay counted %d purchases and %d late, want the %d on the log", replay.counted, replay.late, purchases)
 	}
@@ -325,190 +316,4 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d sold, %d purchase events (%d late), %d price changes, %d purchase orders",
 		len(paid), sold, purchases, replay.late, replay.changes, len(pos.Items))
-}
-
-// pricingOwner is the instance id of the pricing group member that
-// consumes sku's partition of commerce.purchases.
-func pricingOwner(t *testing.T, seed, sku string) string {
-	t.Helper()
-	part := bus.PartitionOf([]byte(sku), 4) // the test's --partitions
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, "pricing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range groups["pricing"].Members {
-		a, ok := m.Assigned.AsConsumer()
-		if !ok || m.InstanceID == nil {
-			continue
-		}
-		for _, at := range a.Topics {
-			if at.Topic == event.TopicPurchases && slices.Contains(at.Partitions, part) {
-				return *m.InstanceID
-			}
-		}
-	}
-	t.Fatalf("no pricing member consumes partition %d of %s", part, event.TopicPurchases)
-	return ""
-}
-
-// pricingReplay is what one process makes of a SKU's input partition.
-type pricingReplay struct {
-	prices        []string // each change: id, price, time and reason
-	state         []byte   // the SKU's state after the last record
-	changes       int
-	counted, late int // purchases
-}
-
-// replayPricing feeds the partition of sku's purchases, stock levels and
-// products, as stored on the broker, through one pricer in one process
-// (stream.Apply, the processor's own path), in the order the records were
-// written. The processes' fetches interleaved the three topics their own
-// way; the event-time design makes that irrelevant within the
-// out-of-orderness, which the run stays inside.
-func replayPricing(t *testing.T, seed, sku string) pricingReplay {
-	t.Helper()
-	part := bus.PartitionOf([]byte(sku), 4)
-	var recs []*bus.Record
-	for _, topic := range []string{event.TopicProducts, event.TopicInventory, event.TopicPurchases} {
-		readTopic(t, seed, topic, func(r *kgo.Record) {
-			recs = append(recs, &bus.Record{Topic: topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp})
-		})
-	}
-	recs = slices.DeleteFunc(recs, func(r *bus.Record) bool { return r.Partition != part })
-	// Stable: each topic's records stay in their log order, and at equal
-	// times products come first, then stock, then purchases.
-	slices.SortStableFunc(recs, func(a, b *bus.Record) int { return a.Timestamp.Compare(b.Timestamp) })
-	cfg := pricing.DefaultConfig()
-	cfg.Window, cfg.Slide, cfg.AllowedLateness, cfg.IdleTimeout = 4*time.Second, time.Second, 3*time.Second, 10*time.Minute
-	book, err := pricing.NewRuleBook(pricing.DefaultRule())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules := stream.NewRuleTable(nil)
-	readTopic(t, seed, event.TopicPricingRules, func(r *kgo.Record) {
-		rules.Apply(&bus.Record{Topic: event.TopicPricingRules, Key: r.Key, Value: r.Value})
-	})
-	for _, rule := range rules.Rules() {
-		if err := book.Set(rule); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pr, err := pricing.NewPricer(cfg, book)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out pricingReplay
-	seen, purchases := dedup.New(0), map[string]bool{}
-	for _, r := range recs {
-		late, err := stream.Apply(pr, seen, r, r.Timestamp)
-		if err != nil {
-			t.Fatalf("replaying %s record: %v", r.Topic, err)
-		}
-		if r.Topic != event.TopicPurchases || string(r.Key) != sku {
-			continue
-		}
-		env, err := event.Decode(r.Value)
-		if err != nil || purchases[env.ID] {
-			continue // a copy the relay sent twice counts once
-		}
-		purchases[env.ID] = true
-		if late {
-			out.late++
-		} else {
-			out.counted++
-		}
-	}
-	for _, ch := range pr.TakeChanges(nil) {
-		if ch.SKU == sku {
-			out.prices = append(out.prices, priceLine(t, ch))
-		}
-	}
-	out.changes = len(out.prices)
-	st, ok := pr.SKU(sku)
-	if !ok {
-		t.Fatalf("the replay never saw %s", sku)
-	}
-	if out.state, err = st.AppendBinary(nil); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// priceLine is one price change as text, for comparing histories.
-func priceLine(t *testing.T, ch pricing.PriceChange) string {
-	t.Helper()
-	env, err := stream.PriceEnvelope(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env.ID + " " + string(env.Data)
-}
-
-// committedPrices are sku's price changes on commerce.prices, read
-// committed, each once (a reader deduplicates on the id).
-func committedPrices(t *testing.T, seed, sku string) []string {
-	t.Helper()
-	var out []string
-	seen := map[string]bool{}
-	readTopic(t, seed, event.TopicPrices, func(r *kgo.Record) {
-		if string(r.Key) != sku {
-			return
-		}
-		env, err := event.Decode(r.Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !seen[env.ID] {
-			seen[env.ID] = true
-			out = append(out, env.ID+" "+string(env.Data))
-		}
-	}, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	return out
-}
-
-// firstDiff describes where two price histories part.
-func firstDiff(got, want []string) string {
-	for i := range max(len(got), len(want)) {
-		var g, w string
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(want) {
-			w = want[i]
-		}
-		if g != w {
-			return fmt.Sprintf("change %d of %d (replay %d):\n processes: %s\n replay:    %s", i+1, len(got), len(want), g, w)
-		}
-	}
-	return "equal"
-}
-
-// committedState reads the pricing changelog (read_committed) and returns
-// sku's last committed state record.
-func committedState(t *testing.T, seed, sku string) []byte {
-	t.Helper()
-	var last []byte
-	readTopic(t, seed, stream.TopicChangelog, func(r *kgo.Record) {
-		if !bytes.HasPrefix(r.Key, []byte(sku)) || r.Value == nil {
-			return
-		}
-		st, err := pricing.DecodeSKUState(r.Value)
-		if err != nil {
-			t.Fatalf("changelog record of %q: %v", r.Key, err)
-		}
-		if st.SKU == sku {
-			last = r.Value // one partition holds the SKU: its records come in order
-		}
-	}, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if last == nil {
-		t.Fatalf("no committed pricing state of %s", sku)
-	}
-	return last
 }

@@ -59,7 +59,12 @@ func (a *App) moduleTable() map[string]module {
 	// /readyz watches every loop the process runs, so the API is built
 	// after the process's other roles.
 	apiDeps := []string{modBus, modStore, modStock, modInventory, modPurchasing, modPriceBook, modCheckout, modReviewService, modReportRunner}
-	opsDeps := []string{modBus, modStore, modStock}
+	// A process of Kafka-only roles (pricing, inventory-alerts, lake-sink)
+	// opens no database and no Redis.
+	opsDeps := []string{modBus}
+	if config.NeedsStore(a.roles) {
+		opsDeps = append(opsDeps, modStore, modStock)
+	}
 	for _, r := range a.roles {
 		if r != config.RoleAPI {
 			apiDeps = append(apiDeps, r)
@@ -161,7 +166,8 @@ func BusOptions(cfg config.Config, brokers []string) (bus.Options, error) {
 	}
 	return bus.Options{
 		Brokers: brokers, Prefix: k.TopicPrefix, ClientID: k.ClientID, Rack: k.Rack, Security: sec,
-		Topics: bus.TopicPolicy{ReplicationFactor: k.ReplicationFactor, MinInsyncReplicas: k.MinInsyncReplicas, NoCreate: !k.AutoCreateTopics},
+		Topics:         bus.TopicPolicy{ReplicationFactor: k.ReplicationFactor, MinInsyncReplicas: k.MinInsyncReplicas, NoCreate: !k.AutoCreateTopics},
+		SessionTimeout: k.SessionTimeout,
 	}, nil
 }
 
@@ -584,9 +590,9 @@ func (a *App) stopAPI() { _ = a.httpLn.Close() }
 // readyChecks are what /readyz waits for: the backends, and every loop the
 // process has so far (the API is built after the other roles).
 func (a *App) readyChecks() []httpapi.ReadyCheck {
-	ready := []httpapi.ReadyCheck{
-		{Name: "broker", Check: a.bus.Ping},
-		{Name: "store", Check: a.store.Ping},
+	ready := []httpapi.ReadyCheck{{Name: "broker", Check: a.bus.Ping}}
+	if a.store != nil {
+		ready = append(ready, httpapi.ReadyCheck{Name: "store", Check: a.store.Ping})
 	}
 	if a.redis != nil {
 		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }})

@@ -53,7 +53,7 @@ func (a *App) checkDependencies(ctx context.Context, targets []string) error {
 	if err != nil {
 		return err
 	}
-	deps := dependencies(a.cfg, slices.Contains(order, modReviewIndex))
+	deps := dependencies(a.cfg, slices.Contains(order, modStore), slices.Contains(order, modStock), slices.Contains(order, modReviewIndex))
 	failures := make([]error, len(deps))
 	var wg sync.WaitGroup
 	for i, d := range deps {
@@ -71,19 +71,19 @@ func (a *App) checkDependencies(ctx context.Context, targets []string) error {
 	return errors.Join(failures...)
 }
 
-// dependencies lists the external services cfg names: Kafka seed brokers,
-// a PostgreSQL system of record, Redis, and Elasticsearch when the process
-// searches reviews. The embedded engines are not checked: the process
-// starts them itself.
-func dependencies(cfg config.Config, search bool) []dependency {
+// dependencies lists the external services cfg names that the process
+// opens: Kafka seed brokers, a PostgreSQL system of record and Redis when
+// its roles keep stock, and Elasticsearch when it searches reviews. The
+// embedded engines are not checked: the process starts them itself.
+func dependencies(cfg config.Config, store, stock, search bool) []dependency {
 	var deps []dependency
 	for _, b := range cfg.Kafka.SeedBrokers() {
 		deps = append(deps, dependency{"kafka", b, kafkaCheck(cfg, b)})
 	}
-	if kind, dsn, err := config.ParseDB(cfg.DBOrDefault()); err == nil && kind == config.DBPostgres {
+	if kind, dsn, err := config.ParseDB(cfg.DBOrDefault()); store && err == nil && kind == config.DBPostgres {
 		deps = append(deps, postgresDependency(dsn))
 	}
-	if cfg.Redis.Enabled() {
+	if stock && cfg.Redis.Enabled() {
 		deps = append(deps, redisDependency(cfg.Redis))
 	}
 	if search && cfg.Search.ElasticsearchURL != "" {

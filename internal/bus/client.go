@@ -41,6 +41,11 @@ type Options struct {
 	Rack string
 	// Topics is how EnsureTopics creates topics.
 	Topics TopicPolicy
+	// SessionTimeout is the session timeout of every consumer group this
+	// client's consumers and transactors join: how long a member that
+	// stopped heartbeating (crashed, cut off) keeps its partitions before
+	// the group moves them. 0 keeps the client default, 45 s.
+	SessionTimeout time.Duration
 }
 
 // TopicPolicy is how Mercato creates its topics on the cluster.

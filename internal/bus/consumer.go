@@ -123,6 +123,9 @@ func (c *Client) NewConsumer(o ConsumerOptions) (*Consumer, error) {
 	if o.FromStart {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = c.opts.SessionTimeout
+	}
 	if o.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(o.SessionTimeout))
 	}

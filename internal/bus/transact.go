@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,18 @@ type TransactOptions struct {
 	OnAssigned func(ctx context.Context, assigned map[string][]int32)
 	// OnRevoked runs when partitions leave this instance.
 	OnRevoked func(ctx context.Context, revoked map[string][]int32)
+	// AlignBy, when positive, reads the partitions of Topics that share a
+	// number in step by record timestamp: each batch is merged in
+	// timestamp order, and a partition running more than AlignBy ahead of
+	// a same-numbered one that has records left to read is paused until
+	// that one catches up. An event-time processor of co-partitioned
+	// inputs then sees them interleaved alike whether it reads live or
+	// catches up (see aligner).
+	AlignBy time.Duration
+	// OnReset runs when the instance was fenced (see Run) and starts a new
+	// session: every partition is gone, and those the new session gets
+	// come through OnAssigned again.
+	OnReset func()
 	// OnCommit runs after a batch's transaction committed, so the processor
 	// can count what it produced once and only for good.
 	OnCommit  func()
@@ -51,10 +64,20 @@ type TransactOptions struct {
 type Transactor struct {
 	c       *Client
 	o       TransactOptions
+	opts    []kgo.Opt // the session's, to start a new one after a fence
 	s       *kgo.GroupTransactSession
 	log     *slog.Logger
 	running atomic.Bool
+	fences  []time.Time // recent fences, to tell a cut-off instance from a duplicate id
+	align   *aligner    // nil unless AlignBy
 }
+
+// Fences of one instance within fenceWindow that mean another process runs
+// with its id, rather than a connection cut for longer than the session.
+const (
+	maxFences   = 5
+	fenceWindow = 10 * time.Minute
+)
 
 // NewTransactor builds the session; Run starts it.
 func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
@@ -79,6 +102,15 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 		// A static member does not leave the group when it closes, so a
 		// rolling restart moves no partition either.
 		kgo.InstanceID(c.opts.Prefix+o.TransactionalID),
+		// Range gives each member the same partition numbers of every
+		// topic (they have equal partition counts): co-partitioned inputs
+		// are processed together, which an event-time processor keyed by
+		// partition number needs. Cooperative-sticky balances each topic
+		// on its own. It stays listed so a group still on it upgrades
+		// member by member: the group switches to range once every member
+		// offers it (all partitions are revoked once then, and consumed
+		// again from the committed offsets).
+		kgo.Balancers(kgo.RangeBalancer(), kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeTopics(topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -86,22 +118,78 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 	if o.FromStart {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
+	if st := c.opts.SessionTimeout; st > 0 {
+		// A transaction shorter than the session: a member cut off from
+		// the brokers has its transaction aborted by them before its
+		// partitions move, so the new owner never waits on it.
+		opts = append(opts, kgo.SessionTimeout(st), kgo.TransactionTimeout(min(40*time.Second, st*4/5)))
+	}
 	if o.OnAssigned != nil {
 		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 			o.OnAssigned(ctx, c.logicalAssignment(m))
 		}))
 	}
-	if o.OnRevoked != nil {
-		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-			o.OnRevoked(ctx, c.logicalAssignment(m))
+	if o.AlignBy > 0 {
+		t.align = newAligner(o.AlignBy)
+	}
+	if o.OnRevoked != nil || t.align != nil {
+		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			if t.align != nil {
+				t.align.forget(cl, m)
+			}
+			if o.OnRevoked != nil {
+				o.OnRevoked(ctx, c.logicalAssignment(m))
+			}
 		}))
 	}
 	s, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating transactional session %s: %w", o.Group, err)
 	}
-	t.s = s
+	t.s, t.opts = s, opts
 	return t, nil
+}
+
+// fenced reports whether err means the brokers no longer take this
+// session's transactions or commits: its producer epoch was bumped (a
+// transaction that outlived its timeout, or a newer producer with the same
+// transactional id) or the group moved on without it.
+func fenced(err error) bool {
+	for _, e := range []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.FencedInstanceID, kerr.UnknownMemberID, kerr.IllegalGeneration} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// renew replaces a fenced session with a new one under the same ids. The
+// new session's producer gets a new epoch (fencing anything the old one
+// left behind), and its member rejoins the group; state is rebuilt from
+// what the group assigns. Too many fences in a short time mean another
+// process runs with this instance's id: that is an error.
+func (t *Transactor) renew(err error) error {
+	now := time.Now()
+	t.fences = append(slices.DeleteFunc(t.fences, func(at time.Time) bool { return now.Sub(at) > fenceWindow }), now)
+	if len(t.fences) >= maxFences {
+		return fmt.Errorf("fenced %d times in %v: another process runs with the same instance id %q (each needs its own): %w",
+			len(t.fences), fenceWindow, t.o.TransactionalID, err)
+	}
+	t.log.Warn("this instance was fenced (cut off from the brokers for longer than its session or transaction timeout?); starting a new session",
+		"transactional_id", t.o.TransactionalID, "err", err)
+	t.s.Close()
+	if t.align != nil {
+		t.align.forget(nil, nil) // the new client has nothing paused
+	}
+	if t.o.OnReset != nil {
+		t.o.OnReset()
+	}
+	s, nerr := kgo.NewGroupTransactSession(t.opts...)
+	if nerr != nil {
+		return fmt.Errorf("starting a new transactional session after a fence: %w", nerr)
+	}
+	t.s = s
+	return nil
 }
 
 // Running reports whether the loop is polling.
@@ -112,7 +200,7 @@ func (t *Transactor) Running() bool { return t.running.Load() }
 func (t *Transactor) Run(ctx context.Context) error {
 	t.running.Store(true)
 	defer t.running.Store(false)
-	defer t.s.Close()
+	defer func() { t.s.Close() }() // the session renew made last
 	for {
 		pollCtx, pollCancel := ctx, context.CancelFunc(func() {})
 		if t.o.IdleTick > 0 {
@@ -129,12 +217,24 @@ func (t *Transactor) Run(ctx context.Context) error {
 				t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		polled := fetches.Records()
+		var polled []*kgo.Record
+		if t.align != nil {
+			polled = t.align.batch(fetches)
+			t.align.steer(t.s.Client())
+		} else {
+			polled = fetches.Records()
+		}
 		if len(polled) == 0 && t.o.IdleTick <= 0 {
 			t.s.AllowRebalance()
 			continue
 		}
 		if err := t.s.Begin(); err != nil {
+			if fenced(err) {
+				if err := t.renew(err); err != nil {
+					return err
+				}
+				continue
+			}
 			return fmt.Errorf("beginning transaction: %w", err)
 		}
 		out, perr := t.o.Process(ctx, t.records(polled))
@@ -166,8 +266,14 @@ func (t *Transactor) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.FencedInstanceID) {
-				return fmt.Errorf("ending transaction: another process runs with the same instance id %q (each needs its own): %w", t.o.TransactionalID, err)
+			if fenced(err) {
+				// Nothing of the batch committed (OnAbort ran): the new
+				// session's owner of each partition starts from the
+				// changelog.
+				if err := t.renew(err); err != nil {
+					return err
+				}
+				continue
 			}
 			return fmt.Errorf("ending transaction: %w", err)
 		}

@@ -36,6 +36,17 @@ const (
 	RoleReviews         = "reviews"
 )
 
+// storeRoles are the roles that use the system of record (and the Redis
+// counters in front of it). The others, pricing, inventory-alerts and
+// lake-sink, need only Kafka: a process running only those is given no
+// database or Redis credentials.
+var storeRoles = []string{RoleAPI, RoleOutboxRelay, RoleReplenishment, RoleReviews, RoleReports}
+
+// NeedsStore reports whether any of roles uses the system of record.
+func NeedsStore(roles []string) bool {
+	return slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(storeRoles, r) })
+}
+
 // Implemented lists the roles this build can run, in start order.
 var Implemented = []string{RoleAPI, RoleOutboxRelay, RoleInventoryAlerts, RoleReplenishment, RolePricing, RoleReviews, RoleLakeSink, RoleReports}
 
@@ -159,6 +170,8 @@ type KafkaConfig struct {
 	ReplicationFactor int
 	MinInsyncReplicas int
 	AutoCreateTopics  bool
+	// SessionTimeout of the consumer groups the process joins.
+	SessionTimeout time.Duration
 
 	// ListenTLSCertFile and ListenTLSKeyFile make the embedded broker
 	// accept TLS only. An embedded broker listening beyond loopback needs
@@ -200,6 +213,7 @@ func (c *KafkaConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Rack, "kafka-rack", "", "rack of this process, so consumers fetch from the closest replica (KIP-392)")
 	fs.IntVar(&c.ReplicationFactor, "kafka-replication-factor", -1, "replication factor of the topics Mercato creates (-1: the broker's default)")
 	fs.IntVar(&c.MinInsyncReplicas, "kafka-min-insync-replicas", 0, "min.insync.replicas of the topics Mercato creates (0: the broker's default)")
+	fs.DurationVar(&c.SessionTimeout, "kafka-session-timeout", 45*time.Second, "consumer group session timeout: how long a process that stopped heartbeating (crashed, cut off) keeps its partitions before the group moves them")
 	fs.BoolVar(&c.AutoCreateTopics, "kafka-auto-create-topics", true, "create missing topics at start; when false Mercato only checks they exist")
 	fs.StringVar(&c.ListenTLSCertFile, "kafka-listen-tls-cert-file", "", "certificate (PEM) the embedded broker serves TLS with; needs --kafka-listen-tls-key-file")
 	fs.StringVar(&c.ListenTLSKeyFile, "kafka-listen-tls-key-file", "", "key (PEM) of --kafka-listen-tls-cert-file")
@@ -232,6 +246,9 @@ func (c *KafkaConfig) SASLPasswordValue() (string, error) {
 // Validate reports every problem of the section.
 func (c *KafkaConfig) Validate() error {
 	var p problems
+	if c.SessionTimeout < time.Second {
+		p.add("--kafka-session-timeout %v must be at least 1s (brokers usually allow 6s to 30m)", c.SessionTimeout)
+	}
 	if c.Brokers == "" {
 		if err := checkHostPort(c.Listen); err != nil {
 			p.add("--kafka-listen %q: %v", c.Listen, err)
@@ -972,8 +989,10 @@ func (c *Config) Validate() error {
 		if c.Kafka.Brokers == "" {
 			p.add("--profile distributed needs --kafka-brokers")
 		}
-		if !strings.HasPrefix(c.Store.DB, "postgres://") && !strings.HasPrefix(c.Store.DB, "postgresql://") {
-			p.add("--profile distributed needs --db postgres://...")
+		roles, err := c.RoleList()
+		needsDB := err != nil || NeedsStore(roles)
+		if needsDB && !strings.HasPrefix(c.Store.DB, "postgres://") && !strings.HasPrefix(c.Store.DB, "postgresql://") {
+			p.add("--profile distributed needs --db postgres://... (the roles %s keep the system of record there)", strings.Join(storeRoles, ", "))
 		}
 	default:
 		p.add("--profile must be embedded or distributed, got %q", c.Profile)

@@ -83,6 +83,9 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		{"short token", []string{"--admin-token", "abc"}, nil, []string{"at least 16"}},
 		{"db", []string{"--db", "mysql://x"}, nil, []string{"--db"}},
 		{"distributed needs engines", []string{"--profile", "distributed"}, nil, []string{"--kafka-brokers", "postgres"}},
+		{"distributed api needs postgres", []string{"--profile", "distributed", "--kafka-brokers", "k:9092", "--roles", "pricing,api"}, nil, []string{"needs --db postgres"}},
+		{"session timeout", []string{"--kafka-session-timeout", "100ms"}, nil, []string{"--kafka-session-timeout"}},
+		{"pricing tolerances", []string{"--pricing-allowed-lateness", "-1s", "--pricing-idle-timeout", "0s"}, nil, []string{"--pricing-idle-timeout must be positive"}},
 		{"bad env", nil, []string{"MERCATO_PARTITIONS=many"}, []string{"MERCATO_PARTITIONS"}},
 		{"bad broker list", []string{"--kafka-brokers", "a:1,b"}, nil, []string{"\"b\""}},
 		{"unknown flag", []string{"--nope"}, nil, []string{"nope"}},
@@ -107,6 +110,19 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A process of Kafka-only roles is given no database.
+func TestKafkaOnlyRolesNeedNoDatabase(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, []string{"--profile", "distributed", "--kafka-brokers", "k:9092", "--roles", "pricing,inventory-alerts,lake-sink"}, nil)
+	if err != nil {
+		t.Fatalf("pricing, inventory-alerts and lake-sink without --db: %v", err)
+	}
+	roles, _ := c.RoleList()
+	if config.NeedsStore(roles) {
+		t.Errorf("NeedsStore(%v) = true", roles)
 	}
 }
 
@@ -247,6 +263,7 @@ func TestFlagNamesAndDefaultsAreTheContract(t *testing.T) {
 		"kafka-listen-tls-cert-file":     "",
 		"kafka-listen-tls-key-file":      "",
 		"kafka-role-secrets-dir":         "",
+		"kafka-session-timeout":          "45s",
 	}
 	var c config.Config
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -329,6 +346,7 @@ func TestFlagsFillTheirSection(t *testing.T) {
 		{"kafka-listen-tls-cert-file", "/lc", func(c *config.Config) any { return c.Kafka.ListenTLSCertFile }, "/lc"},
 		{"kafka-listen-tls-key-file", "/lk", func(c *config.Config) any { return c.Kafka.ListenTLSKeyFile }, "/lk"},
 		{"kafka-role-secrets-dir", "/rs", func(c *config.Config) any { return c.Kafka.RoleSecretsDir }, "/rs"},
+		{"kafka-session-timeout", "6s", func(c *config.Config) any { return c.Kafka.SessionTimeout }, 6 * time.Second},
 		{"alert-webhook-url", "http://h/", func(c *config.Config) any { return c.Inventory.AlertWebhookURL }, "http://h/"},
 		{"alert-hysteresis", "0.5", func(c *config.Config) any { return c.Inventory.AlertHysteresis }, 0.5},
 		{"reservation-ttl", "1m", func(c *config.Config) any { return c.Orders.ReservationTTL }, time.Minute},

@@ -165,9 +165,16 @@ func (p *Processor) Run(ctx context.Context) error {
 		OnAbort:         p.onAbort,
 		OnAssigned:      p.onAssigned,
 		OnRevoked:       p.onRevoked,
-		OnCommit:        p.onCommit,
-		FromStart:       true,
-		MaxPoll:         p.o.MaxPoll,
+		OnReset:         p.onReset,
+		// Purchases, stock and products are read in step, so a catching-up
+		// instance sees them interleaved as a live one does: no record
+		// falls behind the watermark because another topic was read
+		// first, and prices are the same however instances stop, restart
+		// or move.
+		AlignBy:   p.o.Config.OutOfOrderness / 2,
+		OnCommit:  p.onCommit,
+		FromStart: true,
+		MaxPoll:   p.o.MaxPoll,
 		// A silent instance still closes its windows once the idle timeout
 		// lets its watermarks follow the wall clock.
 		IdleTick: p.o.IdleTick,
@@ -302,6 +309,19 @@ func (p *Processor) onRevoked(_ context.Context, revoked map[string][]int32) {
 			delete(p.needRestore, part)
 		}
 	}
+}
+
+// onReset forgets every partition: the instance was fenced, and the new
+// session's assignment restores what it gets from the changelog.
+func (p *Processor) onReset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.pricers)
+	clear(p.recent)
+	clear(p.needRestore)
+	p.statsMu.Lock()
+	p.pending = changeStats{}
+	p.statsMu.Unlock()
 }
 
 // onAbort forgets every partition's in-memory state: the aborted batch's
