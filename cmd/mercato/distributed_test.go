@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,7 +28,7 @@ type rolesProc struct {
 	args   []string
 	http   string
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	exited chan struct{}
 	// host, when set, is the network namespace the process runs in: a
 	// separate host.
@@ -36,7 +37,7 @@ type rolesProc struct {
 
 func (p *rolesProc) start(t *testing.T) {
 	t.Helper()
-	p.stderr = new(bytes.Buffer)
+	p.stderr = new(syncBuffer)
 	p.exited = make(chan struct{})
 	if p.host != nil {
 		p.cmd = p.host.Command(binary, p.args...)
@@ -316,4 +317,23 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d sold, %d purchase events (%d late), %d price changes, %d purchase orders",
 		len(paid), sold, purchases, replay.late, replay.changes, len(pos.Items))
+}
+
+// syncBuffer is a process's stderr, read by the test while the process
+// writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +73,8 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 		cancel()
 		if len(recs) == 0 {
 			empty++
+		} else {
+			empty = 0
 		}
 		for _, r := range recs {
 			br := &bus.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
@@ -101,9 +105,11 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 	for _, topic := range inputs {
 		l.inputs = append(l.inputs, byTopic[topic]...)
 	}
-	// Stable: each topic's records stay in their log order, and at equal
-	// times products come first, then stock, then purchases.
-	slices.SortStableFunc(l.inputs, func(a, b *bus.Record) int { return a.Timestamp.Compare(b.Timestamp) })
+	// Stable: each topic's records stay in their log order; equal times go
+	// by topic name, as the processor merges them.
+	slices.SortStableFunc(l.inputs, func(a, b *bus.Record) int {
+		return cmp.Or(a.Timestamp.Compare(b.Timestamp), strings.Compare(a.Topic, b.Topic))
+	})
 	return l
 }
 

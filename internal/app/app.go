@@ -118,10 +118,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
 	}
 	a.mods = modules{table: a.moduleTable()}
-	// Every process opens the event log and the system of record (and Redis
-	// when set), whatever its roles: a backend it cannot reach fails every
-	// deployment at startup, and WriterPriority always has a store.
-	targets := append([]string{modBus, modStore, modStock}, a.roles...)
+	// Every process opens the event log, and the system of record (and
+	// Redis when set) unless its roles need only Kafka (pricing,
+	// inventory-alerts, lake-sink): a backend it cannot reach fails the
+	// deployment at startup, and one it does not use is neither opened
+	// nor checked.
+	targets := []string{modBus}
+	if config.NeedsStore(a.roles) {
+		targets = append(targets, modStore, modStock)
+	}
+	targets = append(targets, a.roles...)
 	if !slices.Contains(a.roles, config.RoleAPI) {
 		targets = append(targets, modOps) // /healthz, /readyz and /metrics of a worker process
 	}
@@ -155,7 +161,12 @@ func (a *App) AdminToken() string { return a.adminToken }
 
 // WriterPriority reports whether the SQLite writer got the nice value asked
 // for (sqlstore.Store.WriterPriority).
-func (a *App) WriterPriority() error { return a.store.WriterPriority() }
+func (a *App) WriterPriority() error {
+	if a.store == nil {
+		return fmt.Errorf("this process opens no system of record: %w", errors.ErrUnsupported)
+	}
+	return a.store.WriterPriority()
+}
 
 // Run serves until ctx is cancelled, then stops gracefully: /readyz fails
 // at once, requests are still served for --shutdown-drain so load balancers

@@ -379,9 +379,14 @@ func TestEachRoleStartsAlone(t *testing.T) {
 			if a.HTTPAddr() == "" {
 				t.Errorf("--roles %s: not listening on --http-addr", role)
 			}
-			// Every process opens the system of record, whatever its roles
-			// (a nil store would panic here).
+			// A role that keeps stock opens the system of record; one that
+			// needs only Kafka opens none and creates no database file.
+			// (WriterPriority must not panic either way.)
 			_ = a.WriterPriority()
+			_, statErr := os.Stat(filepath.Join(cfg.DataDir, "mercato.db"))
+			if needs := config.NeedsStore([]string{role}); needs == os.IsNotExist(statErr) {
+				t.Errorf("--roles %s: needs the store %v, yet the database file: %v", role, needs, statErr)
+			}
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -20,25 +21,52 @@ import (
 // sparse inputs cost a live consumer nothing.
 type aligner struct {
 	by  time.Duration
-	mu  sync.Mutex                    // the revoke callback runs on the group's goroutine
-	pos map[int32]map[string]*readPos // partition number → broker topic → position
+	now func() time.Time
+	mu  sync.Mutex // the assign and revoke callbacks run on the group's goroutine
+	// owned are the partitions the group gave this member: a batch polled
+	// before a revoke took effect may still hold records of others.
+	owned map[string]map[int32]bool
+	pos   map[int32]map[string]*readPos // partition number → broker topic → position
 }
 
 // readPos is how far a consumer has read one topic's partition.
 type readPos struct {
-	last   time.Time // newest record timestamp read
-	next   int64     // offset after the last record read
-	end    int64     // last stable offset at the last fetch: what there is to read
-	paused bool
+	last    time.Time // newest record timestamp read
+	next    int64     // offset after the last record read
+	end     int64     // last stable offset at the last fetch with records
+	fetched time.Time // wall clock of that fetch
+	paused  bool
 }
 
-// behind reports whether the partition has records left to read. The last
-// stable offset is one past a transaction's commit marker, which is no
-// record: one offset short of it is the end.
-func (p *readPos) behind() bool { return p.end-p.next > 1 }
+// laggardFor is how long a partition that had records left to read at its
+// last fetch with records still counts as behind. The client drops fetches
+// that bring no records, so the end it knows is not refreshed once it is
+// read through; and a transactional input's end can sit past commit
+// markers, which are no records. A partition being caught up brings records
+// at every fetch.
+const laggardFor = time.Second
+
+// behind reports whether the partition has records left to read.
+func (p *readPos) behind(now time.Time) bool {
+	return p.end > p.next && now.Sub(p.fetched) < laggardFor
+}
 
 func newAligner(by time.Duration) *aligner {
-	return &aligner{by: by, pos: map[int32]map[string]*readPos{}}
+	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]bool{}, pos: map[int32]map[string]*readPos{}}
+}
+
+// assign records partitions the group gave this member.
+func (a *aligner) assign(assigned map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for topic, parts := range assigned {
+		if a.owned[topic] == nil {
+			a.owned[topic] = map[int32]bool{}
+		}
+		for _, p := range parts {
+			a.owned[topic][p] = true
+		}
+	}
 }
 
 // batch records what fetches read and returns their records merged in
@@ -46,10 +74,15 @@ func newAligner(by time.Duration) *aligner {
 func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now := a.now()
 	var runs [][]*kgo.Record
 	n := 0
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if fp.Err != nil {
+		if fp.Err != nil || !a.owned[fp.Topic][fp.Partition] {
+			if fp.Err == nil {
+				runs = append(runs, fp.Records) // passed on, not steered by
+				n += len(fp.Records)
+			}
 			return
 		}
 		byTopic := a.pos[fp.Partition]
@@ -67,13 +100,12 @@ func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
 			p = &readPos{}
 			byTopic[fp.Topic] = p
 		}
-		if fp.LastStableOffset >= 0 {
-			p.end = fp.LastStableOffset
-		} else {
-			p.end = fp.HighWatermark
-		}
 		if len(fp.Records) == 0 {
 			return
+		}
+		p.end, p.fetched = fp.HighWatermark, now
+		if fp.LastStableOffset >= 0 {
+			p.end = fp.LastStableOffset
 		}
 		for _, r := range fp.Records {
 			if r.Timestamp.After(p.last) {
@@ -84,11 +116,12 @@ func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
 		runs = append(runs, fp.Records)
 		n += len(fp.Records)
 	})
+	runs = slices.DeleteFunc(runs, func(r []*kgo.Record) bool { return len(r) == 0 })
 	out := make([]*kgo.Record, 0, n)
 	for len(runs) > 0 {
 		first := 0
 		for i := 1; i < len(runs); i++ {
-			if runs[i][0].Timestamp.Before(runs[first][0].Timestamp) {
+			if earlier(runs[i][0], runs[first][0]) {
 				first = i
 			}
 		}
@@ -100,17 +133,30 @@ func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
 	return out
 }
 
+// earlier orders records of different partitions: by timestamp, then
+// topic and partition, so equal times merge the same way every time.
+func earlier(r, q *kgo.Record) bool {
+	if c := r.Timestamp.Compare(q.Timestamp); c != 0 {
+		return c < 0
+	}
+	if r.Topic != q.Topic {
+		return r.Topic < q.Topic
+	}
+	return r.Partition < q.Partition
+}
+
 // steer pauses the partitions that ran ahead and resumes those whose
 // laggards caught up.
 func (a *aligner) steer(cl *kgo.Client) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now := a.now()
 	pause, resume := map[string][]int32{}, map[string][]int32{}
 	for part, byTopic := range a.pos {
 		for topic, p := range byTopic {
 			ahead := false
 			for other, q := range byTopic {
-				if other != topic && q.behind() && p.last.Sub(q.last) > a.by {
+				if other != topic && q.behind(now) && p.last.Sub(q.last) > a.by {
 					ahead = true
 					break
 				}
@@ -132,15 +178,36 @@ func (a *aligner) steer(cl *kgo.Client) {
 	}
 }
 
-// forget drops the positions of partitions that left (or all, with nil),
-// resuming any it had paused.
+// forget drops the partitions that left this member (all, with nil): their
+// positions, and their pauses, which the client would otherwise keep.
 func (a *aligner) forget(cl *kgo.Client, revoked map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if revoked == nil {
+		clear(a.owned)
+	}
+	for topic, parts := range revoked {
+		for _, p := range parts {
+			delete(a.owned[topic], p)
+		}
+	}
+	a.drop(cl, func(topic string, part int32) bool { return revoked == nil || slices.Contains(revoked[topic], part) })
+}
+
+// restart drops every position after an aborted batch: the client reads
+// again from the committed offsets, behind what the positions say.
+func (a *aligner) restart(cl *kgo.Client) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.drop(cl, func(string, int32) bool { return true })
+}
+
+// drop removes the positions match selects and resumes those paused.
+func (a *aligner) drop(cl *kgo.Client, match func(topic string, part int32) bool) {
 	resume := map[string][]int32{}
 	for part, byTopic := range a.pos {
 		for topic, p := range byTopic {
-			if revoked != nil && !containsPart(revoked[topic], part) {
+			if !match(topic, part) {
 				continue
 			}
 			if p.paused && cl != nil {
@@ -155,13 +222,4 @@ func (a *aligner) forget(cl *kgo.Client, revoked map[string][]int32) {
 	if len(resume) > 0 {
 		cl.ResumeFetchPartitions(resume)
 	}
-}
-
-func containsPart(parts []int32, p int32) bool {
-	for _, q := range parts {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }

@@ -38,6 +38,9 @@ func TestAlignerMergesAndPausesTheLeader(t *testing.T) {
 	}
 	defer cl.Close()
 	a := newAligner(2 * time.Second)
+	clock := time.Unix(1_900_000_000, 0)
+	a.now = func() time.Time { return clock }
+	a.assign(map[string][]int32{"purchases": {0}, "stock": {0}, "products": {0}})
 	// Catching up: purchases fetched through 10 s, stock only through 3 s
 	// with more to read.
 	got := a.batch(fetchOf(
@@ -61,25 +64,47 @@ func TestAlignerMergesAndPausesTheLeader(t *testing.T) {
 	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
 		t.Fatalf("paused %v after stock caught up", paused)
 	}
-	// Purchases run ahead again, but stock has nothing left to read (its
-	// last stable offset is one past a commit marker): nothing is held.
-	a.batch(fetchOf(fetchPart{"purchases", 0, 4, 200, []int{20, 30}}, fetchPart{"stock", 0, 5, 6, nil}))
+	// Stock is read to its end (offset 5 of 5): purchases running ahead
+	// are not held.
+	a.batch(fetchOf(fetchPart{"stock", 0, 5, 6, []int{11}}, fetchPart{"purchases", 0, 4, 200, []int{20, 30}}))
 	a.steer(cl)
 	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
 		t.Fatalf("paused %v though stock is read to its end", paused)
 	}
+	// A laggard that stops bringing records (its end is past commit
+	// markers, or empty fetches are all the client sees) stops counting
+	// as behind after a second.
+	a.batch(fetchOf(fetchPart{"stock", 0, 6, 9, []int{12}}, fetchPart{"purchases", 0, 6, 200, []int{31}}))
+	a.steer(cl)
+	if paused := cl.PauseFetchPartitions(nil); len(paused["purchases"]) != 1 {
+		t.Fatalf("paused %v, want purchases behind stock with records left", paused)
+	}
+	clock = clock.Add(2 * time.Second)
+	a.steer(cl)
+	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
+		t.Fatalf("paused %v by a laggard silent for 2 s", paused)
+	}
 	// A partition seen only in empty fetches (its start is unknown) holds
 	// nothing back either.
-	a.batch(fetchOf(fetchPart{"products", 0, 0, 50, nil}, fetchPart{"purchases", 0, 6, 200, []int{40}}))
+	a.batch(fetchOf(fetchPart{"products", 0, 0, 50, nil}, fetchPart{"purchases", 0, 7, 200, []int{40}}))
 	a.steer(cl)
 	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
 		t.Fatalf("paused %v behind a partition never read", paused)
 	}
 	// Revoked partitions are forgotten and resumed.
-	a.batch(fetchOf(fetchPart{"stock", 0, 7, 100, []int{41}}, fetchPart{"purchases", 0, 7, 300, []int{50}}))
+	a.batch(fetchOf(fetchPart{"stock", 0, 7, 100, []int{41}}, fetchPart{"purchases", 0, 8, 300, []int{50}}))
 	a.steer(cl)
+	if paused := cl.PauseFetchPartitions(nil); len(paused["purchases"]) != 1 {
+		t.Fatalf("paused %v, want purchases", paused)
+	}
 	a.forget(cl, map[string][]int32{"purchases": {0}, "stock": {0}})
 	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 || len(a.pos) != 0 {
 		t.Fatalf("after revoke: paused %v, positions %v", paused, a.pos)
+	}
+	// Records of a partition no longer owned pass through unsteered.
+	got = a.batch(fetchOf(fetchPart{"stock", 0, 9, 100, []int{60}}, fetchPart{"purchases", 0, 9, 300, []int{70}}))
+	a.steer(cl)
+	if paused := cl.PauseFetchPartitions(nil); len(got) != 2 || len(paused) != 0 || len(a.pos) != 0 {
+		t.Fatalf("unowned partitions: %d records, paused %v, positions %v", len(got), paused, a.pos)
 	}
 }

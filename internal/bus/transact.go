@@ -124,13 +124,18 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 		// partitions move, so the new owner never waits on it.
 		opts = append(opts, kgo.SessionTimeout(st), kgo.TransactionTimeout(min(40*time.Second, st*4/5)))
 	}
-	if o.OnAssigned != nil {
-		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-			o.OnAssigned(ctx, c.logicalAssignment(m))
-		}))
-	}
 	if o.AlignBy > 0 {
 		t.align = newAligner(o.AlignBy)
+	}
+	if o.OnAssigned != nil || t.align != nil {
+		opts = append(opts, kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+			if t.align != nil {
+				t.align.assign(m)
+			}
+			if o.OnAssigned != nil {
+				o.OnAssigned(ctx, c.logicalAssignment(m))
+			}
+		}))
 	}
 	if o.OnRevoked != nil || t.align != nil {
 		opts = append(opts, kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
@@ -259,6 +264,9 @@ func (t *Transactor) Run(ctx context.Context) error {
 		committed, err := t.s.End(endCtx, try)
 		endCancel()
 		t.s.AllowRebalance()
+		if !committed && t.align != nil {
+			t.align.restart(t.s.Client())
+		}
 		if !committed && t.o.OnAbort != nil {
 			t.o.OnAbort()
 		}

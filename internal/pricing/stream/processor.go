@@ -171,7 +171,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		// falls behind the watermark because another topic was read
 		// first, and prices are the same however instances stop, restart
 		// or move.
-		AlignBy:   p.o.Config.OutOfOrderness / 2,
+		AlignBy:   max(p.o.Config.OutOfOrderness/2, 100*time.Millisecond),
 		OnCommit:  p.onCommit,
 		FromStart: true,
 		MaxPoll:   p.o.MaxPoll,
