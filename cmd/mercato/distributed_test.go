@@ -46,6 +46,7 @@ func (p *rolesProc) start(t *testing.T) {
 	}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
+	testenv.DiesWithTest(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", p.name, err)
 	}

@@ -107,6 +107,7 @@ func startWith(t *testing.T, dataDir string, httpPort, kafkaPort int, extra ...s
 	p.cmd = exec.Command(binary, serveArgs(dataDir, p.http, p.kafka, extra)...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), "MERCATO_LOG_LEVEL=warn")
+	testenv.DiesWithTest(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -135,6 +135,7 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 // failure), and kills it at the end of the test.
 func startServer(t testing.TB, cmd *exec.Cmd, what string) {
 	t.Helper()
+	DiesWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", what, err)
 	}
