@@ -204,22 +204,34 @@ func distinctPurchases(t *testing.T, seed, sku string) int {
 }
 
 // readTopic passes every record of topic, from the start, to fn, until
-// three polls of a second bring nothing; opts add client options (the
-// isolation level, say).
+// three polls of a second in a row bring nothing; opts add client options
+// (the isolation level, security).
 func readTopic(t *testing.T, seed, topic string, fn func(*kgo.Record), opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumeTopics(topic),
+	readTopics(t, seed, []string{topic}, fn, opts...)
+}
+
+// readTopics is readTopic for several topics with one client.
+func readTopics(t *testing.T, seed string, topics []string, fn func(*kgo.Record), opts ...kgo.Opt) {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	deadline := time.Now().Add(2 * time.Minute)
 	for empty := 0; empty < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v still written to after two minutes of reading", topics)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		recs := cl.PollFetches(ctx).Records()
 		cancel()
 		if len(recs) == 0 {
 			empty++
+		} else {
+			empty = 0
 		}
 		for _, r := range recs {
 			fn(r)

@@ -94,17 +94,7 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	broker := &rolesProc{name: "broker"}
 	broker.args = []string{"broker", "--data-dir", filepath.Join(root, "broker"), "--kafka-listen", kafka, "--partitions", "4"}
 	broker.start(t)
-	c, err := bus.NewClient(bus.Options{Brokers: []string{kafka}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	testenv.WaitFor(t, "mercato broker to create its topics", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := c.Partitions(ctx, event.TopicPurchases, event.TopicPrices)
-		return err == nil
-	})
+	c := brokerClient(t, bus.Options{Brokers: []string{kafka}})
 
 	lakeDir := filepath.Join(root, "lake")
 	proc := func(name, roles string, extra ...string) *rolesProc {
@@ -258,19 +248,7 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	// membership), so it takes its partitions back without waiting for the
 	// killed member's 45 s session timeout; the bound leaves room for a
 	// loaded machine.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		lag, err := c.GroupLag(ctx, "pricing", event.TopicPurchases, event.TopicInventory, event.TopicProducts)
-		cancel()
-		if err == nil && lag == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pricing group still lags %d records (%v) two minutes after the load", lag, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitPricingCaughtUp(t, c, func() string { return pricingAssignment(t, kafka) })
 	// Each purchase counted exactly once by pricing, across the SIGKILL:
 	// the SKU's partition of the three input topics, replayed in one
 	// process with no crash, gives the same prices (each change with its
@@ -337,4 +315,39 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// brokerClient connects to a `mercato broker` the test started and waits
+// until it has created its topics; the client closes at cleanup.
+func brokerClient(t *testing.T, o bus.Options) *bus.Client {
+	t.Helper()
+	c, err := bus.NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	testenv.WaitFor(t, "mercato broker to create its topics", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := c.Partitions(ctx, event.TopicPurchases, event.TopicPrices)
+		return err == nil
+	})
+	return c
+}
+
+// waitPricingCaughtUp waits, at most two minutes, until the pricing group
+// has committed every input record; diag describes the group on failure.
+func waitPricingCaughtUp(t *testing.T, c *bus.Client, diag func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		lag, err := c.GroupLag(ctx, "pricing", event.TopicPurchases, event.TopicInventory, event.TopicProducts)
+		cancel()
+		if err == nil && lag == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pricing group still lags %d records (%v) two minutes after the load:\n%s", lag, err, diag())
+		}
+	}
 }

@@ -87,7 +87,7 @@ func TestBadConfigExitsTwoWithOneLinePerProblem(t *testing.T) {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	http   string
 	kafka  string
 }
@@ -100,7 +100,7 @@ func start(t *testing.T, dataDir string, httpPort, kafkaPort int) *proc {
 func startWith(t *testing.T, dataDir string, httpPort, kafkaPort int, extra ...string) *proc {
 	t.Helper()
 	p := &proc{
-		stderr: new(bytes.Buffer),
+		stderr: new(syncBuffer),
 		http:   "127.0.0.1:" + strconv.Itoa(httpPort),
 		kafka:  "127.0.0.1:" + strconv.Itoa(kafkaPort),
 	}

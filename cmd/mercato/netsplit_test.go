@@ -57,22 +57,12 @@ func TestPricingCutOffFromTheBroker(t *testing.T) {
 		"--kafka-sasl-mechanism", "SCRAM-SHA-256", "--kafka-sasl-username", "mercato", "--kafka-sasl-password-file", pwFile,
 		"--kafka-role-secrets-dir", secrets}}
 	broker.start(t)
-	c, err := bus.NewClient(bus.Options{Brokers: []string{kafka}, Security: bus.Security{TLS: true, CAFile: cert,
+	c := brokerClient(t, bus.Options{Brokers: []string{kafka}, Security: bus.Security{TLS: true, CAFile: cert,
 		SASLMechanism: "SCRAM-SHA-256", Username: "mercato", Password: adminPassword}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	testenv.WaitFor(t, "mercato broker to create its topics", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := c.Partitions(ctx, event.TopicPurchases, event.TopicPrices)
-		return err == nil
-	})
 	// An operator provisions the topics (`mercato topics create`): the
 	// role principals may not create any.
 	ectx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	err = c.EnsureTopics(ectx, stream.Topics(), testPartitions)
+	err := c.EnsureTopics(ectx, stream.Topics(), testPartitions)
 	cancel()
 	if err != nil {
 		t.Fatal(err)
@@ -210,20 +200,9 @@ func TestPricingCutOffFromTheBroker(t *testing.T) {
 	default:
 	}
 
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		lag, err := c.GroupLag(ctx, "pricing", event.TopicPurchases, event.TopicInventory, event.TopicProducts)
-		cancel()
-		if err == nil && lag == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pricing group still lags %d records (%v) two minutes after the load:\n%s\nnear said:\n%s\nfar said:\n%s",
-				lag, err, pricingAssignment(t, kafka, adminOpts...), near.stderr.String(), far.stderr.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitPricingCaughtUp(t, c, func() string {
+		return pricingAssignment(t, kafka, adminOpts...) + "\nnear said:\n" + near.stderr.String() + "\nfar said:\n" + far.stderr.String()
+	})
 	replay := readPricingLog(t, kafka, adminOpts...).check(t, skus...)
 	if got := int64(replay.counted + replay.late); got != published.Load() {
 		t.Errorf("the replay counted %d purchases and %d late, want the %d published", replay.counted, replay.late, published.Load())

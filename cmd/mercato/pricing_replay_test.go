@@ -60,48 +60,32 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 	l := &pricingLog{prices: map[string][]string{}, seen: map[string]bool{}, states: map[string][]byte{}}
 	inputs := []string{event.TopicProducts, event.TopicInventory, event.TopicPurchases}
 	topics := append([]string{event.TopicPricingRules, event.TopicPrices, stream.TopicChangelog}, inputs...)
-	var byTopic = map[string][]*bus.Record{}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for empty := 0; empty < 3; {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		recs := cl.PollFetches(ctx).Records()
-		cancel()
-		if len(recs) == 0 {
-			empty++
-		} else {
-			empty = 0
-		}
-		for _, r := range recs {
-			br := &bus.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-			switch r.Topic {
-			case event.TopicPricingRules:
-				l.rules = append(l.rules, br)
-			case event.TopicPrices:
-				env, err := event.Decode(r.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !l.seen[env.ID] { // readers deduplicate on the id
-					l.seen[env.ID] = true
-					l.prices[env.Subject] = append(l.prices[env.Subject], env.ID+" "+string(env.Data))
-				}
-			case stream.TopicChangelog:
-				if r.Value == nil {
-					continue
-				}
-				if st, err := pricing.DecodeSKUState(r.Value); err == nil && st.SKU != "" && bytes.HasPrefix(r.Key, []byte(st.SKU)) {
-					l.states[st.SKU] = r.Value // one partition holds a SKU: its records come in order
-				}
-			default:
-				byTopic[r.Topic] = append(byTopic[r.Topic], br)
+	byTopic := map[string][]*bus.Record{}
+	readTopics(t, seed, topics, func(r *kgo.Record) {
+		br := &bus.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+		switch r.Topic {
+		case event.TopicPricingRules:
+			l.rules = append(l.rules, br)
+		case event.TopicPrices:
+			env, err := event.Decode(r.Value)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if !l.seen[env.ID] { // readers deduplicate on the id
+				l.seen[env.ID] = true
+				l.prices[env.Subject] = append(l.prices[env.Subject], env.ID+" "+string(env.Data))
+			}
+		case stream.TopicChangelog:
+			if r.Value == nil {
+				return
+			}
+			if st, err := pricing.DecodeSKUState(r.Value); err == nil && st.SKU != "" && bytes.HasPrefix(r.Key, []byte(st.SKU)) {
+				l.states[st.SKU] = r.Value // one partition holds a SKU: its records come in order
+			}
+		default:
+			byTopic[r.Topic] = append(byTopic[r.Topic], br)
 		}
-	}
+	}, append([]kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
 	for _, topic := range inputs {
 		l.inputs = append(l.inputs, byTopic[topic]...)
 	}
