@@ -14,7 +14,10 @@ import (
 func TestBenchOrdersWatchers(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	args := []string{"bench", "orders", "--clients", "2", "--duration", "1s", "--skus", "5", "--roles", "api,outbox-relay", "--watchers", "3"}
+	// Three seconds: under a loaded CI machine with -race the first events
+	// reach the streams a second or more after the process starts (relay,
+	// then the live feed's reader); a one-second run once saw none.
+	args := []string{"bench", "orders", "--clients", "2", "--duration", "3s", "--skus", "5", "--roles", "api,outbox-relay", "--watchers", "3"}
 	if code := run(context.Background(), args, &out, &errb); code != 0 {
 		t.Fatalf("bench exit %d: %s", code, errb.String())
 	}
