@@ -184,9 +184,9 @@ func TestRolesAcrossProcesses(t *testing.T) {
 	time.Sleep(time.Second)
 	victim.start(t)
 	api2.start(t)
-	// Long enough after the restart for the watermark (newest event − 5 s)
+	// Long enough after the restart for the watermark (newest event − 10 s)
 	// to pass several boundaries.
-	time.Sleep(8 * time.Second)
+	time.Sleep(14 * time.Second)
 	cancel()
 	<-done
 	paid := load.acknowledged()
