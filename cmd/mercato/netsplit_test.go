@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
@@ -57,8 +52,8 @@ func TestPricingCutOffFromTheBroker(t *testing.T) {
 		"--kafka-sasl-mechanism", "SCRAM-SHA-256", "--kafka-sasl-username", "mercato", "--kafka-sasl-password-file", pwFile,
 		"--kafka-role-secrets-dir", secrets}}
 	broker.start(t)
-	c := brokerClient(t, bus.Options{Brokers: []string{kafka}, Security: bus.Security{TLS: true, CAFile: cert,
-		SASLMechanism: "SCRAM-SHA-256", Username: "mercato", Password: adminPassword}})
+	admin := bus.Security{TLS: true, CAFile: cert, SASLMechanism: "SCRAM-SHA-256", Username: "mercato", Password: adminPassword}
+	c := brokerClient(t, bus.Options{Brokers: []string{kafka}, Security: admin})
 	// An operator provisions the topics (`mercato topics create`): the
 	// role principals may not create any.
 	ectx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -67,14 +62,10 @@ func TestPricingCutOffFromTheBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pem, err := os.ReadFile(cert)
+	adminOpts, err := admin.ClientOpts() // for the test's own readers
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	adminOpts := []kgo.Opt{kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
-		kgo.SASL(scram.Auth{User: "mercato", Pass: adminPassword}.AsSha256Mechanism())}
 
 	// Each pricing process authenticates as the pricing principal, whose
 	// ACLs are all it needs.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mercato-platform/mercato/internal/app"
 	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/config"
 	"github.com/mercato-platform/mercato/internal/dedup"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/pricing"
@@ -28,9 +31,8 @@ import (
 // out-of-orderness, which makes it irrelevant to the prices. With 5 s a
 // loaded CI run once saw more skew than that: a pause takes effect on the
 // next fetches, and one fetch of purchases can span seconds more than one
-// of stock levels. No partition
-// idles for the run (the wall clock would decide then). replayConfig
-// matches it.
+// of stock levels. No partition idles for the run (the wall clock would
+// decide then).
 var pricingInSeconds = []string{
 	"--pricing-slide", "1s", "--pricing-window", "4s", "--pricing-out-of-orderness", "10s", "--pricing-allowed-lateness", "3s",
 	"--pricing-idle-timeout", "10m",
@@ -39,10 +41,16 @@ var pricingInSeconds = []string{
 // testPartitions is the --partitions of the multi-process tests.
 const testPartitions = 4
 
-func replayConfig() pricing.Config {
-	cfg := pricing.DefaultConfig()
-	cfg.Window, cfg.Slide, cfg.OutOfOrderness, cfg.AllowedLateness, cfg.IdleTimeout = 4*time.Second, time.Second, 10*time.Second, 3*time.Second, 10*time.Minute
-	return cfg
+// replayConfig is the configuration serve builds from pricingInSeconds.
+func replayConfig(t *testing.T) pricing.Config {
+	t.Helper()
+	var c config.PricingConfig
+	fs := flag.NewFlagSet("pricing", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse(pricingInSeconds); err != nil {
+		t.Fatal(err)
+	}
+	return app.PricingConfig(c)
 }
 
 // pricingLog is what the broker holds of pricing, read committed: its
@@ -52,15 +60,15 @@ type pricingLog struct {
 	inputs []*bus.Record
 	rules  []*bus.Record
 	prices map[string][]string // SKU → each change once: id and data
-	seen   map[string]bool
-	states map[string][]byte // SKU → last changelog record
+	states map[string][]byte   // SKU → last changelog record
 }
 
 // readPricingLog reads the pricing topics from the start with one client;
 // opts add the client's security.
 func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 	t.Helper()
-	l := &pricingLog{prices: map[string][]string{}, seen: map[string]bool{}, states: map[string][]byte{}}
+	l := &pricingLog{prices: map[string][]string{}, states: map[string][]byte{}}
+	seen := map[string]bool{} // price ids: readers deduplicate on them
 	inputs := []string{event.TopicProducts, event.TopicInventory, event.TopicPurchases}
 	topics := append([]string{event.TopicPricingRules, event.TopicPrices, stream.TopicChangelog}, inputs...)
 	byTopic := map[string][]*bus.Record{}
@@ -74,8 +82,8 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !l.seen[env.ID] { // readers deduplicate on the id
-				l.seen[env.ID] = true
+			if !seen[env.ID] {
+				seen[env.ID] = true
 				l.prices[env.Subject] = append(l.prices[env.Subject], env.ID+" "+string(env.Data))
 			}
 		case stream.TopicChangelog:
@@ -132,9 +140,10 @@ func (l *pricingLog) check(t *testing.T, skus ...string) pricingReplay {
 	for _, sku := range skus {
 		parts[bus.PartitionOf([]byte(sku), testPartitions)] = true
 	}
+	cfg := replayConfig(t)
 	pricers, seen := map[int32]*pricing.Pricer{}, map[int32]*dedup.IDs{}
 	for part := range parts {
-		if pricers[part], err = pricing.NewPricer(replayConfig(), book); err != nil {
+		if pricers[part], err = pricing.NewPricer(cfg, book); err != nil {
 			t.Fatal(err)
 		}
 		seen[part] = dedup.New(0)
@@ -175,6 +184,7 @@ func (l *pricingLog) check(t *testing.T, skus ...string) pricingReplay {
 		}
 	}
 	for _, sku := range skus {
+		part := bus.PartitionOf([]byte(sku), testPartitions)
 		want, got := replayed[sku], l.prices[sku]
 		out.changes += len(want)
 		if len(want) == 0 {
@@ -182,9 +192,9 @@ func (l *pricingLog) check(t *testing.T, skus ...string) pricingReplay {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("commerce.prices of %s differs from a single-process replay of its input:\n%s\n%s", sku, firstDiff(got, want),
-				l.publishDelays(bus.PartitionOf([]byte(sku), testPartitions)))
+				l.publishDelays(part))
 		}
-		st, ok := pricers[bus.PartitionOf([]byte(sku), testPartitions)].SKU(sku)
+		st, ok := pricers[part].SKU(sku)
 		if !ok {
 			t.Errorf("the replay never saw %s", sku)
 			continue

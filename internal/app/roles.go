@@ -352,14 +352,22 @@ func (a *App) initReplenishment(context.Context) error {
 	return nil
 }
 
+// PricingConfig is the pricing stream's configuration from the --pricing-*
+// flags: what the pricing role runs with, and what a replay of its input
+// must use to price alike.
+func PricingConfig(c config.PricingConfig) pricing.Config {
+	pc := pricing.DefaultConfig()
+	pc.Window, pc.Slide = c.Window, c.Slide
+	pc.OutOfOrderness, pc.AllowedLateness, pc.IdleTimeout = c.OutOfOrderness, c.AllowedLateness, c.IdleTimeout
+	return pc
+}
+
 // initPricing is the pricing role: the stream processor that moves prices.
 func (a *App) initPricing(ctx context.Context) error {
 	if err := a.ensureTopics(ctx, stream.Topics()); err != nil {
 		return fmt.Errorf("preparing pricing topics: %w", err)
 	}
-	pc := pricing.DefaultConfig()
-	pc.Window, pc.Slide = a.cfg.Pricing.Window, a.cfg.Pricing.Slide
-	pc.OutOfOrderness, pc.AllowedLateness, pc.IdleTimeout = a.cfg.Pricing.OutOfOrderness, a.cfg.Pricing.AllowedLateness, a.cfg.Pricing.IdleTimeout
+	pc := PricingConfig(a.cfg.Pricing)
 	proc, err := stream.NewProcessor(stream.ProcessorOptions{
 		Client: a.bus, Config: pc, Fallback: pricing.DefaultRule(), InstanceID: a.cfg.Pricing.InstanceID, Logger: a.log,
 		IdleTick: pc.IdleTimeout / 2, Now: a.now,

@@ -78,30 +78,25 @@ func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
 	var runs [][]*kgo.Record
 	n := 0
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if fp.Err != nil || !a.owned[fp.Topic][fp.Partition] {
-			if fp.Err == nil {
-				runs = append(runs, fp.Records) // passed on, not steered by
-				n += len(fp.Records)
-			}
+		// An empty fetch says nothing: where it started is unknown, so a
+		// partition counts from the first record read.
+		if fp.Err != nil || len(fp.Records) == 0 {
 			return
+		}
+		runs = append(runs, fp.Records)
+		n += len(fp.Records)
+		if !a.owned[fp.Topic][fp.Partition] {
+			return // passed on, not steered by
 		}
 		byTopic := a.pos[fp.Partition]
+		if byTopic == nil {
+			byTopic = map[string]*readPos{}
+			a.pos[fp.Partition] = byTopic
+		}
 		p := byTopic[fp.Topic]
 		if p == nil {
-			if len(fp.Records) == 0 {
-				// Where an empty fetch started is unknown: a partition
-				// counts from its first record read.
-				return
-			}
-			if byTopic == nil {
-				byTopic = map[string]*readPos{}
-				a.pos[fp.Partition] = byTopic
-			}
 			p = &readPos{}
 			byTopic[fp.Topic] = p
-		}
-		if len(fp.Records) == 0 {
-			return
 		}
 		p.end, p.fetched = fp.HighWatermark, now
 		if fp.LastStableOffset >= 0 {
@@ -113,10 +108,7 @@ func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
 			}
 		}
 		p.next = fp.Records[len(fp.Records)-1].Offset + 1
-		runs = append(runs, fp.Records)
-		n += len(fp.Records)
 	})
-	runs = slices.DeleteFunc(runs, func(r []*kgo.Record) bool { return len(r) == 0 })
 	out := make([]*kgo.Record, 0, n)
 	for len(runs) > 0 {
 		first := 0

@@ -82,7 +82,7 @@ func NewClient(o Options) (*Client, error) {
 	if o.ClientID == "" {
 		o.ClientID = "mercato"
 	}
-	sec, err := o.Security.kgoOpts()
+	sec, err := o.Security.ClientOpts()
 	if err != nil {
 		return nil, err
 	}

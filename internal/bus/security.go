@@ -88,10 +88,11 @@ func (s Security) connError(what string, err error) error {
 	return fmt.Errorf("%s (%s): %w", what, s, err)
 }
 
-// kgoOpts turns s into client options, reading the certificate files now so
-// a wrong path fails at start rather than at the first connection. Errors
-// name files and mechanisms, never the password.
-func (s Security) kgoOpts() ([]kgo.Opt, error) {
+// ClientOpts turns s into franz-go client options, for Mercato's clients
+// and for those it does not wrap (admin tools, test readers). It reads the
+// certificate files now, so a wrong path fails at start rather than at the
+// first connection. Errors name files and mechanisms, never the password.
+func (s Security) ClientOpts() ([]kgo.Opt, error) {
 	var opts []kgo.Opt
 	if s.tlsOn() {
 		tc, err := s.tlsConfig()
