@@ -62,7 +62,10 @@ func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, item
 
 // CreateReservedOrder reserves an order's stock and stores the order, its
 // events and its idempotency link in one transaction (orders.StockStore):
-// checkout's first durable step when the stock lives in this database.
+// checkout's first durable step when the stock lives in this database. On
+// PostgreSQL concurrent calls share a transaction (pgbatch.go); the call
+// waits for its outcome even if ctx ends, so the caller never takes a
+// stored order for a failed one.
 func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem orders.IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error {
 	stock, err := inventory.Normalize(stock)
 	if err != nil {
@@ -79,15 +82,24 @@ func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem or
 	if err != nil {
 		return fmt.Errorf("encoding items: %w", err)
 	}
+	r := &createReq{o: o, idem: idem, stock: stock, ttl: ttl, events: events, reserved: string(reserved), items: string(items)}
+	if s.pg {
+		return s.creates.Do(context.WithoutCancel(ctx), r)
+	}
+	return s.createOne(ctx, r)
+}
+
+// createOne is CreateReservedOrder in a transaction of its own.
+func (s *Store) createOne(ctx context.Context, r *createReq) error {
 	return s.retryUnique(ctx, func() error {
 		return s.inTxReserving(ctx, func(tx *txn, existing bool) error {
-			if err := s.claimKeyTx(ctx, tx, o.ID, idem); err != nil {
+			if err := s.claimKeyTx(ctx, tx, r.o.ID, r.idem); err != nil {
 				return err
 			}
-			if err := s.reserveTx(ctx, tx, o.ID, stock, string(reserved), ttl, existing); err != nil {
+			if err := s.reserveTx(ctx, tx, r.o.ID, r.stock, r.reserved, r.ttl, existing); err != nil {
 				return err
 			}
-			return s.createOrderTx(ctx, tx, o, string(items), idem, events)
+			return s.createOrderTx(ctx, tx, r.o, r.items, r.idem, r.events)
 		})
 	})
 }
@@ -95,8 +107,20 @@ func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem or
 // CommitAndUpdateOrder changes the order with fn and, when fn changed it,
 // sells its reservation, in one transaction (orders.StockStore). The order
 // row is locked first, as in ReleaseAndUpdateOrder, so the two never wait
-// on each other in opposite orders.
+// on each other in opposite orders. On PostgreSQL concurrent calls share a
+// transaction (pgbatch.go), and fn may run more than once (the last run is
+// the one stored); the call waits for its outcome even if ctx ends.
 func (s *Store) CommitAndUpdateOrder(ctx context.Context, id string, idem orders.IdemRef, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
+	if s.pg {
+		r := &payReq{id: id, idem: idem, fn: fn}
+		err := s.pays.Do(context.WithoutCancel(ctx), r)
+		return r.out, err
+	}
+	return s.commitOne(ctx, id, idem, fn)
+}
+
+// commitOne is CommitAndUpdateOrder in a transaction of its own.
+func (s *Store) commitOne(ctx context.Context, id string, idem orders.IdemRef, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
 	return s.updateOrderThen(ctx, id, fn, func(tx *txn, out orders.Order) error {
 		if err := s.closeReservationTx(ctx, tx, id, inventory.StateCommitted); err != nil {
 			return err

@@ -218,3 +218,50 @@ func (r pgRows) Close() error {
 	r.Rows.Close()
 	return r.Rows.Err()
 }
+
+// pgRead is one query of txn.readAll: row takes each of its rows.
+type pgRead struct {
+	what  string // names it in an error
+	query string // ? placeholders
+	args  []any
+	row   func(pgx.Rows) error
+}
+
+// readAll sends what is queued and the reads as one pipeline, and hands
+// each read's rows, in order, to its row.
+func (t *txn) readAll(ctx context.Context, reads ...pgRead) error {
+	b := t.batch("", nil)
+	for _, r := range reads {
+		b.Queue(t.s.q(r.query), r.args...)
+	}
+	br := t.pc.SendBatch(ctx, b)
+	err := t.drain(br)
+	for _, r := range reads {
+		if err != nil {
+			break
+		}
+		err = readRows(br, r)
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// readRows reads r's rows, the next result of br.
+func readRows(br pgx.BatchResults, r pgRead) error {
+	rows, err := br.Query()
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := r.row(rows); err != nil {
+			return fmt.Errorf("%s: %w", r.what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", r.what, err)
+	}
+	return nil
+}

@@ -142,23 +142,11 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 			}
 			continue
 		}
-		for _, it := range e.req.Items {
-			a, known := avail[it.SKU]
-			if !known {
-				outcome[k] = fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
-				break
-			}
-			if a < it.Qty {
-				outcome[k] = &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: a}
-				break
-			}
-		}
-		if outcome[k] != nil {
+		if outcome[k] = take(avail, e.req.Items); outcome[k] != nil {
 			refused = append(refused, e.req.ID)
 			continue
 		}
 		for _, it := range e.req.Items {
-			avail[it.SKU] -= it.Qty
 			bySKU[it.SKU] = append(bySKU[it.SKU], skuDelta{id: e.req.ID, qty: it.Qty})
 		}
 	}
@@ -246,4 +234,22 @@ func (s *Store) reservationStates(ctx context.Context, tx *txn, entries []batchE
 		start += n
 	}
 	return out, nil
+}
+
+// take subtracts items from avail, all of them or, when a SKU is unknown or
+// short, none, and says which.
+func take(avail map[string]int64, items []inventory.Item) error {
+	for _, it := range items {
+		a, known := avail[it.SKU]
+		if !known {
+			return fmt.Errorf("%w: %s", inventory.ErrUnknownSKU, it.SKU)
+		}
+		if a < it.Qty {
+			return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: a}
+		}
+	}
+	for _, it := range items {
+		avail[it.SKU] -= it.Qty
+	}
+	return nil
 }

@@ -60,6 +60,10 @@ type Store struct {
 
 	// reserver merges concurrent Reserve calls into ReserveBatch calls.
 	reserver batch.Combiner[inventory.ReserveRequest]
+	// creates and pays merge concurrent checkout transactions on
+	// PostgreSQL (pgbatch.go); SQLite's group commit already does.
+	creates batch.Combiner[*createReq]
+	pays    batch.Combiner[*payReq]
 
 	// SQLite re-parses every unprepared statement, which costs more than
 	// executing it; the writer's statements are prepared once, between
@@ -230,6 +234,8 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("unknown store kind %q", kind)
 	}
 	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.ReserveBatch, Max: 256, Parallel: 2}
+	s.creates = batch.Combiner[*createReq]{Run: s.createBatch, Max: checkoutBatchMax, Parallel: checkoutBatches}
+	s.pays = batch.Combiner[*payReq]{Run: s.payBatch, Max: checkoutBatchMax, Parallel: checkoutBatches}
 	s.hysteresis = o.AlertHysteresis
 	if s.hysteresis <= 0 {
 		s.hysteresis = 0.10
