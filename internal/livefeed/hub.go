@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,11 +91,27 @@ type item struct {
 	data      []byte
 }
 
-// subscriber is one stream's place in the hub.
+// subscriber is one stream's place in the hub. The hub sends it each
+// fetched batch it wants something of, shared with the other subscribers
+// (nobody changes a batch once sent), and counts the events it wants in
+// pending until the stream takes the batch: one channel send per batch
+// instead of one per event, which is most of what many open streams cost.
 type subscriber struct {
 	want    []bool // indexed like Topics()
-	ch      chan *item
-	dropped bool // guarded by Hub.mu
+	ch      chan []*item
+	pending atomic.Int64 // wanted events sent and not yet received
+	dropped bool         // guarded by Hub.mu
+}
+
+// wanted is how many of batch's events sub follows.
+func (sub *subscriber) wanted(batch []*item) int64 {
+	var n int64
+	for _, it := range batch {
+		if sub.want[it.topic] {
+			n++
+		}
+	}
+	return n
 }
 
 // Hub reads the stream's topics once and fans their events out.
@@ -290,6 +307,7 @@ func (h *Hub) publish(batch []bus.Record) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	out := make([]*item, 0, len(entries))
 	for _, e := range entries {
 		parts := h.pos[e.idx]
 		p := int(e.rec.Partition)
@@ -302,21 +320,29 @@ func (h *Hub) publish(batch []bus.Record) {
 		}
 		h.events.Inc()
 		h.push(e.it)
-		for s := range h.subs {
-			if !s.want[e.idx] {
-				continue
-			}
+		out = append(out, e.it)
+	}
+	if len(out) == 0 {
+		return
+	}
+	for s := range h.subs {
+		n := s.wanted(out)
+		if n == 0 {
+			continue
+		}
+		if s.pending.Add(n) <= int64(h.o.Buffer) {
 			select {
-			case s.ch <- e.it:
+			case s.ch <- out:
+				continue
 			default:
-				// Too slow: it reconnects with its cursor and catches up
-				// from the ring, instead of holding everyone back.
-				s.dropped = true
-				close(s.ch)
-				delete(h.subs, s)
-				h.dropped.Inc()
 			}
 		}
+		// Too slow: it reconnects with its cursor and catches up from the
+		// ring, instead of holding everyone back.
+		s.dropped = true
+		close(s.ch)
+		delete(h.subs, s)
+		h.dropped.Inc()
 	}
 }
 
@@ -370,7 +396,9 @@ func (h *Hub) Open(ctx context.Context, names []string, cursor string) (*Stream,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s := &Stream{hub: h, sub: &subscriber{want: want, ch: make(chan *item, h.o.Buffer)}}
+	// Each batch in the channel holds at least one wanted event, so
+	// pending reaches Buffer before the channel fills.
+	s := &Stream{hub: h, sub: &subscriber{want: want, ch: make(chan []*item, h.o.Buffer)}}
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
@@ -462,7 +490,8 @@ type Stream struct {
 	sub    *subscriber
 	pos    Cursor
 	replay []*item
-	reset  string // reason of a reset event still to send
+	live   []*item // the rest of the batch the hub sent last
+	reset  string  // reason of a reset event still to send
 	// noCursors leaves Event.Cursor empty: encoding every partition's
 	// offset for every event was most of a busy stream's cost.
 	noCursors bool
@@ -530,11 +559,12 @@ func (s *Stream) Next(ctx context.Context, idle <-chan time.Time) (Event, error)
 	}
 	for {
 		select {
-		case it, ok := <-s.sub.ch:
+		case batch, ok := <-s.sub.ch:
 			if !ok {
 				return Event{}, s.closed()
 			}
-			if ev, ok := s.accept(it); ok {
+			s.received(batch)
+			if ev, ok, _ := s.TryNext(); ok {
 				return ev, nil
 			}
 		case <-idle:
@@ -561,18 +591,29 @@ func (s *Stream) TryNext() (Event, bool, error) {
 		}
 	}
 	for {
-		select {
-		case it, ok := <-s.sub.ch:
-			if !ok {
-				return Event{}, false, s.closed()
-			}
+		for len(s.live) > 0 {
+			it := s.live[0]
+			s.live = s.live[1:] // shared with other streams: never written
 			if ev, ok := s.accept(it); ok {
 				return ev, true, nil
 			}
+		}
+		select {
+		case batch, ok := <-s.sub.ch:
+			if !ok {
+				return Event{}, false, s.closed()
+			}
+			s.received(batch)
 		default:
 			return Event{}, false, nil
 		}
 	}
+}
+
+// received takes a batch the hub sent.
+func (s *Stream) received(batch []*item) {
+	s.sub.pending.Add(-s.sub.wanted(batch))
+	s.live = batch
 }
 
 // closed is why the hub closed the stream's channel.
