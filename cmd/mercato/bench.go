@@ -24,7 +24,7 @@ import (
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "orders" {
-		fmt.Fprintln(stderr, "mercato: usage: mercato bench orders [--url URL --admin-token T] [--clients 16,128] [--duration 10s] [--skus 1000] [--watchers 0]")
+		fmt.Fprintln(stderr, "mercato: usage: mercato bench orders [--url URL --admin-token T] [--clients 16,128] [--duration 10s] [--skus 1000] [--watchers 0 [--watch-sample 10]]")
 		return exitConfig
 	}
 	fs := flag.NewFlagSet("bench orders", flag.ContinueOnError)
@@ -37,6 +37,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	items := fs.Int("items", 1, "lines per order")
 	roles := fs.String("roles", config.RoleAll, "roles the embedded platform runs (see serve --roles); all by default, api alone to measure the checkout tier without the event consumers")
 	watchers := fs.Int("watchers", 0, "live event streams (all topics, as the admin) held open during the runs, as console tabs would be; their event count is reported")
+	watchSample := fs.Int("watch-sample", 10, "each watcher's ?sample (events of each type per write), as the console asks; 0 asks for every event")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (embedded server included) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitConfig
@@ -54,8 +55,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "mercato: --skus, --items (1-50, at most --skus) and --duration must be positive")
 		return exitConfig
 	}
-	if *watchers < 0 || *watchers > 4096 {
-		fmt.Fprintln(stderr, "mercato: --watchers must be 0-4096")
+	if *watchers < 0 || *watchers > 4096 || *watchSample < 0 || *watchSample > 1000 {
+		fmt.Fprintln(stderr, "mercato: --watchers must be 0-4096 and --watch-sample 0-1000")
 		return exitConfig
 	}
 	if *url != "" && *roles != config.RoleAll {
@@ -123,7 +124,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitRuntime
 	}
 	if *watchers > 0 {
-		w, err := startWatchers(ctx, base, tok, *watchers)
+		w, err := startWatchers(ctx, base, tok, *watchers, *watchSample)
 		if err != nil {
 			printErrors(stderr, err)
 			return exitRuntime

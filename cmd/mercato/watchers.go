@@ -4,21 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // benchWatchers are live event streams (GET /v1/events/stream, every
-// topic, as the admin) held open during a benchmark, as open console tabs
-// would be. A stream the server drops as too slow reconnects with its
-// Last-Event-ID, like a browser.
+// topic, as the admin, sampled as the console asks unless sample is 0)
+// held open during a benchmark, as open console tabs would be. A stream
+// the server drops as too slow reconnects with its Last-Event-ID, like a
+// browser.
 type benchWatchers struct {
-	n          int
+	n, sample  int
 	events     atomic.Int64 // events received, resets included
+	skipped    atomic.Int64 // events a sampled stream counted instead
 	reconnects atomic.Int64
 	failures   atomic.Int64 // connects that did not get a stream
 	ready      sync.WaitGroup
@@ -28,9 +32,9 @@ type benchWatchers struct {
 
 // startWatchers opens n streams on base and waits until each has started
 // (at most 10 s, then it reports the ones that have not).
-func startWatchers(ctx context.Context, base, token string, n int) (*benchWatchers, error) {
+func startWatchers(ctx context.Context, base, token string, n, sample int) (*benchWatchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &benchWatchers{n: n, cancel: cancel}
+	w := &benchWatchers{n: n, sample: sample, cancel: cancel}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	w.ready.Add(n)
 	for range n {
@@ -83,7 +87,11 @@ func (w *benchWatchers) watch(ctx context.Context, client *http.Client, base, to
 // read follows one connection until it ends; started runs once the
 // server answered with a stream.
 func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, token string, lastID *string, started func()) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/events/stream", nil)
+	url := base + "/v1/events/stream"
+	if w.sample > 0 {
+		url += "?sample=" + strconv.Itoa(w.sample)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return err
 	}
@@ -103,9 +111,10 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	// Counted locally: 200 streams adding to one shared counter per event
 	// would fight over its cache line and slow the server they measure.
-	var n int64
+	var n, skipped int64
 	var id []byte
-	defer func() { w.events.Add(n) }()
+	counts := false // the next data line is a skipped event's counts
+	defer func() { w.events.Add(n); w.skipped.Add(skipped) }()
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -121,8 +130,18 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 		switch {
 		case bytes.HasPrefix(line, []byte("id: ")):
 			id = append(id[:0], bytes.TrimRight(line[len("id: "):], "\r\n")...)
+		case bytes.Equal(line, []byte("event: skipped\n")):
+			counts = true
 		case bytes.HasPrefix(line, []byte("event: ")):
 			n++
+		case counts && bytes.HasPrefix(line, []byte("data: ")):
+			counts = false
+			var m map[string]int64
+			if json.Unmarshal(line[len("data: "):], &m) == nil {
+				for _, k := range m {
+					skipped += k
+				}
+			}
 		case len(line) <= 2 && len(id) > 0:
 			// The end of an event: its id is where a reconnect resumes.
 			*lastID = string(id)
@@ -138,6 +157,6 @@ func (w *benchWatchers) stop() {
 }
 
 func (w *benchWatchers) String() string {
-	return fmt.Sprintf("watchers: %d event streams received %d events (%d reconnects after the server dropped a stream, %d failed connects)",
-		w.n, w.events.Load(), w.reconnects.Load(), w.failures.Load())
+	return fmt.Sprintf("watchers: %d event streams (sample %d) received %d events and %d counted as skipped (%d reconnects after the server dropped a stream, %d failed connects)",
+		w.n, w.sample, w.events.Load(), w.skipped.Load(), w.reconnects.Load(), w.failures.Load())
 }

@@ -22,13 +22,16 @@ func TestBenchOrdersWatchers(t *testing.T) {
 		t.Fatalf("bench exit %d: %s", code, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	var n, events, reconnects, failed int
-	if k, _ := fmt.Sscanf(lines[len(lines)-1], "watchers: %d event streams received %d events (%d reconnects after the server dropped a stream, %d failed connects)",
-		&n, &events, &reconnects, &failed); k != 4 || n != 3 || events < 3 || failed != 0 {
+	var n, sample, events, skipped, reconnects, failed int
+	if k, _ := fmt.Sscanf(lines[len(lines)-1], "watchers: %d event streams (sample %d) received %d events and %d counted as skipped (%d reconnects after the server dropped a stream, %d failed connects)",
+		&n, &sample, &events, &skipped, &reconnects, &failed); k != 6 || n != 3 || sample != 10 || events < 3 || failed != 0 {
 		t.Fatalf("bench printed:\n%s", out.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"bench", "orders", "--watchers", "-1"}, &out, &errb); code != exitConfig || !strings.Contains(errb.String(), "--watchers") {
-		t.Errorf("--watchers -1: exit %d, %s", code, errb.String())
+	for _, bad := range [][]string{{"--watchers", "-1"}, {"--watchers", "2", "--watch-sample", "1001"}} {
+		errb.Reset()
+		if code := run(context.Background(), append([]string{"bench", "orders"}, bad...), &out, &errb); code != exitConfig || !strings.Contains(errb.String(), bad[len(bad)-2]) {
+			t.Errorf("%v: exit %d, %s", bad, code, errb.String())
+		}
 	}
 }

@@ -72,6 +72,24 @@ func TestConsoleInABrowser(t *testing.T) {
 		must(t, browser.WaitFor(b, 5*time.Second, `(document.querySelector('#prices tr[data-sku="AUD-2"]')||{}).textContent.includes("97,000")`))
 	})
 
+	t.Run("a burst beyond the sample is counted in the activity feed", func(t *testing.T) {
+		must(t, b.Do(10*time.Second, chromedp.Navigate(base+"/#/overview")))
+		must(t, browser.WaitFor(b, 10*time.Second, `document.querySelector("#activity") && document.getElementById("live").textContent === "live"`))
+		// 60 changes in one produce reach the tab in one or two writes,
+		// of at most 10 price.changed each: the rest arrive as counts.
+		var prices []int64
+		for i := range 60 {
+			prices = append(prices, 90000+int64(i)*100)
+		}
+		publishPrices(t, a, "AUD-2", 89000, prices...)
+		must(t, browser.WaitFor(b, 5*time.Second, `[...document.querySelectorAll("#activity li")].some((li) => /price\.changed.*\+\d+ more/.test(li.textContent))`))
+		// The tab kept count of what the server left out.
+		n, err := browser.Eval[int](b, `live.skipped`)
+		if err != nil || n < 30 {
+			t.Errorf("the tab counted %d skipped events (%v), want at least 30 of 60", n, err)
+		}
+	})
+
 	t.Run("review with markup renders as text", func(t *testing.T) {
 		text := `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> 배송 빠르고 소리 great`
 		raw, _ := json.Marshal(map[string]any{"sku": "AUD-1", "rating": 5, "text": text})
@@ -213,26 +231,37 @@ func must(t *testing.T, err error) {
 // pricing role would, so the test controls when a price moves.
 func publishPrice(t *testing.T, a *app.App, sku string, price, base int64) {
 	t.Helper()
+	publishPrices(t, a, sku, base, price)
+}
+
+// publishPrices produces a price.changed of sku per price, in one produce
+// call, as pricing would.
+func publishPrices(t *testing.T, a *app.App, sku string, base int64, prices ...int64) {
+	t.Helper()
 	c, err := bus.NewClient(bus.Options{Brokers: []string{a.KafkaAddr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	now := time.Now().UTC()
-	env, err := event.New(event.TypePriceChanged, "console-test", sku, now, event.PriceChanged{
-		SKU: sku, Price: price, BasePrice: base, UpdatedAt: now,
-		Reason: event.PriceReason{RuleID: "audio@test", DemandRatio: 2.5, TargetPrice: price, PreviousPrice: base},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := bus.EventRecord(event.Message{Topic: event.TopicPrices, Envelope: env})
-	if err != nil {
-		t.Fatal(err)
+	var recs []*bus.Record
+	for _, price := range prices {
+		now := time.Now().UTC()
+		env, err := event.New(event.TypePriceChanged, "console-test", sku, now, event.PriceChanged{
+			SKU: sku, Price: price, BasePrice: base, UpdatedAt: now,
+			Reason: event.PriceReason{RuleID: "audio@test", DemandRatio: 2.5, TargetPrice: price, PreviousPrice: base},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := bus.EventRecord(event.Message{Topic: event.TopicPrices, Envelope: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &rec)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.Produce(ctx, &rec); err != nil {
+	if err := c.Produce(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
 }

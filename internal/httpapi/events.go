@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +27,27 @@ const (
 	// event goes out at once.
 	sseMinFlushGap = 100 * time.Millisecond
 	sseWriteBuffer = 64 << 10
+	// A sampled stream (?sample=N) writes at most this often, each write
+	// with at most N events of each type.
+	sseSampleGap = 250 * time.Millisecond
+	sseMaxSample = 1000
+	// Ready events a sampled write reads, kept or counted: most are only
+	// counted, so it reads far more than a full write does.
+	sseMaxSampled = 1 << 16
 )
+
+// streamSample is the request's ?sample: 0 when it asks for every event.
+func streamSample(r *http.Request) (int, error) {
+	raw := r.URL.Query().Get("sample")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > sseMaxSample {
+		return 0, apiErr(http.StatusBadRequest, "invalid_sample", "sample is how many events of each type a write may carry, from 1 to %d", sseMaxSample)
+	}
+	return n, nil
+}
 
 // streamTopics are the short topic names a request asks for, checked
 // against what the caller may see: all it may see when it names none.
@@ -79,8 +102,19 @@ func truncate(s string, n int) string {
 // the middle of a write gets that write's events again on reconnect (each
 // envelope has its own id to skip them by); one that reconnects after a
 // whole write misses nothing and gets nothing twice.
+//
+// With ?sample=N the stream is sampled, for screens rather than programs:
+// a write at most every sseSampleGap with at most N events of each type,
+// the others counted in a "skipped" event (see sampler). An open console
+// tab asks for that: it shows the latest events and reloads what it shows
+// when some were skipped, and a busy shop's every event sent to every tab
+// would cost checkout more than the tab can show.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	names, err := s.streamTopics(r)
+	if err != nil {
+		return err
+	}
+	sample, err := streamSample(r)
 	if err != nil {
 		return err
 	}
@@ -131,12 +165,17 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	defer idle.Stop()
 	pace := time.NewTimer(0)
 	defer pace.Stop()
+	gap := sseMinFlushGap
+	var sampled *sampler
+	if sample > 0 {
+		gap, sampled = sseSampleGap, newSampler(sample)
+	}
 	lastFlush := time.Now()
 	for {
 		idle.Reset(heartbeat)
 		ev, err := st.Next(r.Context(), idle.C)
 		if err == nil {
-			if wait := sseMinFlushGap - time.Since(lastFlush); wait > 0 {
+			if wait := gap - time.Since(lastFlush); wait > 0 {
 				// Busy: let more events gather before this write.
 				pace.Reset(wait)
 				select {
@@ -150,6 +189,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		// covers them too.
 		_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
 		switch {
+		case err == nil && sampled != nil:
+			sampled.write(bw, st, ev)
 		case err == nil:
 			writeSSE(bw, ev)
 			// Write what else is ready, then flush once. The write's last
@@ -177,6 +218,110 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		lastFlush = time.Now()
 	}
+}
+
+// sampler makes the writes of a sampled stream: of the events ready for a
+// write it keeps the last n of each type (resets always), in the order
+// they came, and counts the others in one "skipped" event at the end,
+// {"type": count, …}. The write's id is the position after all of them,
+// counted ones included: a client that reconnects with it is not sent
+// them again.
+type sampler struct {
+	n       int
+	seq     int
+	rings   map[string]*sampleRing
+	always  []sampledEvent
+	skipped map[string]int
+	out     []sampledEvent
+	keys    map[string][]byte // each type as a JSON string, encoded once
+}
+
+type sampledEvent struct {
+	seq int
+	ev  livefeed.Event
+}
+
+// sampleRing holds a type's last n events of a write.
+type sampleRing struct {
+	buf  []sampledEvent
+	next int // where the next event goes once buf is full
+}
+
+func newSampler(n int) *sampler {
+	return &sampler{n: n, rings: map[string]*sampleRing{}, skipped: map[string]int{}, keys: map[string][]byte{}}
+}
+
+func (p *sampler) add(ev livefeed.Event) {
+	p.seq++
+	e := sampledEvent{p.seq, ev}
+	if ev.Type == livefeed.TypeReset {
+		p.always = append(p.always, e)
+		return
+	}
+	r := p.rings[ev.Type]
+	if r == nil {
+		r = &sampleRing{}
+		p.rings[ev.Type] = r
+	}
+	if len(r.buf) < p.n {
+		r.buf = append(r.buf, e)
+		return
+	}
+	p.skipped[ev.Type]++
+	r.buf[r.next] = e
+	r.next = (r.next + 1) % p.n
+}
+
+// write reads what else is ready after first and writes the sample, the
+// skipped counts and the stream's id into bw.
+func (p *sampler) write(bw *bufio.Writer, st *livefeed.Stream, first livefeed.Event) {
+	p.add(first)
+	for range sseMaxSampled {
+		ev, ok, err := st.TryNext()
+		if !ok || err != nil {
+			break
+		}
+		p.add(ev)
+	}
+	p.out = append(p.out[:0], p.always...)
+	for _, r := range p.rings {
+		p.out = append(p.out, r.buf...)
+	}
+	slices.SortFunc(p.out, func(a, b sampledEvent) int { return a.seq - b.seq })
+	for i, e := range p.out {
+		if i > 0 {
+			bw.WriteString("\n")
+		}
+		writeSSE(bw, e.ev)
+	}
+	if len(p.skipped) > 0 {
+		bw.WriteString("\nevent: skipped\ndata: {")
+		for i, typ := range slices.Sorted(maps.Keys(p.skipped)) {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			key, ok := p.keys[typ]
+			if !ok {
+				key, _ = json.Marshal(typ) // a string always encodes
+				p.keys[typ] = key
+			}
+			bw.Write(key)
+			bw.WriteByte(':')
+			bw.WriteString(strconv.Itoa(p.skipped[typ]))
+		}
+		bw.WriteString("}\n")
+	}
+	bw.WriteString("id: ")
+	bw.WriteString(st.Cursor())
+	bw.WriteString("\n\n")
+	clear(p.out)
+	clear(p.always)
+	p.out, p.always, p.seq = p.out[:0], p.always[:0], 0
+	for _, r := range p.rings {
+		clear(r.buf)
+		r.buf, r.next = r.buf[:0], 0
+	}
+	clear(p.skipped)
 }
 
 // writeSSE writes one event's fields, not the blank line that ends it: the

@@ -3,8 +3,10 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,6 +259,9 @@ func TestEventStreamTopicsAndAccess(t *testing.T) {
 		{"unknown topic", "?topics=prices,carts", nil, 400, "unknown_topic"},
 		{"full logical name is unknown", "?topics=commerce.prices", nil, 400, "unknown_topic"},
 		{"bad Last-Event-ID", "?topics=prices", []string{"Last-Event-ID", "not-a-cursor"}, 400, "invalid_last_event_id"},
+		{"sample of none", "?topics=prices&sample=0", nil, 400, "invalid_sample"},
+		{"sample not a number", "?topics=prices&sample=few", nil, 400, "invalid_sample"},
+		{"sample too large", "?topics=prices&sample=1001", nil, 400, "invalid_sample"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := e.do(t, "GET", "/v1/events/stream"+tc.query, "", tc.headers...)
@@ -278,6 +283,71 @@ func TestEventStreamTopicsAndAccess(t *testing.T) {
 	}
 	sameEvents(t, byType[event.TypeOrderCreated], event.TypeOrderCreated, orders)
 	sameEvents(t, byType[event.TypePriceChanged], event.TypePriceChanged, prices)
+}
+
+// A sampled stream (?sample=N, what a console tab asks for) carries at most
+// N events of each type per write and counts the rest in a "skipped"
+// event; its ids move past the skipped ones too, so a reconnect gets only
+// what came after.
+func TestSampledEventStream(t *testing.T) {
+	t.Parallel()
+	e, c := newEventsEnv(t, livefeed.Options{})
+	s := openStream(t, e, "?topics=prices,orders&sample=3", admin...)
+	var subjects []string
+	for i := range 50 {
+		subjects = append(subjects, "SKU-"+strconv.Itoa(i))
+	}
+	prices := publish(t, c, event.TopicPrices, event.TypePriceChanged, subjects...)
+	orders := publish(t, c, event.TopicOrders, event.TypeOrderCreated, "ORDER-1", "ORDER-2")
+
+	all := map[string]bool{}
+	for _, p := range append(prices, orders...) {
+		all[p] = true
+	}
+	got, skipped, perWrite := map[string]int{}, map[string]int{}, map[string]int{}
+	var last sseBlock
+	for got[event.TypePriceChanged]+skipped[event.TypePriceChanged] < 50 || got[event.TypeOrderCreated] < 2 {
+		b := s.next(t)
+		switch {
+		case b.comment != "":
+			continue
+		case b.event == "skipped":
+			var counts map[string]int
+			if err := json.Unmarshal([]byte(b.data), &counts); err != nil {
+				t.Fatalf("skipped event %q: %v", b.data, err)
+			}
+			for typ, n := range counts {
+				skipped[typ] += n
+			}
+			if !b.ownID {
+				t.Errorf("the skipped counts are not a write's last event: %+v", b)
+			}
+		case !all[b.data]:
+			t.Fatalf("unexpected event %+v", b)
+		default:
+			got[b.event]++
+			perWrite[b.event]++
+			if perWrite[b.event] > 3 {
+				t.Fatalf("a write carried more than 3 %s events", b.event)
+			}
+		}
+		if b.ownID {
+			clear(perWrite)
+			last = b
+		}
+	}
+	if got[event.TypePriceChanged]+skipped[event.TypePriceChanged] != 50 || skipped[event.TypeOrderCreated] != 0 {
+		t.Errorf("received %v and skipped %v of 50 prices and 2 orders", got, skipped)
+	}
+	if skipped[event.TypePriceChanged] == 0 {
+		t.Errorf("50 prices published at once were all sent (%v): nothing was sampled", got)
+	}
+	s.close()
+
+	// Resuming after the last write: only what came after it.
+	again := openStream(t, e, "?topics=prices,orders&sample=3", append([]string{"Last-Event-ID", last.id}, admin...)...)
+	later := publish(t, c, event.TopicPrices, event.TypePriceChanged, "SKU-50", "SKU-51")
+	sameEvents(t, again.events(t, 2), event.TypePriceChanged, later)
 }
 
 func TestEventStreamWithoutFeedIsUnavailable(t *testing.T) {

@@ -159,9 +159,13 @@ function chart(el, xs, series, opts = {}) {
 
 // live is the tab's one event stream: GET /v1/events/stream read with
 // fetch (so the admin token can travel in a header), parsed as SSE, resumed
-// with Last-Event-ID after any break so no event is missed.
+// with Last-Event-ID after any break. It is sampled (LIVE_SAMPLE events of
+// each type every ¼ s at most): when a busy shop sends more, the server
+// counts the rest in a "skipped" event, which reaches the views as
+// {type, skipped: n}, and the views reload what they show instead.
 const PUBLIC_TOPICS = ["prices", "inventory", "alerts", "purchase-orders", "reviews", "pricing-rules", "products"];
 const ADMIN_TOPICS = ["orders", "payments"];
+const LIVE_SAMPLE = 10;
 
 const live = {
   lastId: "",
@@ -171,6 +175,7 @@ const live = {
   retry: 2000,
   forbidden: false,
   received: 0,
+  skipped: 0,
   on(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); },
   emit(ev) { for (const fn of [...this.listeners]) { try { fn(ev); } catch (e) { console.warn("listener", e); } } },
   topics() { return token() && !this.forbidden ? PUBLIC_TOPICS.concat(ADMIN_TOPICS) : PUBLIC_TOPICS; },
@@ -191,7 +196,7 @@ async function runLive() {
       const headers = { Accept: "text/event-stream" };
       if (token() && !live.forbidden) headers.Authorization = "Bearer " + token();
       if (live.lastId) headers["Last-Event-ID"] = live.lastId;
-      const r = await fetch("/v1/events/stream" + qs({ topics: live.topics().join(",") }), { headers, signal: ctrl.signal, cache: "no-store" });
+      const r = await fetch("/v1/events/stream" + qs({ topics: live.topics().join(","), sample: LIVE_SAMPLE }), { headers, signal: ctrl.signal, cache: "no-store" });
       if (r.status === 401 || r.status === 403) {
         live.forbidden = true; // a wrong token: carry on with the public topics
         continue;
@@ -247,6 +252,16 @@ function dispatch(ev) {
     return;
   }
   if (!ev.data.length) return;
+  if (ev.event === "skipped") {
+    let counts;
+    try { counts = JSON.parse(ev.data.join("\n")); } catch (e) { return; }
+    for (const [type, n] of Object.entries(counts || {})) {
+      if (typeof n !== "number") continue;
+      live.skipped += n;
+      live.emit({ type, skipped: n });
+    }
+    return;
+  }
   let env;
   try { env = JSON.parse(ev.data.join("\n")); } catch (e) { return; }
   // A stream cut off in the middle of a write resumes from the write
@@ -368,7 +383,8 @@ views.overview = async (ctx) => {
   const reload = throttle(load, 3000);
   ctx.on((ev) => {
     if (ev.type === "reset") { reload(); return; }
-    const li = h("li", {}, h("span", { class: "t" }, clock(ev.time)), h("span", { class: "tag " + (ev.type || "").split(".").pop() }, ev.type), " ", ev.subject || "");
+    const li = h("li", {}, h("span", { class: "t" }, clock(ev.time || Date.now())), h("span", { class: "tag " + (ev.type || "").split(".").pop() }, ev.type), " ",
+      ev.skipped ? h("span", { class: "muted" }, "+" + num(ev.skipped) + " more") : ev.subject || "");
     feed.prepend(li);
     while (feed.childElementCount > 60) feed.lastElementChild.remove();
     if (ev.type && (ev.type.startsWith("order.") || ev.type.startsWith("payment."))) reload();
@@ -492,8 +508,11 @@ views.prices = async (ctx) => {
       } catch (e) { /* the row keeps the event's price */ }
     }
   }, 1000);
+  const reloadPage = throttle(load, 2000);
   ctx.on((ev) => {
     if (ev.type === "reset") { load(); return; }
+    // Changes the sample left out may be on this page: read it again.
+    if (ev.skipped && (ev.type === "price.changed" || ev.type.startsWith("inventory."))) { reloadPage(); return; }
     if (ev.type === "price.changed" && ev.data && rows.has(ev.data.sku)) {
       const row = rows.get(ev.data.sku);
       row.p.price = ev.data.price;
@@ -583,7 +602,7 @@ async function priceDetail(ctx, sku) {
     tbody.replaceChildren(...hist.slice().reverse().slice(0, 50).map((r) => h("tr", {}, h("td", {}, stamp(r.updated_at)), h("td", { class: "n" }, money(r.price)), h("td", {}, whyText(r)))));
   }
   const reload = throttle(load, 1000);
-  ctx.on((ev) => { if (ev.type === "reset" || (ev.type === "price.changed" && ev.data && ev.data.sku === sku)) reload(); });
+  ctx.on((ev) => { if (ev.type === "reset" || (ev.type === "price.changed" && (ev.skipped || (ev.data && ev.data.sku === sku)))) reload(); });
   await load();
 }
 
@@ -777,9 +796,12 @@ views.inventory = async (ctx) => {
   status.addEventListener("change", loadPOs);
   const reloadStock = throttle(loadStock, 2000);
   const reloadPOs = throttle(loadPOs, 1000);
+  const reloadAlerts = throttle(loadAlerts, 1000);
   ctx.on((ev) => {
     if (ev.type === "reset") { loadStock(); loadAlerts(); loadPOs(); return; }
-    if (ev.type === "inventory.alert" && alertPg.first() && ev.data) {
+    if (ev.type === "inventory.alert" && ev.skipped) {
+      if (alertPg.first()) reloadAlerts();
+    } else if (ev.type === "inventory.alert" && alertPg.first() && ev.data) {
       alertBody.prepend(alertRow(ev.data));
       while (alertBody.childElementCount > 15) alertBody.lastElementChild.remove();
     } else if (ev.type && ev.type.startsWith("inventory.")) reloadStock();
@@ -848,7 +870,11 @@ async function orderDetail(ctx, id) {
       box.replaceChildren(e.status === 403 || e.status === 401 ? needToken("An order") : errorBox(e));
     }
   }
-  ctx.on((ev) => { if (ev.subject === id || (ev.data && ev.data.order_id === id)) load(); });
+  const reload = throttle(load, 1000);
+  ctx.on((ev) => {
+    if (ev.subject === id || (ev.data && ev.data.order_id === id)) load();
+    else if (ev.skipped && /^(order|payment)\./.test(ev.type)) reload(); // it may be among the skipped
+  });
   await load();
 }
 
