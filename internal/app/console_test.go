@@ -46,6 +46,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	// The token goes into the tab's session storage, as the form puts it.
 	must(t, b.Do(30*time.Second, chromedp.Navigate(base+"/#/overview")))
 	must(t, browser.WaitFor(b, 10*time.Second, `document.getElementById("live").textContent === "live"`))
+	time.Sleep(300 * time.Millisecond) // the icon is asked for after the page
+	if errs := b.Errors(); len(errs) > 0 {
+		t.Errorf("the first load logged errors: %s", strings.Join(errs, "; "))
+	}
 	if _, err := browser.Eval[bool](b, fmt.Sprintf(`sessionStorage.setItem("mercato.adminToken", %q), true`, a.AdminToken())); err != nil {
 		t.Fatal(err)
 	}
