@@ -458,6 +458,12 @@ func (s *Service) pay(ctx context.Context, o Order, idem IdemRef, pre *response)
 		idem, rendered = pre.respondWith(idem, o, auth, now)
 	}
 	markPaid := func(cur *Order) ([]event.Message, error) {
+		if rendered {
+			// The store may run this more than once (a batch it rolled
+			// back, then this order alone): only the run it commits says
+			// whether the response was stored with the payment.
+			pre.stored = false
+		}
 		if cur.Status == StatusPaid {
 			return nil, nil
 		}

@@ -62,6 +62,15 @@ func Run(m *testing.M) int {
 // port, in a temp directory).
 func PostgresDB(t testing.TB) string {
 	t.Helper()
+	return PostgresDBWith(t, "")
+}
+
+// PostgresDBWith is PostgresDB with options for its CREATE DATABASE, such
+// as a collation other than the server's C (`TEMPLATE template0
+// LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`), as a shop's database often
+// has.
+func PostgresDBWith(t testing.TB, options string) string {
+	t.Helper()
 	if !mainSetup.Load() {
 		t.Fatal("testenv.PostgresDB needs TestMain to call testenv.Main(m), which stops the server")
 	}
@@ -79,7 +88,7 @@ func PostgresDB(t testing.TB) string {
 	pg := sharedPG
 	sharedMu.Unlock()
 	name := fmt.Sprintf("mercato_test_%d_%d", os.Getpid(), pg.dbSeq.Add(1))
-	pg.admin(t, "CREATE DATABASE "+name)
+	pg.admin(t, strings.TrimSpace("CREATE DATABASE "+name+" "+options))
 	return pg.url(name)
 }
 

@@ -1,11 +1,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,10 +64,16 @@ const (
 )
 
 // runAlone reports whether a failed batch may run again one call at a
-// time: PostgreSQL refused it, so nothing of it was committed.
+// time: it failed before its COMMIT was sent, or PostgreSQL refused it,
+// so nothing of it was committed. An error of one call's own (an event
+// that does not encode, a row that does not decode) then stays that
+// call's.
 func runAlone(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.Is(err, errBulkFallback) || errors.As(err, &pgErr)
+	var (
+		pgErr  *pgconn.PgError
+		before *uncommitted
+	)
+	return errors.Is(err, errBulkFallback) || errors.As(err, &before) || errors.As(err, &pgErr)
 }
 
 // createBatch is the Run of s.creates.
@@ -144,19 +153,27 @@ func (s *Store) createBulkTx(ctx context.Context, tx *txn, reqs []*createReq, er
 		stock                = map[string]*stockRow{}
 	)
 	for i, r := range reqs {
-		if c := r.idem.Claim; c != nil {
+		if r.idem.Claim != nil {
 			k := claimKey{r.idem.Scope, r.idem.Key}
 			if _, dup := claimIdx[k]; dup {
 				claimTaken[i] = true // a second call with the key: taken, as one by one
 				continue
 			}
 			claimIdx[k] = i
-			cScope, cKey, cHash, cRes = append(cScope, k.scope), append(cKey, k.key), append(cHash, c.Hash), append(cRes, r.o.ID)
-			cAt, cExp = append(cAt, micros(c.At)), append(cExp, micros(c.Expires))
 		}
 		for _, it := range r.stock {
 			skus = append(skus, it.SKU)
 		}
+	}
+	// Keys are inserted in one order whatever the calls' order, so two
+	// batches waiting on each other's keys cannot wait in a circle.
+	for _, k := range slices.SortedFunc(maps.Keys(claimIdx), func(a, b claimKey) int {
+		return cmp.Or(strings.Compare(a.scope, b.scope), strings.Compare(a.key, b.key))
+	}) {
+		r := reqs[claimIdx[k]]
+		c := r.idem.Claim
+		cScope, cKey, cHash, cRes = append(cScope, k.scope), append(cKey, k.key), append(cHash, c.Hash), append(cRes, r.o.ID)
+		cAt, cExp = append(cAt, micros(c.At)), append(cExp, micros(c.Expires))
 	}
 	slices.Sort(skus)
 	skus = slices.Compact(skus)
@@ -296,7 +313,7 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 		stock = map[string]*stockRow{}
 	)
 	err := tx.readAll(ctx,
-		pgRead{what: "reading orders", query: `SELECT ` + orderColumns + ` FROM orders WHERE id = ANY(?) ORDER BY id FOR UPDATE`, args: []any{ids},
+		pgRead{what: "reading orders", query: `SELECT ` + orderColumns + ` FROM orders WHERE id = ANY(?) ORDER BY id COLLATE "C" FOR UPDATE`, args: []any{ids},
 			row: func(r pgx.Rows) error {
 				o, err := scanOrder(r)
 				if err != nil {
@@ -305,7 +322,7 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 				found[o.ID] = o
 				return nil
 			}},
-		pgRead{what: "reading reservations", query: `SELECT id, state, items FROM reservations WHERE id = ANY(?) ORDER BY id FOR UPDATE`, args: []any{ids},
+		pgRead{what: "reading reservations", query: `SELECT id, state, items FROM reservations WHERE id = ANY(?) ORDER BY id COLLATE "C" FOR UPDATE`, args: []any{ids},
 			row: func(r pgx.Rows) error {
 				var (
 					id, items string
@@ -322,7 +339,7 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 			}},
 		// The stock of those reservations, locked after them in SKU order.
 		pgRead{what: "reading stock", query: `SELECT sku, ` + stockColumns + ` FROM inventory
-  WHERE sku = ANY(ARRAY(SELECT DISTINCT j->>'sku' FROM reservations r, json_array_elements(r.items::json) j WHERE r.id = ANY(?))) ORDER BY sku FOR UPDATE`, args: []any{ids},
+  WHERE sku = ANY(ARRAY(SELECT DISTINCT j->>'sku' FROM reservations r, json_array_elements(r.items::json) j WHERE r.id = ANY(?))) ORDER BY sku COLLATE "C" FOR UPDATE`, args: []any{ids},
 			row: func(r pgx.Rows) error { return scanStockRow(r, stock) }})
 	if err != nil {
 		return err
@@ -434,7 +451,7 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 // lockStock reads and locks the stock rows of skus, in SKU order, into
 // stock.
 func lockStock(skus []string, stock map[string]*stockRow) pgRead {
-	return pgRead{what: "reading stock", query: `SELECT sku, ` + stockColumns + ` FROM inventory WHERE sku = ANY(?) ORDER BY sku FOR UPDATE`, args: []any{skus},
+	return pgRead{what: "reading stock", query: `SELECT sku, ` + stockColumns + ` FROM inventory WHERE sku = ANY(?) ORDER BY sku COLLATE "C" FOR UPDATE`, args: []any{skus},
 		row: func(r pgx.Rows) error { return scanStockRow(r, stock) }}
 }
 

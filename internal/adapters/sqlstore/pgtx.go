@@ -56,7 +56,9 @@ func (s *Store) runPGTx(ctx context.Context, fn func(*txn) error) error {
 		if txErr == nil && len(t.events) > 0 {
 			txErr = s.writeEvents(ctx, t, t.events)
 		}
-		if txErr == nil {
+		if txErr != nil {
+			txErr = &uncommitted{txErr}
+		} else {
 			txErr = t.commit(ctx)
 		}
 		if txErr == nil || pc.PgConn().TxStatus() == 'I' {
@@ -79,6 +81,13 @@ func (s *Store) runPGTx(ctx context.Context, fn func(*txn) error) error {
 	}
 	return nil
 }
+
+// uncommitted is an error a transaction met before its COMMIT was sent:
+// nothing of it was committed.
+type uncommitted struct{ err error }
+
+func (e *uncommitted) Error() string { return e.err.Error() }
+func (e *uncommitted) Unwrap() error { return e.err }
 
 // commit sends what is queued and the COMMIT in one round trip.
 func (t *txn) commit(ctx context.Context) error {
