@@ -174,7 +174,24 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	for {
 		idle.Reset(heartbeat)
 		ev, err := st.Next(r.Context(), idle.C)
-		if err == nil {
+		if err == nil && sampled != nil {
+			// A sampled stream reads while it waits, counting: the hub's
+			// buffer for it does not fill during its longer pauses.
+			sampled.add(ev)
+			if wait := gap - time.Since(lastFlush); wait > 0 {
+				pace.Reset(wait)
+				for {
+					next, err := st.Next(r.Context(), pace.C)
+					if errors.Is(err, livefeed.ErrIdle) {
+						break
+					}
+					if err != nil {
+						return nil // gone, dropped or stopping: it resumes from its last id
+					}
+					sampled.add(next)
+				}
+			}
+		} else if err == nil {
 			if wait := gap - time.Since(lastFlush); wait > 0 {
 				// Busy: let more events gather before this write.
 				pace.Reset(wait)
@@ -190,7 +207,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
 		switch {
 		case err == nil && sampled != nil:
-			sampled.write(bw, st, ev)
+			sampled.write(bw, st)
 		case err == nil:
 			writeSSE(bw, ev)
 			// Write what else is ready, then flush once. The write's last
@@ -272,10 +289,9 @@ func (p *sampler) add(ev livefeed.Event) {
 	r.next = (r.next + 1) % p.n
 }
 
-// write reads what else is ready after first and writes the sample, the
-// skipped counts and the stream's id into bw.
-func (p *sampler) write(bw *bufio.Writer, st *livefeed.Stream, first livefeed.Event) {
-	p.add(first)
+// write reads what else is ready and writes the sample of it and of what
+// was added before, the skipped counts and the stream's id into bw.
+func (p *sampler) write(bw *bufio.Writer, st *livefeed.Stream) {
 	for range sseMaxSampled {
 		ev, ok, err := st.TryNext()
 		if !ok || err != nil {

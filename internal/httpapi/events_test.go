@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -348,6 +349,44 @@ func TestSampledEventStream(t *testing.T) {
 	again := openStream(t, e, "?topics=prices,orders&sample=3", append([]string{"Last-Event-ID", last.id}, admin...)...)
 	later := publish(t, c, event.TopicPrices, event.TypePriceChanged, "SKU-50", "SKU-51")
 	sameEvents(t, again.events(t, 2), event.TypePriceChanged, later)
+}
+
+// A sampled stream reads while it waits for its next write, so bursts that
+// add up to more than the hub buffers for one stream do not drop it.
+func TestSampledStreamKeepsReadingWhileItWaits(t *testing.T) {
+	t.Parallel()
+	e, c := newEventsEnv(t, livefeed.Options{Buffer: 60})
+	s := openStream(t, e, "?topics=prices&sample=2")
+	publish(t, c, event.TopicPrices, event.TypePriceChanged, "SKU-first")
+	s.events(t, 1) // written at once: the next write waits 250 ms
+	total := 1
+	for burst := range 5 {
+		var subjects []string
+		for i := range 40 {
+			subjects = append(subjects, fmt.Sprintf("SKU-%d-%d", burst, i))
+		}
+		publish(t, c, event.TopicPrices, event.TypePriceChanged, subjects...)
+		total += len(subjects)
+		time.Sleep(20 * time.Millisecond)
+	}
+	seen := 1
+	for seen < total {
+		b := s.next(t)
+		switch {
+		case b.comment != "":
+		case b.event == "skipped":
+			var counts map[string]int
+			if err := json.Unmarshal([]byte(b.data), &counts); err != nil {
+				t.Fatal(err)
+			}
+			seen += counts[event.TypePriceChanged]
+		default:
+			seen++
+		}
+	}
+	if seen != total {
+		t.Errorf("saw %d of %d events", seen, total)
+	}
 }
 
 func TestEventStreamWithoutFeedIsUnavailable(t *testing.T) {

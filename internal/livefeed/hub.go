@@ -598,6 +598,7 @@ func (s *Stream) TryNext() (Event, bool, error) {
 				return ev, true, nil
 			}
 		}
+		s.live = nil // an idle stream does not keep its last batch alive
 		select {
 		case batch, ok := <-s.sub.ch:
 			if !ok {

@@ -471,9 +471,16 @@ views.prices = async (ctx) => {
       tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9 }, errorBox(e))));
       return;
     }
+    // The price book behind /v1/prices can trail the stream: a row keeps
+    // the price an event already brought when the API's is older.
+    const before = new Map(rows);
     rows.clear();
     tbody.replaceChildren();
     for (const p of page.items || []) {
+      const seen = before.get(p.sku);
+      if (seen && seen.p.event_at && (Date.parse(p.updated_at) || 0) < seen.p.event_at) {
+        Object.assign(p, { price: seen.p.price, event_at: seen.p.event_at, recent: seen.p.recent, why: seen.p.why, reason: seen.p.reason });
+      }
       const tr = h("tr", { "data-sku": p.sku });
       priceCells(tr, p);
       rows.set(p.sku, { tr, p });
@@ -703,7 +710,8 @@ views.rules = async (ctx) => {
     formBox.replaceChildren(form);
   }
 
-  ctx.on((ev) => { if (ev.type === "pricing.rule" || ev.type === "reset") load(); });
+  const reload = throttle(load, 1000);
+  ctx.on((ev) => { if (ev.type === "pricing.rule" || ev.type === "reset") reload(); });
   await load();
   edit(rules[0] || { category: "" });
 };
