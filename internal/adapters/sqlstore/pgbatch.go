@@ -27,14 +27,17 @@ import (
 // multi-row statement per table instead of one or more per order, and one
 // commit. Each order gets the outcome it would get alone; the stock is
 // decided in call order against what the earlier orders of the batch
-// left. A batch that PostgreSQL refuses (a deadlock, a replayed id, any
-// error the server reports) is rolled back and its calls run one by one
-// the way a lone call runs, so the batch path never decides differently.
+// left. A batch that fails before its COMMIT is sent, or that PostgreSQL
+// refuses (a deadlock, a replayed id, any error the server reports), is
+// rolled back and its calls run one by one the way a lone call runs, so
+// the batch path never decides differently and one call's error stays
+// its own.
 //
 // Lock order is the one-by-one path's: a batch locks its orders, then
-// their reservations, then the stock rows, each in key order in one
-// statement, so two batches, or a batch and a lone transaction, never
-// wait on each other crosswise.
+// their reservations, then the stock rows, each in one statement in byte
+// order of the key (COLLATE "C", the order Go sorts a lone order's SKUs
+// in, whatever the database's collation), so two batches, or a batch and
+// a lone transaction, never wait on each other crosswise.
 
 // createReq is one CreateReservedOrder call.
 type createReq struct {
