@@ -180,7 +180,16 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 			sampled.add(ev)
 			if wait := gap - time.Since(lastFlush); wait > 0 {
 				pace.Reset(wait)
+			gather:
 				for {
+					// Next returns ready events without looking at the
+					// timer: a stream that always has one checks it here,
+					// or it would never write.
+					select {
+					case <-pace.C:
+						break gather
+					default:
+					}
 					next, err := st.Next(r.Context(), pace.C)
 					if errors.Is(err, livefeed.ErrIdle) {
 						break

@@ -389,6 +389,45 @@ func TestSampledStreamKeepsReadingWhileItWaits(t *testing.T) {
 	}
 }
 
+// A sampled stream keeps writing while events keep coming: it checks its
+// clock between events, not only when it waits for one (a CI run under
+// the race detector once saw a sampled stream that always had an event
+// ready write nothing for 3 s).
+func TestSampledStreamWritesUnderSteadyFlow(t *testing.T) {
+	t.Parallel()
+	e, c := newEventsEnv(t, livefeed.Options{Buffer: 1 << 16})
+	s := openStream(t, e, "?topics=prices&sample=1")
+	ctx, stop := context.WithCancel(context.Background())
+	flowing := make(chan struct{})
+	go func() {
+		defer close(flowing)
+		for n := 0; ctx.Err() == nil && n < 400; n++ {
+			subjects := make([]string, 100)
+			for i := range subjects {
+				subjects[i] = fmt.Sprintf("SKU-%d-%d", n, i)
+			}
+			var msgs []event.Message
+			for _, sub := range subjects {
+				env, err := event.New(event.TypePriceChanged, "events_test", sub, time.Now(), map[string]string{"sku": sub})
+				if err != nil {
+					return
+				}
+				msgs = append(msgs, event.Message{Topic: event.TopicPrices, Envelope: env})
+			}
+			if err := c.Publish(ctx, msgs...); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { stop(); <-flowing }()
+	// Three writes while events keep coming: each ends with its id.
+	for writes := 0; writes < 3; {
+		if b := s.next(t); b.ownID && b.comment == "" {
+			writes++
+		}
+	}
+}
+
 func TestEventStreamWithoutFeedIsUnavailable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
