@@ -141,8 +141,6 @@ func alone(n int, fn func(i int)) {
 // createBulkTx reserves and stores a batch of orders; errs gets each
 // call's refusal (taken key, unknown SKU, not enough stock).
 func (s *Store) createBulkTx(ctx context.Context, tx *txn, reqs []*createReq, errs []error) error {
-	now := s.now()
-	at := micros(now)
 	// Claims first: a key another request holds must not take stock.
 	type claimKey struct{ scope, key string }
 	var (
@@ -199,6 +197,12 @@ func (s *Store) createBulkTx(ctx context.Context, tx *txn, reqs []*createReq, er
 	if err := tx.readAll(ctx, reads...); err != nil {
 		return err
 	}
+	// The clock is read with the stock locked: a SKU's events then follow
+	// each other in time as they follow each other on its partition, which
+	// pricing's event time relies on. (Read before the locks, a batch that
+	// waited on another would stamp its events earlier than that one's.)
+	now := s.now()
+	at := micros(now)
 	// Decide in call order against the running availability.
 	avail := make(map[string]int64, len(stock))
 	for sku, r := range stock {
@@ -300,8 +304,6 @@ func (s *Store) createBulkTx(ctx context.Context, tx *txn, reqs []*createReq, er
 // changed, sells their reservations and stores the keys' responses;
 // errs gets each call's error (its order is then left as it was).
 func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []error) error {
-	now := s.now()
-	at := micros(now)
 	ids := make([]string, len(reqs))
 	for i, r := range reqs {
 		ids[i] = r.id
@@ -347,6 +349,8 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 	if err != nil {
 		return err
 	}
+	now := s.now() // with the stock locked, as in createBulkTx
+	at := micros(now)
 	var (
 		ob        orderUpdates
 		closed    []string
