@@ -9,7 +9,8 @@
 #   deploy/bench-distributed.sh [mercato binary] [clients] [api processes]
 #
 # DURATION (default 10s) is each run's length; PGSTAT=1 loads
-# pg_stat_statements and prints the statements that took PostgreSQL's time.
+# pg_stat_statements and prints the statements that took PostgreSQL's time;
+# CHECKOUT_BATCHES=1 runs the roles with --postgres-checkout-batches.
 #
 # Needs Debian's postgresql (initdb, pg_ctl, pgbench) and redis-server. As
 # root, PostgreSQL runs as the postgres user.
@@ -60,6 +61,9 @@ done
 DIST=(--profile distributed --kafka-brokers 127.0.0.1:$KAFKAPORT
 	--db "postgres://postgres@127.0.0.1:$PGPORT/mercato?sslmode=disable"
 	--redis-addr 127.0.0.1:$REDISPORT --admin-token $TOKEN)
+if [ "${CHECKOUT_BATCHES:-0}" = 1 ]; then
+	DIST+=(--postgres-checkout-batches)
+fi
 wait_ready() {
 	for _ in $(seq 1 120); do
 		curl -fsS "$1/readyz" >/dev/null 2>&1 && return 0

@@ -380,7 +380,7 @@ func openStore(ctx context.Context, cfg config.Config, now func() time.Time) (*s
 		return nil, fmt.Errorf("%w: --db: %v", config.ErrInvalid, err)
 	}
 	s, err := sqlstore.Open(ctx, kind, dsn, sqlstore.Options{
-		SQLiteSynchronous: cfg.Store.SQLiteSync, AlertHysteresis: cfg.Inventory.AlertHysteresis, WriterNice: cfg.Store.SQLiteNice, Now: now,
+		SQLiteSynchronous: cfg.Store.SQLiteSync, AlertHysteresis: cfg.Inventory.AlertHysteresis, WriterNice: cfg.Store.SQLiteNice, CheckoutBatches: cfg.Store.PGCheckoutBatches, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening system of record %s: %w", config.Redacted(cfg.DBOrDefault()), err)

@@ -40,7 +40,7 @@ func TestConcurrentCheckoutsOnTheLedger(t *testing.T) {
 			case "postgres-icu":
 				driver, dsn = "postgres", testenv.PostgresDBWith(t, "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
 			}
-			s := open(t, driver, dsn)
+			s := openWith(t, driver, dsn, sqlstore.Options{CheckoutBatches: true})
 			e := inventoryEnv(s)
 			e.CreateSKU(t, "a", 25, 5)
 			e.CreateSKU(t, "B", 10, 0)
@@ -214,7 +214,7 @@ func TestOneBadCheckoutFailsAlone(t *testing.T) {
 			if kind == "postgres" {
 				dsn = testenv.PostgresDB(t)
 			}
-			s := open(t, kind, dsn)
+			s := openWith(t, kind, dsn, sqlstore.Options{CheckoutBatches: true})
 			inventoryEnv(s).CreateSKU(t, "a", 100, 0)
 			ctx := context.Background()
 			now := time.Now().UTC().Truncate(time.Microsecond)

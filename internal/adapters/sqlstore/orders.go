@@ -62,10 +62,10 @@ func (s *Store) createOrderTx(ctx context.Context, tx *txn, o orders.Order, item
 
 // CreateReservedOrder reserves an order's stock and stores the order, its
 // events and its idempotency link in one transaction (orders.StockStore):
-// checkout's first durable step when the stock lives in this database. On
-// PostgreSQL concurrent calls share a transaction (pgbatch.go); the call
-// waits for its outcome even if ctx ends, so the caller never takes a
-// stored order for a failed one.
+// checkout's first durable step when the stock lives in this database.
+// With Options.CheckoutBatches on PostgreSQL, concurrent calls share a
+// transaction (pgbatch.go); the call then waits for its outcome even if
+// ctx ends, so the caller never takes a stored order for a failed one.
 func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem orders.IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error {
 	stock, err := inventory.Normalize(stock)
 	if err != nil {
@@ -83,7 +83,7 @@ func (s *Store) CreateReservedOrder(ctx context.Context, o orders.Order, idem or
 		return fmt.Errorf("encoding items: %w", err)
 	}
 	r := &createReq{o: o, idem: idem, stock: stock, ttl: ttl, events: events, reserved: string(reserved), items: string(items)}
-	if s.pg {
+	if s.batches {
 		return s.creates.Do(context.WithoutCancel(ctx), r)
 	}
 	return s.createOne(ctx, r)
@@ -107,11 +107,12 @@ func (s *Store) createOne(ctx context.Context, r *createReq) error {
 // CommitAndUpdateOrder changes the order with fn and, when fn changed it,
 // sells its reservation, in one transaction (orders.StockStore). The order
 // row is locked first, as in ReleaseAndUpdateOrder, so the two never wait
-// on each other in opposite orders. On PostgreSQL concurrent calls share a
-// transaction (pgbatch.go), and fn may run more than once (the last run is
-// the one stored); the call waits for its outcome even if ctx ends.
+// on each other in opposite orders. With Options.CheckoutBatches on
+// PostgreSQL, concurrent calls share a transaction (pgbatch.go), and fn
+// may run more than once (the last run is the one stored); the call then
+// waits for its outcome even if ctx ends.
 func (s *Store) CommitAndUpdateOrder(ctx context.Context, id string, idem orders.IdemRef, fn func(*orders.Order) ([]event.Message, error)) (orders.Order, error) {
-	if s.pg {
+	if s.batches {
 		r := &payReq{id: id, idem: idem, fn: fn}
 		err := s.pays.Do(context.WithoutCancel(ctx), r)
 		return r.out, err

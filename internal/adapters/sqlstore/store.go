@@ -38,6 +38,10 @@ type Options struct {
 	// every write, so a negative value lets it run ahead of the goroutines
 	// queueing work for it. See WriterPriority.
 	WriterNice int
+	// CheckoutBatches runs concurrent checkouts on PostgreSQL in shared
+	// transactions (pgbatch.go). Off by default: see the
+	// --postgres-checkout-batches flag.
+	CheckoutBatches bool
 	// Now is the clock that stamps reservations, ledger entries and
 	// events; default time.Now.
 	Now func() time.Time
@@ -46,6 +50,7 @@ type Options struct {
 // Store is the system of record.
 type Store struct {
 	pg         bool
+	batches    bool // PostgreSQL checkouts share transactions (Options.CheckoutBatches)
 	hysteresis float64
 	now        func() time.Time
 	w          *sql.DB // writes; on SQLite exactly one connection
@@ -234,6 +239,7 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("unknown store kind %q", kind)
 	}
 	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.ReserveBatch, Max: 256, Parallel: 2}
+	s.batches = s.pg && o.CheckoutBatches
 	s.creates = batch.Combiner[*createReq]{Run: s.createBatch, Max: checkoutBatchMax, Parallel: checkoutBatches}
 	s.pays = batch.Combiner[*payReq]{Run: s.payBatch, Max: checkoutBatchMax, Parallel: checkoutBatches}
 	s.hysteresis = o.AlertHysteresis

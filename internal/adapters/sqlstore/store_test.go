@@ -17,9 +17,14 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func open(t *testing.T, kind, dsn string) *sqlstore.Store {
 	t.Helper()
+	return openWith(t, kind, dsn, sqlstore.Options{})
+}
+
+func openWith(t *testing.T, kind, dsn string, o sqlstore.Options) *sqlstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := sqlstore.Open(ctx, kind, dsn, sqlstore.Options{})
+	s, err := sqlstore.Open(ctx, kind, dsn, o)
 	if err != nil {
 		t.Fatalf("opening %s store: %v", kind, err)
 	}
