@@ -105,19 +105,29 @@ func (s *Store) apply(ctx context.Context, tx *txn, c change, at time.Time, msgs
 // evaluateAlerts fires edge-triggered alerts in the same transaction as the
 // change, so concurrent orders produce exactly one alert per crossing.
 func (s *Store) evaluateAlerts(ctx context.Context, tx *txn, r stockRow, at time.Time, msgs *[]event.Message) error {
-	fired, next := inventory.EvaluateAlerts(r.flags, r.Available, r.LowStockThreshold, s.hysteresis)
-	if next != r.flags {
-		if err := tx.later(ctx, "updating alert state of "+r.SKU, nil, `UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`, b2i(next.Low), b2i(next.Out), r.SKU); err != nil {
-			return err
-		}
+	next, fired, err := s.fireAlerts(ctx, tx, r.flags, r.Levels, at, *msgs)
+	*msgs = fired
+	if err != nil {
+		return err
 	}
-	for _, typ := range fired {
-		var err error
-		if *msgs, err = s.storeAlert(ctx, tx, typ, r.Levels, at, *msgs); err != nil {
-			return err
-		}
+	if next != r.flags {
+		return tx.later(ctx, "updating alert state of "+r.SKU, nil, `UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`, b2i(next.Low), b2i(next.Out), r.SKU)
 	}
 	return nil
+}
+
+// fireAlerts stores the alerts that levels l cross from the alert state
+// flags and appends their events to msgs; it returns the SKU's alert state
+// after l, for the caller to store.
+func (s *Store) fireAlerts(ctx context.Context, tx *txn, flags inventory.AlertFlags, l inventory.Levels, at time.Time, msgs []event.Message) (inventory.AlertFlags, []event.Message, error) {
+	fired, next := inventory.EvaluateAlerts(flags, l.Available, l.LowStockThreshold, s.hysteresis)
+	for _, typ := range fired {
+		var err error
+		if msgs, err = s.storeAlert(ctx, tx, typ, l, at, msgs); err != nil {
+			return flags, msgs, err
+		}
+	}
+	return next, msgs, nil
 }
 
 // storeAlert stores a fired alert and appends its event to msgs.

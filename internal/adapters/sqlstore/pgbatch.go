@@ -260,24 +260,13 @@ func (s *Store) createBulkTx(ctx context.Context, tx *txn, reqs []*createReq, er
 		return err
 	}
 	var sw stockWrites
+	hold := func(d skuDelta) move { return move{kindReserve, inventory.TypeReserved, 0, d.qty, "reserve", d.id} }
 	for _, sku := range skus {
-		deltas := bySKU[sku]
-		if len(deltas) == 0 {
-			continue
-		}
-		r := stock[sku]
-		l, flags := r.Levels, r.flags
-		var total int64
-		for _, d := range deltas {
-			total += d.qty
-			l.Reserved += d.qty
-			l.Available = l.OnHand - l.Reserved
-			var err error
-			if flags, err = s.moved(ctx, tx, &sw, l, flags, move{kindReserve, inventory.TypeReserved, 0, d.qty, "reserve", d.id}, now); err != nil {
+		if deltas := bySKU[sku]; len(deltas) > 0 {
+			if err := s.moveStock(ctx, tx, &sw, stock[sku], deltas, hold, now); err != nil {
 				return err
 			}
 		}
-		sw.row(sku, 0, total, int64(len(deltas)), flags)
 	}
 	if err := sw.write(ctx, tx, at); err != nil {
 		return err
@@ -427,22 +416,11 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 	}
 	slices.Sort(skus)
 	var sw stockWrites
+	sell := func(d skuDelta) move { return move{kindCommit, inventory.TypeCommitted, -d.qty, -d.qty, "sale", d.id} }
 	for _, sku := range skus {
-		deltas := bySKU[sku]
-		r := stock[sku]
-		l, flags := r.Levels, r.flags
-		var total int64
-		for _, d := range deltas {
-			total += d.qty
-			l.OnHand -= d.qty
-			l.Reserved -= d.qty
-			l.Available = l.OnHand - l.Reserved
-			var err error
-			if flags, err = s.moved(ctx, tx, &sw, l, flags, move{kindCommit, inventory.TypeCommitted, -d.qty, -d.qty, "sale", d.id}, now); err != nil {
-				return err
-			}
+		if err := s.moveStock(ctx, tx, &sw, stock[sku], bySKU[sku], sell, now); err != nil {
+			return err
 		}
-		sw.row(sku, -total, -total, int64(len(deltas)), flags)
 	}
 	if err := sw.write(ctx, tx, at); err != nil {
 		return err
@@ -464,18 +442,23 @@ func lockStock(skus []string, stock map[string]*stockRow) pgRead {
 
 // scanStockRow scans a row of sku, then stockColumns, into stock.
 func scanStockRow(r pgx.Rows, stock map[string]*stockRow) error {
-	var (
-		row      stockRow
-		low, out int
-	)
-	if err := r.Scan(&row.SKU, &row.OnHand, &row.Reserved, &row.OnOrder, &row.LowStockThreshold, &low, &out, &row.Version); err != nil {
+	var sku string
+	row, err := scanStock(skuFirst{r, &sku}, "")
+	if err != nil {
 		return fmt.Errorf("reading stock: %w", err)
 	}
-	row.Available = row.OnHand - row.Reserved
-	row.flags = inventory.AlertFlags{Low: low == 1, Out: out == 1}
-	stock[row.SKU] = &row
+	row.SKU = sku
+	stock[sku] = &row
 	return nil
 }
+
+// skuFirst scans a row's leading sku column, then what scanStock asks for.
+type skuFirst struct {
+	rows pgx.Rows
+	sku  *string
+}
+
+func (k skuFirst) Scan(dest ...any) error { return k.rows.Scan(append([]any{k.sku}, dest...)...) }
 
 // move is one order's change to a SKU's levels: its ledger kind, event
 // type, deltas, reason and reference.
@@ -485,37 +468,31 @@ type move struct {
 	reason, ref      string
 }
 
-// moved records a move that made the levels l: its ledger entry, its event
-// and the alerts it crosses from flags, which it returns updated.
-func (s *Store) moved(ctx context.Context, tx *txn, sw *stockWrites, l inventory.Levels, flags inventory.AlertFlags, mv move, at time.Time) (inventory.AlertFlags, error) {
-	sw.ledger(l.SKU, mv.kind, mv.onHand, mv.reserved, mv.reason, mv.ref)
-	m, err := inventory.LevelsMessage(mv.typ, l, mv.onHand, mv.reserved, mv.reason, mv.ref, at)
-	if err != nil {
-		return flags, err
-	}
-	if err := s.enqueue(ctx, tx, []event.Message{m}); err != nil {
-		return flags, err
-	}
-	return s.alertsAfter(ctx, tx, flags, l, at)
-}
-
-// alertsAfter fires the alerts a change to l crosses, as apply does, and
-// returns the SKU's alert state after it.
-func (s *Store) alertsAfter(ctx context.Context, tx *txn, flags inventory.AlertFlags, l inventory.Levels, at time.Time) (inventory.AlertFlags, error) {
-	fired, next := inventory.EvaluateAlerts(flags, l.Available, l.LowStockThreshold, s.hysteresis)
-	for _, typ := range fired {
-		var (
-			msgs []event.Message
-			err  error
-		)
-		if msgs, err = s.storeAlert(ctx, tx, typ, l, at, nil); err != nil {
-			return flags, err
+// moveStock applies one SKU's changes of a batch in order, each the move
+// mv makes of it: its ledger entry, its event with the levels it left and
+// the alerts those cross; then the SKU's net change and alert state go to
+// sw, for one statement.
+func (s *Store) moveStock(ctx context.Context, tx *txn, sw *stockWrites, r *stockRow, deltas []skuDelta, mv func(skuDelta) move, at time.Time) error {
+	l, flags := r.Levels, r.flags
+	var onHand, reserved int64
+	msgs := make([]event.Message, 0, len(deltas))
+	for _, d := range deltas {
+		m := mv(d)
+		onHand, reserved = onHand+m.onHand, reserved+m.reserved
+		l.OnHand += m.onHand
+		l.Reserved += m.reserved
+		l.Available = l.OnHand - l.Reserved
+		sw.ledger(l.SKU, m.kind, m.onHand, m.reserved, m.reason, m.ref)
+		ev, err := inventory.LevelsMessage(m.typ, l, m.onHand, m.reserved, m.reason, m.ref, at)
+		if err != nil {
+			return err
 		}
-		if err := s.enqueue(ctx, tx, msgs); err != nil {
-			return flags, err
+		if flags, msgs, err = s.fireAlerts(ctx, tx, flags, l, at, append(msgs, ev)); err != nil {
+			return err
 		}
 	}
-	return next, nil
+	sw.row(r.SKU, onHand, reserved, int64(len(deltas)), flags)
+	return s.enqueue(ctx, tx, msgs)
 }
 
 // stockWrites gathers a batch's stock changes: one net change per SKU and

@@ -105,14 +105,7 @@ func (t *txn) commit(ctx context.Context) error {
 }
 
 // flush sends what is queued, alone, in one round trip.
-func (t *txn) flush(ctx context.Context) error {
-	br := t.pc.SendBatch(ctx, t.batch("", nil))
-	err := t.drain(br)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	return err
-}
+func (t *txn) flush(ctx context.Context) error { return t.readAll(ctx) }
 
 // batch is the queue, then query (when not empty), as one pipeline.
 func (t *txn) batch(query string, args []any) *pgx.Batch {
@@ -236,8 +229,8 @@ type pgRead struct {
 	row   func(pgx.Rows) error
 }
 
-// readAll sends what is queued and the reads as one pipeline, and hands
-// each read's rows, in order, to its row.
+// readAll sends what is queued and the reads (none for a flush) as one
+// pipeline, and hands each read's rows, in order, to its row.
 func (t *txn) readAll(ctx context.Context, reads ...pgRead) error {
 	b := t.batch("", nil)
 	for _, r := range reads {

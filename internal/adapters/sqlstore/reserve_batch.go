@@ -189,14 +189,9 @@ func (s *Store) reserveBulkTx(ctx context.Context, tx *txn, entries []batchEntry
 			if err != nil {
 				return err
 			}
-			msgs = append(msgs, m)
-			fired, next := inventory.EvaluateAlerts(flags, l.Available, l.LowStockThreshold, s.hysteresis)
-			for _, typ := range fired {
-				if msgs, err = s.storeAlert(ctx, tx, typ, l, now, msgs); err != nil {
-					return err
-				}
+			if flags, msgs, err = s.fireAlerts(ctx, tx, flags, l, now, append(msgs, m)); err != nil {
+				return err
 			}
-			flags = next
 		}
 		if flags != r.flags {
 			if _, err := tx.ExecContext(ctx, `UPDATE inventory SET low_alerted = ?, out_alerted = ? WHERE sku = ?`, b2i(flags.Low), b2i(flags.Out), sku); err != nil {
