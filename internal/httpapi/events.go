@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -174,41 +175,18 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	for {
 		idle.Reset(heartbeat)
 		ev, err := st.Next(r.Context(), idle.C)
-		if err == nil && sampled != nil {
-			// A sampled stream reads while it waits, counting: the hub's
-			// buffer for it does not fill during its longer pauses.
-			sampled.add(ev)
-			if wait := gap - time.Since(lastFlush); wait > 0 {
-				pace.Reset(wait)
-			gather:
-				for {
-					// Next returns ready events without looking at the
-					// timer: a stream that always has one checks it here,
-					// or it would never write.
-					select {
-					case <-pace.C:
-						break gather
-					default:
-					}
-					next, err := st.Next(r.Context(), pace.C)
-					if errors.Is(err, livefeed.ErrIdle) {
-						break
-					}
-					if err != nil {
-						return nil // gone, dropped or stopping: it resumes from its last id
-					}
-					sampled.add(next)
+		if err == nil {
+			// Busy: let more events gather before this write; a sampled
+			// stream reads them meanwhile, counting, so the hub's buffer
+			// for it does not fill during its longer pauses.
+			wait := gap - time.Since(lastFlush)
+			if sampled != nil {
+				sampled.add(ev)
+				if !sampled.gather(r.Context(), st, pace, wait) {
+					return nil // gone, dropped or stopping: it resumes from its last id
 				}
-			}
-		} else if err == nil {
-			if wait := gap - time.Since(lastFlush); wait > 0 {
-				// Busy: let more events gather before this write.
-				pace.Reset(wait)
-				select {
-				case <-pace.C:
-				case <-r.Context().Done():
-					return nil
-				}
+			} else if !pause(r.Context(), pace, wait) {
+				return nil
 			}
 		}
 		// Writes of a full buffer happen before the flush: the deadline
@@ -229,9 +207,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 				bw.WriteString("\n")
 				writeSSE(bw, ev)
 			}
-			bw.WriteString("id: ")
-			bw.WriteString(st.Cursor())
-			bw.WriteString("\n\n")
+			endWrite(bw, st)
 		case errors.Is(err, livefeed.ErrIdle):
 			bw.WriteString(": ping\n\n")
 		default:
@@ -336,9 +312,7 @@ func (p *sampler) write(bw *bufio.Writer, st *livefeed.Stream) {
 		}
 		bw.WriteString("}\n")
 	}
-	bw.WriteString("id: ")
-	bw.WriteString(st.Cursor())
-	bw.WriteString("\n\n")
+	endWrite(bw, st)
 	clear(p.out)
 	clear(p.always)
 	p.out, p.always, p.seq = p.out[:0], p.always[:0], 0
@@ -347,6 +321,54 @@ func (p *sampler) write(bw *bufio.Writer, st *livefeed.Stream) {
 		r.buf, r.next = r.buf[:0], 0
 	}
 	clear(p.skipped)
+}
+
+// pause waits d on t (not at all when d <= 0); false when ctx ended first.
+func pause(ctx context.Context, t *time.Timer, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t.Reset(d)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// gather adds what st brings during d on t (nothing when d <= 0); false
+// when the stream ended.
+func (p *sampler) gather(ctx context.Context, st *livefeed.Stream, t *time.Timer, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t.Reset(d)
+	for {
+		// Next returns ready events without looking at the timer: a stream
+		// that always has one checks it here, or it would never write.
+		select {
+		case <-t.C:
+			return true
+		default:
+		}
+		ev, err := st.Next(ctx, t.C)
+		if errors.Is(err, livefeed.ErrIdle) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		p.add(ev)
+	}
+}
+
+// endWrite ends a write with the stream's id: the position after every
+// event the write read.
+func endWrite(bw *bufio.Writer, st *livefeed.Stream) {
+	bw.WriteString("id: ")
+	bw.WriteString(st.Cursor())
+	bw.WriteString("\n\n")
 }
 
 // writeSSE writes one event's fields, not the blank line that ends it: the
