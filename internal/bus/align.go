@@ -23,9 +23,10 @@ type aligner struct {
 	by  time.Duration
 	now func() time.Time
 	mu  sync.Mutex // the assign and revoke callbacks run on the group's goroutine
-	// owned are the partitions the group gave this member: a batch polled
+	// owned are the partitions the group gave this member, with when: a
+	// batch polled
 	// before a revoke took effect may still hold records of others.
-	owned map[string]map[int32]bool
+	owned map[string]map[int32]time.Time
 	pos   map[int32]map[string]*readPos // partition number → broker topic → position
 }
 
@@ -35,7 +36,10 @@ type readPos struct {
 	next    int64     // offset after the last record read
 	end     int64     // last stable offset at the last fetch with records
 	fetched time.Time // wall clock of that fetch
-	paused  bool
+	// held is the timestamp of the first record the last batch held back
+	// (zero when it held none): the partition runs that far ahead.
+	held   time.Time
+	paused bool
 }
 
 // laggardFor is how long a partition that had records left to read at its
@@ -52,7 +56,7 @@ func (p *readPos) behind(now time.Time) bool {
 }
 
 func newAligner(by time.Duration) *aligner {
-	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]bool{}, pos: map[int32]map[string]*readPos{}}
+	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]time.Time{}, pos: map[int32]map[string]*readPos{}}
 }
 
 // assign records partitions the group gave this member.
@@ -61,68 +65,149 @@ func (a *aligner) assign(assigned map[string][]int32) {
 	defer a.mu.Unlock()
 	for topic, parts := range assigned {
 		if a.owned[topic] == nil {
-			a.owned[topic] = map[int32]bool{}
+			a.owned[topic] = map[int32]time.Time{}
 		}
 		for _, p := range parts {
-			a.owned[topic][p] = true
+			a.owned[topic][p] = a.now()
 		}
 	}
 }
 
 // batch records what fetches read and returns their records merged in
-// timestamp order, each partition's records in their own order.
-func (a *aligner) batch(fetches kgo.Fetches) []*kgo.Record {
+// timestamp order, each partition's records in their own order, with the
+// offsets to read again: a record more than by newer than the newest one
+// read of a same-numbered partition that still has records to read is
+// held back, with the rest of its partition's run, for a later batch. One
+// fetch of a dense topic can span seconds more than one of a sparse one,
+// and a poll can drain one partition's buffered records and not
+// another's; pauses act only on later fetches, so without the cut a
+// catching-up consumer would still see one batch run ahead. The caller
+// sets the consumer back to the rewind offsets (SetOffsets) before it
+// commits, so the held-back records are neither lost nor read twice.
+func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int32]kgo.EpochOffset) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	var runs [][]*kgo.Record
-	n := 0
+	type run struct {
+		topic string
+		part  int32
+		recs  []*kgo.Record
+		pos   *readPos  // nil for a partition this member does not own
+		last  time.Time // pos.last before this batch
+	}
+	var runs []run
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		// An empty fetch says nothing: where it started is unknown, so a
 		// partition counts from the first record read.
 		if fp.Err != nil || len(fp.Records) == 0 {
 			return
 		}
-		runs = append(runs, fp.Records)
-		n += len(fp.Records)
-		if !a.owned[fp.Topic][fp.Partition] {
-			return // passed on, not steered by
+		r := run{topic: fp.Topic, part: fp.Partition, recs: fp.Records}
+		if _, ok := a.owned[fp.Topic][fp.Partition]; ok { // else passed on, not steered by
+			byTopic := a.pos[fp.Partition]
+			if byTopic == nil {
+				byTopic = map[string]*readPos{}
+				a.pos[fp.Partition] = byTopic
+			}
+			p := byTopic[fp.Topic]
+			if p == nil {
+				p = &readPos{}
+				byTopic[fp.Topic] = p
+			}
+			r.last = p.last
+			p.end, p.fetched = fp.HighWatermark, now
+			if fp.LastStableOffset >= 0 {
+				p.end = fp.LastStableOffset
+			}
+			for _, rec := range fp.Records {
+				if rec.Timestamp.After(p.last) {
+					p.last = rec.Timestamp
+				}
+			}
+			p.next, p.held = fp.Records[len(fp.Records)-1].Offset+1, time.Time{}
+			r.pos = p
 		}
-		byTopic := a.pos[fp.Partition]
-		if byTopic == nil {
-			byTopic = map[string]*readPos{}
-			a.pos[fp.Partition] = byTopic
+		runs = append(runs, r)
+	})
+	// Each partition number's limit: the oldest of the newest times read
+	// of its partitions with records left to read.
+	limits := map[int32]time.Time{}
+	lower := func(part int32, t time.Time) {
+		if l, ok := limits[part]; !ok || t.Before(l) {
+			limits[part] = t
 		}
-		p := byTopic[fp.Topic]
-		if p == nil {
-			p = &readPos{}
-			byTopic[fp.Topic] = p
-		}
-		p.end, p.fetched = fp.HighWatermark, now
-		if fp.LastStableOffset >= 0 {
-			p.end = fp.LastStableOffset
-		}
-		for _, r := range fp.Records {
-			if r.Timestamp.After(p.last) {
-				p.last = r.Timestamp
+	}
+	for part, byTopic := range a.pos {
+		for _, q := range byTopic {
+			if q.behind(now) {
+				lower(part, q.last)
 			}
 		}
-		p.next = fp.Records[len(fp.Records)-1].Offset + 1
-	})
+	}
+	// A partition assigned less than laggardFor ago and not read yet may
+	// have records anywhere from where the others start (a restarted
+	// member's inputs were committed together): until it shows, the
+	// others pass by at most by past their oldest record in the batch.
+	for _, r := range runs {
+		if r.pos == nil {
+			continue
+		}
+		for topic, parts := range a.owned {
+			if at, ok := parts[r.part]; ok && a.pos[r.part][topic] == nil && now.Sub(at) < laggardFor {
+				for _, q := range runs {
+					if q.part == r.part {
+						lower(r.part, q.recs[0].Timestamp)
+					}
+				}
+			}
+		}
+	}
+	var rewind map[string]map[int32]kgo.EpochOffset
+	n := 0
+	for i := range runs {
+		r := &runs[i]
+		if limit, ok := limits[r.part]; ok && r.pos != nil {
+			limit = limit.Add(a.by)
+			if cut := slices.IndexFunc(r.recs, func(rec *kgo.Record) bool { return rec.Timestamp.After(limit) }); cut >= 0 {
+				held := r.recs[cut]
+				if rewind == nil {
+					rewind = map[string]map[int32]kgo.EpochOffset{}
+				}
+				if rewind[r.topic] == nil {
+					rewind[r.topic] = map[int32]kgo.EpochOffset{}
+				}
+				rewind[r.topic][r.part] = kgo.EpochOffset{Epoch: held.LeaderEpoch, Offset: held.Offset}
+				r.recs = r.recs[:cut]
+				r.pos.next, r.pos.last, r.pos.held = held.Offset, r.last, held.Timestamp
+				for _, rec := range r.recs {
+					if rec.Timestamp.After(r.pos.last) {
+						r.pos.last = rec.Timestamp
+					}
+				}
+			}
+		}
+		n += len(r.recs)
+	}
 	out := make([]*kgo.Record, 0, n)
-	for len(runs) > 0 {
+	recs := make([][]*kgo.Record, 0, len(runs))
+	for _, r := range runs {
+		if len(r.recs) > 0 {
+			recs = append(recs, r.recs)
+		}
+	}
+	for len(recs) > 0 {
 		first := 0
-		for i := 1; i < len(runs); i++ {
-			if earlier(runs[i][0], runs[first][0]) {
+		for i := 1; i < len(recs); i++ {
+			if earlier(recs[i][0], recs[first][0]) {
 				first = i
 			}
 		}
-		out = append(out, runs[first][0])
-		if runs[first] = runs[first][1:]; len(runs[first]) == 0 {
-			runs = append(runs[:first], runs[first+1:]...)
+		out = append(out, recs[first][0])
+		if recs[first] = recs[first][1:]; len(recs[first]) == 0 {
+			recs = append(recs[:first], recs[first+1:]...)
 		}
 	}
-	return out
+	return out, rewind
 }
 
 // earlier orders records of different partitions: by timestamp, then
@@ -137,8 +222,8 @@ func earlier(r, q *kgo.Record) bool {
 	return r.Partition < q.Partition
 }
 
-// steer pauses the partitions that ran ahead and resumes those whose
-// laggards caught up.
+// steer pauses the partitions that ran ahead (or had records held back for
+// running ahead) and resumes those whose laggards caught up.
 func (a *aligner) steer(cl *kgo.Client) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -146,9 +231,13 @@ func (a *aligner) steer(cl *kgo.Client) {
 	pause, resume := map[string][]int32{}, map[string][]int32{}
 	for part, byTopic := range a.pos {
 		for topic, p := range byTopic {
+			front := p.last
+			if p.held.After(front) {
+				front = p.held
+			}
 			ahead := false
 			for other, q := range byTopic {
-				if other != topic && q.behind(now) && p.last.Sub(q.last) > a.by {
+				if other != topic && q.behind(now) && front.Sub(q.last) > a.by {
 					ahead = true
 					break
 				}

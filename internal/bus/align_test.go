@@ -41,25 +41,37 @@ func TestAlignerMergesAndPausesTheLeader(t *testing.T) {
 	clock := time.Unix(1_900_000_000, 0)
 	a.now = func() time.Time { return clock }
 	a.assign(map[string][]int32{"purchases": {0}, "stock": {0}, "products": {0}})
+	// Products never bring a record: a second after the assignment they
+	// hold nothing back (TestAlignerWaitsForAnInputNotReadYet).
+	clock = clock.Add(2 * time.Second)
 	// Catching up: purchases fetched through 10 s, stock only through 3 s
-	// with more to read.
-	got := a.batch(fetchOf(
+	// with more to read. Purchases after 3 + 2 s wait for a later batch:
+	// the consumer reads them again from offset 2.
+	got, rewind := a.batch(fetchOf(
 		fetchPart{"purchases", 0, 0, 100, []int{1, 4, 7, 10}},
 		fetchPart{"stock", 0, 0, 100, []int{1, 2, 3}},
 	))
-	var secs []int
-	for _, r := range got {
-		secs = append(secs, int(r.Timestamp.Unix()-1_800_000_000))
+	if want := []int{1, 1, 2, 3, 4}; !slices.Equal(seconds(got), want) {
+		t.Fatalf("merged batch at %v s, want %v", seconds(got), want)
 	}
-	if want := []int{1, 1, 2, 3, 4, 7, 10}; !slices.Equal(secs, want) {
-		t.Fatalf("merged batch at %v s, want %v", secs, want)
+	if len(rewind) != 1 || len(rewind["purchases"]) != 1 || rewind["purchases"][0].Offset != 2 {
+		t.Fatalf("rewind %v, want purchases/0 at offset 2", rewind)
+	}
+	// Purchases read again from 7 s, stock still at 3 s: nothing of
+	// purchases passes, and they are paused until stock catches up.
+	got, rewind = a.batch(fetchOf(fetchPart{"purchases", 0, 2, 100, []int{7, 10}}))
+	if len(got) != 0 || rewind["purchases"][0].Offset != 2 {
+		t.Fatalf("batch %v s, rewind %v; want nothing, purchases/0 at offset 2 again", seconds(got), rewind)
 	}
 	a.steer(cl)
 	if paused := cl.PauseFetchPartitions(nil); len(paused["purchases"]) != 1 || len(paused["stock"]) != 0 {
 		t.Fatalf("paused %v, want purchases/0 only", paused)
 	}
-	// Stock catches up to 9 s: within 2 s of purchases, which resume.
-	a.batch(fetchOf(fetchPart{"stock", 0, 3, 100, []int{6, 9}}))
+	// Stock catches up to 9 s: purchases pass, and resume.
+	got, rewind = a.batch(fetchOf(fetchPart{"stock", 0, 3, 100, []int{6, 9}}, fetchPart{"purchases", 0, 2, 100, []int{7, 10, 11}}))
+	if want := []int{6, 7, 9, 10, 11}; !slices.Equal(seconds(got), want) || rewind != nil {
+		t.Fatalf("batch %v s, rewind %v; want %v and nothing held", seconds(got), rewind, want)
+	}
 	a.steer(cl)
 	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
 		t.Fatalf("paused %v after stock caught up", paused)
@@ -102,9 +114,42 @@ func TestAlignerMergesAndPausesTheLeader(t *testing.T) {
 		t.Fatalf("after revoke: paused %v, positions %v", paused, a.pos)
 	}
 	// Records of a partition no longer owned pass through unsteered.
-	got = a.batch(fetchOf(fetchPart{"stock", 0, 9, 100, []int{60}}, fetchPart{"purchases", 0, 9, 300, []int{70}}))
+	got, _ = a.batch(fetchOf(fetchPart{"stock", 0, 9, 100, []int{60}}, fetchPart{"purchases", 0, 9, 300, []int{70}}))
 	a.steer(cl)
 	if paused := cl.PauseFetchPartitions(nil); len(got) != 2 || len(paused) != 0 || len(a.pos) != 0 {
 		t.Fatalf("unowned partitions: %d records, paused %v, positions %v", len(got), paused, a.pos)
+	}
+}
+
+func seconds(recs []*kgo.Record) []int {
+	secs := []int{}
+	for _, r := range recs {
+		secs = append(secs, int(r.Timestamp.Unix()-1_800_000_000))
+	}
+	return secs
+}
+
+// Right after an assignment, an input not read yet holds the others to
+// within by of where they start, for up to a second.
+func TestAlignerWaitsForAnInputNotReadYet(t *testing.T) {
+	t.Parallel()
+	a := newAligner(2 * time.Second)
+	clock := time.Unix(1_900_000_000, 0)
+	a.now = func() time.Time { return clock }
+	a.assign(map[string][]int32{"purchases": {0}, "stock": {0}})
+	got, rewind := a.batch(fetchOf(fetchPart{"purchases", 0, 0, 100, []int{1, 2, 4, 7}}))
+	if want := []int{1, 2}; !slices.Equal(seconds(got), want) || rewind["purchases"][0].Offset != 2 {
+		t.Fatalf("batch %v s, rewind %v; want %v and purchases/0 again from offset 2", seconds(got), rewind, want)
+	}
+	got, rewind = a.batch(fetchOf(fetchPart{"stock", 0, 0, 100, []int{1, 3, 5}}, fetchPart{"purchases", 0, 2, 100, []int{4, 7}}))
+	if want := []int{1, 3, 4, 5, 7}; !slices.Equal(seconds(got), want) || rewind != nil {
+		t.Fatalf("batch %v s, rewind %v; want %v once stock shows", seconds(got), rewind, want)
+	}
+	// Assigned more than a second ago and never read: no hold.
+	a.assign(map[string][]int32{"products": {0}})
+	clock = clock.Add(1500 * time.Millisecond)
+	got, rewind = a.batch(fetchOf(fetchPart{"purchases", 0, 4, 100, []int{8, 20}}, fetchPart{"stock", 0, 3, 3, []int{6}}))
+	if want := []int{6, 8, 20}; !slices.Equal(seconds(got), want) || rewind != nil {
+		t.Fatalf("batch %v s, rewind %v; want %v", seconds(got), rewind, want)
 	}
 }

@@ -402,3 +402,83 @@ func TestBatchingConsumerCommitsOnlyFlushedRecords(t *testing.T) {
 		t.Fatalf("third member stored %v, want 10-14 once", third.stored)
 	}
 }
+
+// TestTransactorReadsCoPartitionedTopicsInStep: a consumer catching up on
+// two co-partitioned topics, one twice as dense as the other, in small
+// polls, never sees a record more than AlignBy older than one it saw
+// before, and sees each record once.
+func TestTransactorReadsCoPartitionedTopicsInStep(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	c := testenv.BusClient(t, b.Addr(), "")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var recs []*kgo.Record
+	for i := range 600 {
+		recs = append(recs, &kgo.Record{Topic: c.Topic(event.TopicPurchases), Value: []byte("p"), Timestamp: t0.Add(time.Duration(i) * 100 * time.Millisecond)})
+	}
+	for i := range 1200 {
+		recs = append(recs, &kgo.Record{Topic: c.Topic(event.TopicInventory), Value: []byte("s"), Timestamp: t0.Add(time.Duration(i) * 50 * time.Millisecond)})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	const by = 2 * time.Second
+	var (
+		mu     sync.Mutex
+		seen   = map[string]int{}
+		newest time.Time
+		worst  time.Duration
+		done   = make(chan struct{})
+	)
+	tr, err := c.NewTransactor(bus.TransactOptions{
+		Group: "align-test", TransactionalID: "align-test-0", Topics: []string{event.TopicPurchases, event.TopicInventory},
+		FromStart: true, MaxPoll: 50, AlignBy: by,
+		Process: func(_ context.Context, recs []*bus.Record) ([]*bus.Record, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range recs {
+				seen[fmt.Sprintf("%s/%d", r.Topic, r.Offset)]++
+				worst = max(worst, newest.Sub(r.Timestamp))
+				if r.Timestamp.After(newest) {
+					newest = r.Timestamp
+				}
+			}
+			if len(seen) < 1800 {
+				return nil, nil
+			}
+			select {
+			case <-done:
+			default:
+				close(done)
+			}
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, tr)
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1800 {
+		t.Fatalf("read %d of 1800 records", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s read %d times", k, n)
+		}
+	}
+	if worst > by {
+		t.Errorf("a record came %v after a newer one; the topics must stay within %v of each other", worst, by)
+	}
+}

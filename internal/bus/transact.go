@@ -224,7 +224,11 @@ func (t *Transactor) Run(ctx context.Context) error {
 		})
 		var polled []*kgo.Record
 		if t.align != nil {
-			polled = t.align.batch(fetches)
+			var rewind map[string]map[int32]kgo.EpochOffset
+			polled, rewind = t.align.batch(fetches)
+			// Before the batch's offsets are committed, and while no
+			// rebalance can run: the held-back records are read again.
+			t.s.Client().SetOffsets(rewind)
 			t.align.steer(t.s.Client())
 		} else {
 			polled = fetches.Records()
