@@ -249,8 +249,9 @@ func (p *Pricer) Purchase(sku string, at time.Time, units int64, now time.Time) 
 	return false, nil
 }
 
-// Inventory records the available stock of sku at event time at; id (the
-// event id) orders records with the same time. Stock takes effect at the
+// Inventory records the available stock of sku at event time at; id orders
+// records with the same time, as text (the processor passes the record's
+// zero-padded offset, so the last written wins). Stock takes effect at the
 // next boundary the watermark passes. A late record still updates the stock
 // when it is newer than the level known; it reports late all the same.
 func (p *Pricer) Inventory(sku string, at time.Time, available int64, id string, now time.Time) (late bool, err error) {

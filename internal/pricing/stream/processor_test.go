@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/bus"
+	"github.com/mercato-platform/mercato/internal/dedup"
 	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
@@ -311,6 +312,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 		}
 	}
 	res := result{prices: map[string][][]byte{}, state: map[string][]byte{}}
+	stockOffsets := map[int32]int{} // inventory records so far, per partition
 	for _, m := range append(slices.Clone(w.setup), w.purchases...) {
 		pr := pricers[part(m.Topic, m.Envelope.Subject)]
 		switch m.Topic {
@@ -327,9 +329,12 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 			if err := m.Envelope.DecodeData(&d); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := pr.Inventory(d.SKU, m.Envelope.Time, d.Available, m.Envelope.ID, wall); err != nil {
+			// Ties in time go by log order, the record's offset.
+			p := part(m.Topic, m.Envelope.Subject)
+			if _, err := pr.Inventory(d.SKU, m.Envelope.Time, d.Available, fmt.Sprintf("%020d", stockOffsets[p]), wall); err != nil {
 				t.Fatal(err)
 			}
+			stockOffsets[p]++
 		case event.TopicPurchases:
 			var d event.Purchase
 			if err := m.Envelope.DecodeData(&d); err != nil {
@@ -669,5 +674,46 @@ func TestPriceChangeReason(t *testing.T) {
 		if got != tt.want || !slices.Contains(ChangeReasons(), got) {
 			t.Errorf("PriceChangeReason(%+v) = %q, want %q (one of %v)", tt.reason, got, tt.want, ChangeReasons())
 		}
+	}
+}
+
+// Stock levels stamped with the same millisecond (a batch of checkouts
+// reads its clock once) apply in log order: the last written is the level,
+// whatever their random event ids say.
+func TestStockOfTheSameMillisecondGoesByLogOrder(t *testing.T) {
+	t.Parallel()
+	book, err := pricing.NewRuleBook(pricing.DefaultRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := pricing.NewPricer(processorConfig(), book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sku = "TIE-1"
+	seen := dedup.New(0)
+	stock := func(id string, at time.Time, available int64, offset int64) {
+		t.Helper()
+		env, err := event.New(event.TypeStockReserved, "test", sku, at, event.StockChanged{SKU: sku, OnHand: 100, Available: available})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.ID = id
+		v, err := env.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(pr, seen, &bus.Record{Topic: event.TopicInventory, Key: []byte(sku), Value: v, Offset: offset, Timestamp: at}, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Later in the log, smaller id: the later one is the level.
+	stock("ZZZZ", t0, 90, 7)
+	stock("AAAA", t0, 89, 8)
+	// A record an hour on passes the watermark over both.
+	stock("MMMM", t0.Add(time.Hour), 50, 9)
+	s, ok := pr.SKU(sku)
+	if !ok || s.Available != 89 {
+		t.Fatalf("available %d (%v), want 89: the last written of the millisecond", s.Available, ok)
 	}
 }
