@@ -25,12 +25,14 @@ type Row struct {
 
 // Store is the outbox side of the system of record.
 type Store interface {
-	// PendingOutbox returns up to limit unsent rows in id order.
+	// PendingOutbox returns unsent rows in id order: up to limit, or, from
+	// a store that keeps the events of one write in one row (whose events
+	// then share its id), the writes up to the one that reaches limit.
 	PendingOutbox(ctx context.Context, limit int) ([]Row, error)
 	// MarkOutboxSent records rows as published (the store deletes them: the
 	// event log is their record from then on).
 	MarkOutboxSent(ctx context.Context, ids []int64) error
-	// OutboxBacklog counts unsent rows.
+	// OutboxBacklog counts unsent events.
 	OutboxBacklog(ctx context.Context) (int64, error)
 	// AcquireRelayLease blocks until this process is the one relay allowed to
 	// publish (one relay keeps per-key order).
@@ -90,10 +92,10 @@ func NewRelay(store Store, producer Producer, o Options) *Relay {
 	r := &Relay{
 		store: store, producer: producer, o: o,
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mercato_outbox_backlog", Help: "Outbox rows written but not yet published.",
+			Name: "mercato_outbox_backlog", Help: "Outbox events written but not yet published.",
 		}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mercato_outbox_published_total", Help: "Outbox rows published and marked sent.",
+			Name: "mercato_outbox_published_total", Help: "Outbox events published and marked sent.",
 		}),
 		wake: make(chan struct{}, 1),
 	}
@@ -170,7 +172,7 @@ func (r *Relay) publish(ctx context.Context, lease Lease) error {
 			fails++
 			wait = r.backoff().Delay(fails)
 			r.o.Logger.Warn("outbox relay batch failed, retrying", "err", err, "backoff", wait)
-		case n == r.o.Batch:
+		case n >= r.o.Batch:
 			fails = 0
 			continue // more rows are waiting
 		default:
@@ -223,7 +225,7 @@ func (r *Relay) relayBatch(ctx context.Context, lease Lease) (int, error) {
 		}
 	}
 	recs := make([]*bus.Record, len(rows))
-	ids := make([]int64, len(rows))
+	ids := make([]int64, 0, len(rows))
 	for i, row := range rows {
 		recs[i] = &bus.Record{
 			Topic: row.Topic,
@@ -234,7 +236,9 @@ func (r *Relay) relayBatch(ctx context.Context, lease Lease) (int, error) {
 				{Key: bus.HeaderEventID, Value: []byte(row.EventID)},
 			},
 		}
-		ids[i] = row.ID
+		if len(ids) == 0 || ids[len(ids)-1] != row.ID {
+			ids = append(ids, row.ID)
+		}
 	}
 	// The idempotent producer keeps per-partition order across retries, so
 	// producing the batch in id order keeps every key's events in order.

@@ -258,6 +258,12 @@ CREATE TABLE checkout_refusals (
 );
 CREATE INDEX checkout_refusals_at ON checkout_refusals (at);
 `,
+	// 13: one outbox row per transaction. A row whose topic is empty
+	// carries all the events of the write that made it (packEvents), and
+	// events counts them, so the backlog is still counted in events.
+	`
+ALTER TABLE outbox ADD COLUMN events INTEGER NOT NULL DEFAULT 1;
+`,
 }
 
 func (s *Store) ddl(q string) string {

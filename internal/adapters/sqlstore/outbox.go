@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,15 +14,85 @@ import (
 	"github.com/mercato-platform/mercato/internal/outbox"
 )
 
-// PendingOutbox returns unsent rows in id order.
+// PendingOutbox returns the unsent events in id order, whole writes at a
+// time: it stops after the write that reaches limit events. The events of
+// one packed row share its id, which MarkOutboxSent takes.
 func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]outbox.Row, error) {
-	out, err := list(ctx, reads{s.r}, func(row scanner) (outbox.Row, error) {
+	stored, err := list(ctx, reads{s.r}, func(row scanner) (outbox.Row, error) {
 		var r outbox.Row
 		err := row.Scan(&r.ID, &r.EventID, &r.Topic, &r.Key, &r.Type, &r.Payload)
 		return r, err
 	}, s.q(`SELECT id, event_id, topic, msg_key, event_type, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading outbox: %w", err)
+	}
+	out := make([]outbox.Row, 0, len(stored))
+	for _, r := range stored {
+		if len(out) >= limit {
+			break
+		}
+		if r.Topic != packedTopic {
+			out = append(out, r)
+			continue
+		}
+		if out, err = unpackEvents(out, r.ID, r.Payload); err != nil {
+			return nil, fmt.Errorf("reading outbox row %d: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// packedTopic is the topic of an outbox row that carries several events:
+// no event has an empty topic.
+const packedTopic = ""
+
+// packEvents encodes the events of one write as one outbox payload: per
+// event, its id, topic, key, type and encoded envelope, each a uvarint
+// length and its bytes, after a format byte. One row per transaction
+// instead of one per event saves PostgreSQL a heap row and its index
+// entries per event, on insert and again when the relay deletes it.
+func packEvents(msgs []event.Message) ([]byte, error) {
+	b := make([]byte, 1, 512*len(msgs))
+	b[0] = packFormat
+	for _, m := range msgs {
+		payload, err := m.Envelope.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
+		}
+		for _, f := range [...][]byte{[]byte(m.Envelope.ID), []byte(m.Topic), []byte(m.Envelope.Subject), []byte(m.Envelope.Type), payload} {
+			b = binary.AppendUvarint(b, uint64(len(f)))
+			b = append(b, f...)
+		}
+	}
+	return b, nil
+}
+
+const packFormat = 1
+
+// unpackEvents appends the events of a packed row to out.
+func unpackEvents(out []outbox.Row, id int64, b []byte) ([]outbox.Row, error) {
+	if len(b) == 0 || b[0] != packFormat {
+		return out, errors.New("not a packed outbox row of a known format")
+	}
+	b = b[1:]
+	field := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, errors.New("packed outbox row cut short")
+		}
+		f := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return f, nil
+	}
+	for len(b) > 0 {
+		var f [5][]byte
+		for i := range f {
+			var err error
+			if f[i], err = field(); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, outbox.Row{ID: id, EventID: string(f[0]), Topic: string(f[1]), Key: string(f[2]), Type: string(f[3]), Payload: f[4]})
 	}
 	return out, nil
 }
@@ -48,10 +120,10 @@ func (s *Store) MarkOutboxSent(ctx context.Context, ids []int64) error {
 	})
 }
 
-// OutboxBacklog counts unsent rows.
+// OutboxBacklog counts unsent events.
 func (s *Store) OutboxBacklog(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(events), 0) FROM outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting outbox backlog: %w", err)
 	}
 	return n, nil
@@ -76,34 +148,45 @@ func (s *Store) enqueue(ctx context.Context, tx *txn, msgs []event.Message) erro
 	return s.writeEvents(ctx, tx, msgs)
 }
 
-// writeEvents inserts events into the outbox, and the order events among
-// them into order_events.
+// writeEvents inserts the events of one write into the outbox, as one row
+// when there are several (packEvents), and the order events among them into
+// order_events.
 func (s *Store) writeEvents(ctx context.Context, tx *txn, msgs []event.Message) error {
-	rows := make([][]any, 0, len(msgs))
+	if len(msgs) == 0 {
+		return nil
+	}
+	first := msgs[0]
+	row := []any{first.Envelope.ID, first.Topic, first.Envelope.Subject, first.Envelope.Type, nil, micros(first.Envelope.Time), len(msgs)}
+	if len(msgs) == 1 {
+		payload, err := first.Envelope.Encode()
+		if err != nil {
+			return fmt.Errorf("enqueueing %s: %w", first.Envelope.Type, err)
+		}
+		row[4] = payload
+	} else {
+		payload, err := packEvents(msgs)
+		if err != nil {
+			return err
+		}
+		row[1], row[2], row[3], row[4] = packedTopic, "", "", payload
+	}
 	var kept [][]any
 	for _, m := range msgs {
-		payload, err := m.Envelope.Encode()
-		if err != nil {
-			return fmt.Errorf("enqueueing %s: %w", m.Envelope.Type, err)
-		}
-		rows = append(rows, []any{m.Envelope.ID, m.Topic, m.Envelope.Subject, m.Envelope.Type, payload, micros(m.Envelope.Time)})
 		if keepsOrderEvent(m) {
 			kept = append(kept, []any{m.Envelope.Subject, m.Envelope.ID, m.Envelope.Type, micros(m.Envelope.Time), string(m.Envelope.Data)})
 		}
 	}
-	if s.pg && len(kept) > 0 && len(rows) <= 64 {
+	const insertOutbox = `INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at, events) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	if s.pg && len(kept) > 0 && len(kept) <= 64 {
 		// Both tables in one statement, one round trip.
-		args := make([]any, 0, 6*len(rows)+5*len(kept))
-		for _, r := range rows {
-			args = append(args, r...)
-		}
+		args := append(make([]any, 0, len(row)+5*len(kept)), row...)
 		for _, r := range kept {
 			args = append(args, r...)
 		}
-		return tx.later(ctx, "enqueueing events", nil, `WITH o AS (INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `+valuesList(len(rows), 6)+`)
+		return tx.later(ctx, "enqueueing events", nil, `WITH o AS (`+insertOutbox+`)
   INSERT INTO order_events (order_id, event_id, event_type, at, data) VALUES `+valuesList(len(kept), 5), args...)
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, created_at) VALUES `, 6, rows); err != nil {
+	if err := tx.later(ctx, "enqueueing events", nil, insertOutbox, row...); err != nil {
 		return fmt.Errorf("enqueueing events: %w", err)
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO order_events (order_id, event_id, event_type, at, data) VALUES `, 5, kept); err != nil {
