@@ -23,11 +23,14 @@ type aligner struct {
 	by  time.Duration
 	now func() time.Time
 	mu  sync.Mutex // the assign and revoke callbacks run on the group's goroutine
-	// owned are the partitions the group gave this member, with when: a
-	// batch polled
+	// owned are the partitions the group gave this member: a batch polled
 	// before a revoke took effect may still hold records of others.
-	owned map[string]map[int32]time.Time
+	owned map[string]map[int32]bool
 	pos   map[int32]map[string]*readPos // partition number → broker topic → position
+	// first is when a batch first brought records of a partition number
+	// since it was assigned (or since an abort): its inputs not read yet
+	// are waited for from then on.
+	first map[int32]time.Time
 }
 
 // readPos is how far a consumer has read one topic's partition.
@@ -56,7 +59,7 @@ func (p *readPos) behind(now time.Time) bool {
 }
 
 func newAligner(by time.Duration) *aligner {
-	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]time.Time{}, pos: map[int32]map[string]*readPos{}}
+	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]bool{}, first: map[int32]time.Time{}, pos: map[int32]map[string]*readPos{}}
 }
 
 // assign records partitions the group gave this member.
@@ -65,10 +68,10 @@ func (a *aligner) assign(assigned map[string][]int32) {
 	defer a.mu.Unlock()
 	for topic, parts := range assigned {
 		if a.owned[topic] == nil {
-			a.owned[topic] = map[int32]time.Time{}
+			a.owned[topic] = map[int32]bool{}
 		}
 		for _, p := range parts {
-			a.owned[topic][p] = a.now()
+			a.owned[topic][p] = true
 		}
 	}
 }
@@ -103,7 +106,7 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 			return
 		}
 		r := run{topic: fp.Topic, part: fp.Partition, recs: fp.Records}
-		if _, ok := a.owned[fp.Topic][fp.Partition]; ok { // else passed on, not steered by
+		if a.owned[fp.Topic][fp.Partition] { // else passed on, not steered by
 			byTopic := a.pos[fp.Partition]
 			if byTopic == nil {
 				byTopic = map[string]*readPos{}
@@ -126,6 +129,9 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 			}
 			p.next, p.held = fp.Records[len(fp.Records)-1].Offset+1, time.Time{}
 			r.pos = p
+			if a.first[fp.Partition].IsZero() {
+				a.first[fp.Partition] = now
+			}
 		}
 		runs = append(runs, r)
 	})
@@ -144,16 +150,20 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 			}
 		}
 	}
-	// A partition assigned less than laggardFor ago and not read yet may
-	// have records anywhere from where the others start (a restarted
-	// member's inputs were committed together): until it shows, the
-	// others pass by at most by past their oldest record in the batch.
+	// An input not read yet, for laggardFor after the first batch that
+	// brought records of its partition number, may have records anywhere
+	// from where the others start (a restarted member's inputs were
+	// committed together; one poll can drain one partition's fetch and not
+	// another's): until it shows, the others pass at most by past their
+	// oldest record in the batch. The wait counts from the first records,
+	// not from the assignment: a member can wait long between the two (for
+	// a dead predecessor's transaction to time out, say).
 	for _, r := range runs {
-		if r.pos == nil {
+		if r.pos == nil || now.Sub(a.first[r.part]) >= laggardFor {
 			continue
 		}
 		for topic, parts := range a.owned {
-			if at, ok := parts[r.part]; ok && a.pos[r.part][topic] == nil && now.Sub(at) < laggardFor {
+			if parts[r.part] && a.pos[r.part][topic] == nil {
 				for _, q := range runs {
 					if q.part == r.part {
 						lower(r.part, q.recs[0].Timestamp)
@@ -298,6 +308,7 @@ func (a *aligner) drop(cl *kgo.Client, match func(topic string, part int32) bool
 		}
 		if len(byTopic) == 0 {
 			delete(a.pos, part)
+			delete(a.first, part)
 		}
 	}
 	if len(resume) > 0 {

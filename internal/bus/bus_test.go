@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mercato-platform/mercato/internal/bus"
 	"github.com/mercato-platform/mercato/internal/event"
@@ -480,5 +482,84 @@ func TestTransactorReadsCoPartitionedTopicsInStep(t *testing.T) {
 	}
 	if worst > by {
 		t.Errorf("a record came %v after a newer one; the topics must stay within %v of each other", worst, by)
+	}
+}
+
+// TestRestartedTransactorFencesItsDeadPredecessor: a process killed inside
+// a transaction leaves it open, with offsets pending for its group, and
+// read_committed offset fetches wait while any are pending. The restarted
+// instance (same transactional id) fences it at start, so it reads at once
+// instead of after the dead transaction's timeout (a minute here).
+func TestRestartedTransactorFencesItsDeadPredecessor(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	c := testenv.BusClient(t, b.Addr(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var msgs []event.Message
+	for i := range 10 {
+		msgs = append(msgs, msg(t, event.TopicPurchases, "SKU-1", i))
+	}
+	if err := c.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	const group, txnID = "fence-test", "fence-test-0"
+	// The predecessor: a transaction with a record and the group's offsets
+	// in it, never ended.
+	dead, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID(txnID), kgo.TransactionTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	if err := dead.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.ProduceSync(ctx, &kgo.Record{Topic: c.Topic(event.TopicPrices), Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	id, epoch, err := dead.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, id, epoch, group
+	if resp, err := add.RequestWith(ctx, dead); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v, %+v", err, resp)
+	}
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch, commit.Generation = txnID, group, id, epoch, -1
+	topics, err := kadm.NewClient(dead).ListTopics(ctx, c.Topic(event.TopicPurchases))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := kmsg.NewTxnOffsetCommitRequestTopic()
+	ct.Topic, ct.TopicID = c.Topic(event.TopicPurchases), topics[c.Topic(event.TopicPurchases)].ID
+	cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	cp.Partition, cp.Offset = 0, 5
+	ct.Partitions = append(ct.Partitions, cp)
+	commit.Topics = append(commit.Topics, ct)
+	if resp, err := commit.RequestWith(ctx, dead); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit: %v, %+v", err, resp)
+	}
+
+	read := make(chan struct{})
+	var once sync.Once
+	tr, err := c.NewTransactor(bus.TransactOptions{
+		Group: group, TransactionalID: txnID, Topics: []string{event.TopicPurchases}, FromStart: true,
+		Process: func(_ context.Context, recs []*bus.Record) ([]*bus.Record, error) {
+			once.Do(func() { close(read) })
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	run(t, tr)
+	select {
+	case <-read:
+		t.Logf("the restarted instance read its input after %v", time.Since(started).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restarted instance read nothing within 30 s: it waited for its dead predecessor's transaction")
 	}
 }

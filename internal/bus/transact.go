@@ -197,6 +197,19 @@ func (t *Transactor) renew(err error) error {
 	return nil
 }
 
+// fence loads the session's producer id now rather than at its first
+// produce. That fences a predecessor under the same transactional id (a
+// killed process) and aborts its open transaction, whose pending offsets
+// would otherwise keep this member's offset fetch waiting
+// (UNSTABLE_OFFSET_COMMIT) until that transaction timed out: half a minute
+// and more with no input read. A failure is only logged: the producer id
+// is loaded again at the first produce.
+func (t *Transactor) fence(ctx context.Context) {
+	if _, _, err := t.s.Client().ProducerID(ctx); err != nil && ctx.Err() == nil {
+		t.log.Warn("loading the transactional producer id failed; it is retried at the first batch", "transactional_id", t.o.TransactionalID, "err", err)
+	}
+}
+
 // Running reports whether the loop is polling.
 func (t *Transactor) Running() bool { return t.running.Load() }
 
@@ -206,6 +219,7 @@ func (t *Transactor) Run(ctx context.Context) error {
 	t.running.Store(true)
 	defer t.running.Store(false)
 	defer func() { t.s.Close() }() // the session renew made last
+	t.fence(ctx)
 	for {
 		pollCtx, pollCancel := ctx, context.CancelFunc(func() {})
 		if t.o.IdleTick > 0 {
