@@ -10,7 +10,8 @@
 #
 # DURATION (default 10s) is each run's length; PGSTAT=1 loads
 # pg_stat_statements and prints the statements that took PostgreSQL's time;
-# CHECKOUT_BATCHES=1 runs the roles with --postgres-checkout-batches.
+# CHECKOUT_BATCHES=0 runs the roles with --postgres-checkout-batches=false
+# (checkouts in transactions of their own; batches are the default).
 #
 # Needs Debian's postgresql (initdb, pg_ctl, pgbench) and redis-server. As
 # root, PostgreSQL runs as the postgres user.
@@ -61,8 +62,8 @@ done
 DIST=(--profile distributed --kafka-brokers 127.0.0.1:$KAFKAPORT
 	--db "postgres://postgres@127.0.0.1:$PGPORT/mercato?sslmode=disable"
 	--redis-addr 127.0.0.1:$REDISPORT --admin-token $TOKEN)
-if [ "${CHECKOUT_BATCHES:-0}" = 1 ]; then
-	DIST+=(--postgres-checkout-batches)
+if [ "${CHECKOUT_BATCHES:-1}" = 0 ]; then
+	DIST+=(--postgres-checkout-batches=false)
 fi
 wait_ready() {
 	for _ in $(seq 1 120); do

@@ -6,6 +6,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +63,7 @@ type pricingLog struct {
 	rules  []*bus.Record
 	prices map[string][]string // SKU → each change once: id and data
 	states map[string][]byte   // SKU → last changelog record
+	late   []*bus.Record       // commerce.purchases.late, for dump
 }
 
 // readPricingLog reads the pricing topics from the start with one client;
@@ -70,7 +73,7 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 	l := &pricingLog{prices: map[string][]string{}, states: map[string][]byte{}}
 	seen := map[string]bool{} // price ids: readers deduplicate on them
 	inputs := []string{event.TopicProducts, event.TopicInventory, event.TopicPurchases}
-	topics := append([]string{event.TopicPricingRules, event.TopicPrices, stream.TopicChangelog}, inputs...)
+	topics := append([]string{event.TopicPricingRules, event.TopicPrices, stream.TopicChangelog, event.TopicPurchasesLate}, inputs...)
 	byTopic := map[string][]*bus.Record{}
 	readTopics(t, seed, topics, func(r *kgo.Record) {
 		br := &bus.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
@@ -86,6 +89,8 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 				seen[env.ID] = true
 				l.prices[env.Subject] = append(l.prices[env.Subject], env.ID+" "+string(env.Data))
 			}
+		case event.TopicPurchasesLate:
+			l.late = append(l.late, br)
 		case stream.TopicChangelog:
 			if r.Value == nil {
 				return
@@ -193,6 +198,7 @@ func (l *pricingLog) check(t *testing.T, skus ...string) pricingReplay {
 		if !slices.Equal(got, want) {
 			t.Errorf("commerce.prices of %s differs from a single-process replay of its input:\n%s\n%s", sku, firstDiff(got, want),
 				l.publishDelays(part))
+			l.dump(t, sku, part, got, want)
 		}
 		st, ok := pricers[part].SKU(sku)
 		if !ok {
@@ -306,4 +312,37 @@ func pricingAssignment(t *testing.T, seed string, opts ...kgo.Opt) string {
 		}
 	})
 	return b.String()
+}
+
+// dump writes, when MERCATO_TEST_REPLAY_DUMP names a directory, both price
+// histories and partition part's input in replay order (topic, offset,
+// broker time, event time, id, type, data) with the records pricing sent
+// to commerce.purchases.late: what it takes to find which record the two
+// runs saw on different sides of a boundary.
+func (l *pricingLog) dump(t *testing.T, sku string, part int32, got, want []string) {
+	t.Helper()
+	dir := os.Getenv("MERCATO_TEST_REPLAY_DUMP")
+	if dir == "" {
+		t.Logf("set MERCATO_TEST_REPLAY_DUMP to a directory to keep this run's pricing input")
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "processes:\n%s\nreplay:\n%s\n", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	for _, r := range append(slices.Clone(l.inputs), l.late...) {
+		if r.Partition != part {
+			continue
+		}
+		env, err := event.Decode(r.Value)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%s off=%d broker=%d event=%d id=%s type=%s %s\n",
+			r.Topic, r.Offset, r.Timestamp.UnixMilli(), env.Time.UnixMilli(), env.ID, env.Type, env.Data)
+	}
+	f := filepath.Join(dir, fmt.Sprintf("pricing-replay-%s-%d.txt", sku, time.Now().UnixNano()))
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		t.Logf("writing the pricing input: %v", err)
+		return
+	}
+	t.Logf("pricing input written to %s", f)
 }

@@ -367,7 +367,7 @@ type StoreConfig struct {
 func (c *StoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", "", "system of record: sqlite:PATH or a postgres:// URL (default sqlite:<data-dir>/mercato.db)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", "FULL", "SQLite synchronous pragma: FULL (fsync every commit) or NORMAL")
-	fs.BoolVar(&c.PGCheckoutBatches, "postgres-checkout-batches", false, "PostgreSQL: concurrent checkouts share transactions (+20-37 % orders/s measured); off by default while the multi-process pricing replay test is flaky with it on (BENCHMARKS.md)")
+	fs.BoolVar(&c.PGCheckoutBatches, "postgres-checkout-batches", true, "PostgreSQL: concurrent checkouts share transactions (+20-37 % orders/s measured); false runs each checkout in its own transactions")
 	fs.IntVar(&c.SQLiteNice, "sqlite-writer-nice", -10, "adjustment of the SQLite writer's thread nice value (-20 to 19), as nice -n: -10 runs it ahead of the rest of the process, 0 leaves it; a negative one needs CAP_SYS_NICE or RLIMIT_NICE, else the writer runs at the process's priority")
 }
 
