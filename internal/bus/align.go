@@ -27,10 +27,16 @@ type aligner struct {
 	// before a revoke took effect may still hold records of others.
 	owned map[string]map[int32]bool
 	pos   map[int32]map[string]*readPos // partition number → broker topic → position
-	// first is when a batch first brought records of a partition number
-	// since it was assigned (or since an abort): its inputs not read yet
-	// are waited for from then on.
-	first map[int32]time.Time
+	// first is, per partition number, the first batch since it was
+	// assigned (or since an abort) that brought records of it: its inputs
+	// not read yet are waited for from then on (waiting).
+	first map[int32]firstRead
+}
+
+// firstRead is when a partition number's first records came, and the
+// oldest of them: an input not read yet is taken to start there.
+type firstRead struct {
+	at, oldest time.Time
 }
 
 // readPos is how far a consumer has read one topic's partition.
@@ -58,8 +64,49 @@ func (p *readPos) behind(now time.Time) bool {
 	return p.end > p.next && now.Sub(p.fetched) < laggardFor
 }
 
+// front is how far the partition has been read: its newest record, or the
+// record it holds back, which it has read but not passed on.
+func (p *readPos) front() time.Time {
+	if p.held.After(p.last) {
+		return p.held
+	}
+	return p.last
+}
+
+// waiting reports whether partition number part still waits for an owned
+// input that brought no record yet: for laggardFor after its first
+// records.
+func (a *aligner) waiting(part int32, now time.Time) bool {
+	f, ok := a.first[part]
+	if !ok || now.Sub(f.at) >= laggardFor {
+		return false
+	}
+	for topic, parts := range a.owned {
+		if parts[part] && a.pos[part][topic] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// holding reports whether a partition is paused: its laggard may stop
+// bringing records, so the caller should not block on polls for longer
+// than laggardFor before steering again.
+func (a *aligner) holding() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, byTopic := range a.pos {
+		for _, p := range byTopic {
+			if p.paused {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func newAligner(by time.Duration) *aligner {
-	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]bool{}, first: map[int32]time.Time{}, pos: map[int32]map[string]*readPos{}}
+	return &aligner{by: by, now: time.Now, owned: map[string]map[int32]bool{}, first: map[int32]firstRead{}, pos: map[int32]map[string]*readPos{}}
 }
 
 // assign records partitions the group gave this member.
@@ -129,14 +176,29 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 			}
 			p.next, p.held = fp.Records[len(fp.Records)-1].Offset+1, time.Time{}
 			r.pos = p
-			if a.first[fp.Partition].IsZero() {
-				a.first[fp.Partition] = now
-			}
 		}
 		runs = append(runs, r)
 	})
-	// Each partition number's limit: the oldest of the newest times read
-	// of its partitions with records left to read.
+	// A partition number's first batch with records: its oldest record.
+	for _, r := range runs {
+		if r.pos == nil {
+			continue
+		}
+		f, seen := a.first[r.part]
+		if seen && !f.at.Equal(now) {
+			continue // an earlier batch was the first
+		}
+		if !seen || r.recs[0].Timestamp.Before(f.oldest) {
+			a.first[r.part] = firstRead{at: now, oldest: r.recs[0].Timestamp}
+		}
+	}
+	// Each partition number's limit: the oldest front of its partitions
+	// with records left to read, and, while it waits for an input not
+	// read yet, where its first records started (a restarted member's
+	// inputs were committed together, so the missing one starts about
+	// there; one poll can drain one partition's fetch and not another's).
+	// The wait counts from the first records, not from the assignment: a
+	// member can wait long between the two.
 	limits := map[int32]time.Time{}
 	lower := func(part int32, t time.Time) {
 		if l, ok := limits[part]; !ok || t.Before(l) {
@@ -146,30 +208,11 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 	for part, byTopic := range a.pos {
 		for _, q := range byTopic {
 			if q.behind(now) {
-				lower(part, q.last)
+				lower(part, q.front())
 			}
 		}
-	}
-	// An input not read yet, for laggardFor after the first batch that
-	// brought records of its partition number, may have records anywhere
-	// from where the others start (a restarted member's inputs were
-	// committed together; one poll can drain one partition's fetch and not
-	// another's): until it shows, the others pass at most by past their
-	// oldest record in the batch. The wait counts from the first records,
-	// not from the assignment: a member can wait long between the two (for
-	// a dead predecessor's transaction to time out, say).
-	for _, r := range runs {
-		if r.pos == nil || now.Sub(a.first[r.part]) >= laggardFor {
-			continue
-		}
-		for topic, parts := range a.owned {
-			if parts[r.part] && a.pos[r.part][topic] == nil {
-				for _, q := range runs {
-					if q.part == r.part {
-						lower(r.part, q.recs[0].Timestamp)
-					}
-				}
-			}
+		if a.waiting(part, now) {
+			lower(part, a.first[part].oldest)
 		}
 	}
 	var rewind map[string]map[int32]kgo.EpochOffset
@@ -240,14 +283,11 @@ func (a *aligner) steer(cl *kgo.Client) {
 	now := a.now()
 	pause, resume := map[string][]int32{}, map[string][]int32{}
 	for part, byTopic := range a.pos {
+		waiting := a.waiting(part, now)
 		for topic, p := range byTopic {
-			front := p.last
-			if p.held.After(front) {
-				front = p.held
-			}
-			ahead := false
+			ahead := waiting && !p.held.IsZero()
 			for other, q := range byTopic {
-				if other != topic && q.behind(now) && front.Sub(q.last) > a.by {
+				if other != topic && q.behind(now) && p.front().Sub(q.front()) > a.by {
 					ahead = true
 					break
 				}

@@ -32,14 +32,7 @@ type fetchPart struct {
 
 func TestAlignerMergesAndPausesTheLeader(t *testing.T) {
 	t.Parallel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	a := newAligner(2 * time.Second)
-	clock := time.Unix(1_900_000_000, 0)
-	a.now = func() time.Time { return clock }
+	a, cl, clock := testAligner(t)
 	a.assign(map[string][]int32{"purchases": {0}, "stock": {0}})
 	// Catching up: purchases fetched through 10 s, stock only through 3 s
 	// with more to read. Purchases after 3 + 2 s wait for a later batch:
@@ -88,7 +81,7 @@ func TestAlignerMergesAndPausesTheLeader(t *testing.T) {
 	if paused := cl.PauseFetchPartitions(nil); len(paused["purchases"]) != 1 {
 		t.Fatalf("paused %v, want purchases behind stock with records left", paused)
 	}
-	clock = clock.Add(2 * time.Second)
+	*clock = clock.Add(2 * time.Second)
 	a.steer(cl)
 	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
 		t.Fatalf("paused %v by a laggard silent for 2 s", paused)
@@ -132,16 +125,22 @@ func seconds(recs []*kgo.Record) []int {
 // within by of where they start, for up to a second.
 func TestAlignerWaitsForAnInputNotReadYet(t *testing.T) {
 	t.Parallel()
-	a := newAligner(2 * time.Second)
-	clock := time.Unix(1_900_000_000, 0)
-	a.now = func() time.Time { return clock }
+	a, cl, clock := testAligner(t)
 	a.assign(map[string][]int32{"purchases": {0}, "stock": {0}})
 	// The wait counts from the first records, not from the assignment: a
 	// member may wait long for its committed offsets.
-	clock = clock.Add(time.Minute)
+	*clock = clock.Add(time.Minute)
 	got, rewind := a.batch(fetchOf(fetchPart{"purchases", 0, 0, 100, []int{1, 2, 4, 7}}))
 	if want := []int{1, 2}; !slices.Equal(seconds(got), want) || rewind["purchases"][0].Offset != 2 {
 		t.Fatalf("batch %v s, rewind %v; want %v and purchases/0 again from offset 2", seconds(got), rewind, want)
+	}
+	// Held there, paused, and not let through 2 s further at each poll.
+	a.steer(cl)
+	if paused := cl.PauseFetchPartitions(nil); len(paused["purchases"]) != 1 || !a.holding() {
+		t.Fatalf("paused %v, want purchases/0 while stock is awaited", paused)
+	}
+	if got, _ = a.batch(fetchOf(fetchPart{"purchases", 0, 2, 100, []int{4, 7}})); len(got) != 0 {
+		t.Fatalf("batch %v s while stock is awaited, want nothing", seconds(got))
 	}
 	got, rewind = a.batch(fetchOf(fetchPart{"stock", 0, 0, 100, []int{1, 3, 5}}, fetchPart{"purchases", 0, 2, 100, []int{4, 7}}))
 	if want := []int{1, 3, 4, 5, 7}; !slices.Equal(seconds(got), want) || rewind != nil {
@@ -150,9 +149,47 @@ func TestAlignerWaitsForAnInputNotReadYet(t *testing.T) {
 	// Never read, more than a second after the partition number first
 	// brought records: no hold.
 	a.assign(map[string][]int32{"products": {0}})
-	clock = clock.Add(1500 * time.Millisecond)
+	*clock = clock.Add(1500 * time.Millisecond)
 	got, rewind = a.batch(fetchOf(fetchPart{"purchases", 0, 4, 100, []int{8, 20}}, fetchPart{"stock", 0, 3, 3, []int{6}}))
 	if want := []int{6, 8, 20}; !slices.Equal(seconds(got), want) || rewind != nil {
 		t.Fatalf("batch %v s, rewind %v; want %v", seconds(got), rewind, want)
 	}
+}
+
+// Two inputs each cut while the other lagged do not hold each other: a
+// partition that holds a record back has read up to it.
+func TestAlignerCutPartitionsDoNotHoldEachOther(t *testing.T) {
+	t.Parallel()
+	a, cl, _ := testAligner(t)
+	a.assign(map[string][]int32{"x": {0}, "y": {0}})
+	// A quiet spell in both: x jumps from 99 s to 1000 s while y is at 99 s.
+	got, rewind := a.batch(fetchOf(fetchPart{"x", 0, 0, 100, []int{99, 1000}}, fetchPart{"y", 0, 0, 100, []int{98, 99}}))
+	if want := []int{98, 99, 99}; !slices.Equal(seconds(got), want) || rewind["x"][0].Offset != 1 {
+		t.Fatalf("batch %v s, rewind %v; want %v and x/0 again from offset 1", seconds(got), rewind, want)
+	}
+	// y's next records come after the spell too: x, holding 1000 s back,
+	// is not behind at 99 s, so y passes.
+	got, rewind = a.batch(fetchOf(fetchPart{"y", 0, 2, 100, []int{1000, 1001}}))
+	if want := []int{1000, 1001}; !slices.Equal(seconds(got), want) || rewind != nil {
+		t.Fatalf("batch %v s, rewind %v; want %v", seconds(got), rewind, want)
+	}
+	a.steer(cl)
+	if paused := cl.PauseFetchPartitions(nil); len(paused) != 0 {
+		t.Fatalf("paused %v: the two hold each other", paused)
+	}
+}
+
+// testAligner is an aligner of by 2 s on a clock the test moves, and a
+// client (never connected) to steer.
+func testAligner(t *testing.T) (*aligner, *kgo.Client, *time.Time) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	a := newAligner(2 * time.Second)
+	clock := time.Unix(1_900_000_000, 0)
+	a.now = func() time.Time { return clock }
+	return a, cl, &clock
 }

@@ -114,6 +114,12 @@ func (c *Client) NewTransactor(o TransactOptions) (*Transactor, error) {
 		kgo.ConsumeTopics(topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// No rebalance between a poll and the end of its transaction: the
+		// aligner's SetOffsets must not land on a partition revoked and
+		// assigned again meanwhile (it would override the committed offset
+		// the new assignment starts from), and a revoke never aborts a
+		// transaction half done. Run allows rebalances after every batch.
+		kgo.BlockRebalanceOnPoll(),
 	)
 	if o.FromStart {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -220,10 +226,21 @@ func (t *Transactor) Run(ctx context.Context) error {
 	defer t.running.Store(false)
 	defer func() { t.s.Close() }() // the session renew made last
 	t.fence(ctx)
+	quietSince := time.Now() // the last poll that brought records
 	for {
-		pollCtx, pollCancel := ctx, context.CancelFunc(func() {})
+		// A poll waits at most until the idle tick is due, and while the
+		// aligner holds a partition paused, at most laggardFor: its laggard
+		// may stop bringing records, and only steering again resumes it.
+		wait := time.Duration(0)
 		if t.o.IdleTick > 0 {
-			pollCtx, pollCancel = context.WithTimeout(ctx, t.o.IdleTick)
+			wait = max(t.o.IdleTick-time.Since(quietSince), time.Millisecond)
+		}
+		if t.align != nil && t.align.holding() && (wait == 0 || wait > laggardFor) {
+			wait = laggardFor
+		}
+		pollCtx, pollCancel := ctx, context.CancelFunc(func() {})
+		if wait > 0 {
+			pollCtx, pollCancel = context.WithTimeout(ctx, wait)
 		}
 		fetches := t.s.PollRecords(pollCtx, t.o.MaxPoll)
 		pollCancel()
@@ -247,9 +264,17 @@ func (t *Transactor) Run(ctx context.Context) error {
 		} else {
 			polled = fetches.Records()
 		}
-		if len(polled) == 0 && t.o.IdleTick <= 0 {
+		if len(fetches.Records()) > 0 {
+			quietSince = time.Now()
+		}
+		// An empty batch runs only as the idle tick, once no record came
+		// for IdleTick.
+		if len(polled) == 0 && (t.o.IdleTick <= 0 || time.Since(quietSince) < t.o.IdleTick) {
 			t.s.AllowRebalance()
 			continue
+		}
+		if len(polled) == 0 {
+			quietSince = time.Now()
 		}
 		if err := t.s.Begin(); err != nil {
 			if fenced(err) {
