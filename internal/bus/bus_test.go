@@ -563,3 +563,68 @@ func TestRestartedTransactorFencesItsDeadPredecessor(t *testing.T) {
 		t.Fatal("the restarted instance read nothing within 30 s: it waited for its dead predecessor's transaction")
 	}
 }
+
+// TestTransactorResumesWhenALaggardGoesQuiet: a partition paused behind a
+// same-numbered one that then brings nothing more (its end sits past an
+// aborted transaction's records, which a read_committed fetch drops) is
+// resumed within about a second: polls do not block while a partition is
+// paused, so steering runs again.
+func TestTransactorResumesWhenALaggardGoesQuiet(t *testing.T) {
+	t.Parallel()
+	b := testenv.Kafka(t, 1)
+	c := testenv.BusClient(t, b.Addr(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	plain, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	stock, purchases := c.Topic(event.TopicInventory), c.Topic(event.TopicPurchases)
+	if err := plain.ProduceSync(ctx, &kgo.Record{Topic: stock, Value: []byte("s"), Timestamp: t0}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	txn, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("quiet-laggard-aborted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := txn.ProduceSync(ctx, &kgo.Record{Topic: stock, Value: []byte("aborted"), Timestamp: t0.Add(time.Duration(i+1) * time.Second)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second} {
+		if err := plain.ProduceSync(ctx, &kgo.Record{Topic: purchases, Value: []byte("p"), Timestamp: t0.Add(at)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	tr, err := c.NewTransactor(bus.TransactOptions{
+		Group: "quiet-laggard", TransactionalID: "quiet-laggard-0", Topics: []string{event.TopicPurchases, event.TopicInventory},
+		FromStart: true, AlignBy: 2 * time.Second,
+		Process: func(_ context.Context, recs []*bus.Record) ([]*bus.Record, error) {
+			if n.Add(int64(len(recs))) == 4 {
+				close(done)
+			}
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, tr)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("read %d of 4 records in 20 s: the purchases ahead stayed paused behind a stock partition with nothing more to bring", n.Load())
+	}
+}
