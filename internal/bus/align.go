@@ -169,11 +169,7 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 			if fp.LastStableOffset >= 0 {
 				p.end = fp.LastStableOffset
 			}
-			for _, rec := range fp.Records {
-				if rec.Timestamp.After(p.last) {
-					p.last = rec.Timestamp
-				}
-			}
+			p.last = newest(p.last, fp.Records)
 			p.next, p.held = fp.Records[len(fp.Records)-1].Offset+1, time.Time{}
 			r.pos = p
 		}
@@ -231,12 +227,7 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 				}
 				rewind[r.topic][r.part] = kgo.EpochOffset{Epoch: held.LeaderEpoch, Offset: held.Offset}
 				r.recs = r.recs[:cut]
-				r.pos.next, r.pos.last, r.pos.held = held.Offset, r.last, held.Timestamp
-				for _, rec := range r.recs {
-					if rec.Timestamp.After(r.pos.last) {
-						r.pos.last = rec.Timestamp
-					}
-				}
+				r.pos.next, r.pos.last, r.pos.held = held.Offset, newest(r.last, r.recs), held.Timestamp
 			}
 		}
 		n += len(r.recs)
@@ -261,6 +252,16 @@ func (a *aligner) batch(fetches kgo.Fetches) ([]*kgo.Record, map[string]map[int3
 		}
 	}
 	return out, rewind
+}
+
+// newest is the latest of t and the records' timestamps.
+func newest(t time.Time, recs []*kgo.Record) time.Time {
+	for _, r := range recs {
+		if r.Timestamp.After(t) {
+			t = r.Timestamp
+		}
+	}
+	return t
 }
 
 // earlier orders records of different partitions: by timestamp, then

@@ -264,7 +264,7 @@ func (t *Transactor) Run(ctx context.Context) error {
 		} else {
 			polled = fetches.Records()
 		}
-		if len(fetches.Records()) > 0 {
+		if fetches.NumRecords() > 0 {
 			quietSince = time.Now()
 		}
 		// An empty batch runs only as the idle tick, once no record came

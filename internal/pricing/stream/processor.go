@@ -576,7 +576,7 @@ func stock(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
 	if sku == "" {
 		sku = env.Subject
 	}
-	return pr.InventoryLevels(sku, env.Time, d.Available, max(d.OnOrder, 0), logOrder(r), now)
+	return pr.InventoryLevels(sku, env.Time, d.Available, max(d.OnOrder, 0), logOrder(r.Offset), now)
 }
 
 // logOrder is the key that orders stock records of the same millisecond:
@@ -584,8 +584,8 @@ func stock(pr *pricing.Pricer, r *bus.Record, now time.Time) (bool, error) {
 // partition, written in the order the store changed the SKU, so of several
 // levels stamped alike the last written wins. (Event ids are random
 // within a millisecond, and a batch of checkouts stamps its changes alike.)
-func logOrder(r *bus.Record) string {
-	return fmt.Sprintf("%020d", r.Offset)
+func logOrder(offset int64) string {
+	return fmt.Sprintf("%020d", offset)
 }
 
 func product(pr *pricing.Pricer, r *bus.Record) error {

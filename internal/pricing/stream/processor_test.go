@@ -312,7 +312,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 		}
 	}
 	res := result{prices: map[string][][]byte{}, state: map[string][]byte{}}
-	stockOffsets := map[int32]int{} // inventory records so far, per partition
+	stockOffsets := map[int32]int64{} // inventory records so far, per partition
 	for _, m := range append(slices.Clone(w.setup), w.purchases...) {
 		pr := pricers[part(m.Topic, m.Envelope.Subject)]
 		switch m.Topic {
@@ -331,7 +331,7 @@ func model(t testing.TB, c *bus.Client, w workload) result {
 			}
 			// Ties in time go by log order, the record's offset.
 			p := part(m.Topic, m.Envelope.Subject)
-			if _, err := pr.Inventory(d.SKU, m.Envelope.Time, d.Available, fmt.Sprintf("%020d", stockOffsets[p]), wall); err != nil {
+			if _, err := pr.Inventory(d.SKU, m.Envelope.Time, d.Available, logOrder(stockOffsets[p]), wall); err != nil {
 				t.Fatal(err)
 			}
 			stockOffsets[p]++
