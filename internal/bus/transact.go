@@ -188,7 +188,9 @@ func (t *Transactor) renew(err error) error {
 	}
 	t.log.Warn("this instance was fenced (cut off from the brokers for longer than its session or transaction timeout?); starting a new session",
 		"transactional_id", t.o.TransactionalID, "err", err)
-	t.s.Close()
+	// The batch polled before the fence never reached AllowRebalance when
+	// Begin failed: Close would wait for it (BlockRebalanceOnPoll).
+	t.s.CloseAllowingRebalance()
 	if t.align != nil {
 		t.align.forget(nil, nil) // the new client has nothing paused
 	}
@@ -224,7 +226,9 @@ func (t *Transactor) Running() bool { return t.running.Load() }
 func (t *Transactor) Run(ctx context.Context) error {
 	t.running.Store(true)
 	defer t.running.Store(false)
-	defer func() { t.s.Close() }() // the session renew made last
+	// The session renew made last; a return right after a poll (Begin
+	// failing) has not allowed rebalances, which Close would wait for.
+	defer func() { t.s.CloseAllowingRebalance() }()
 	t.fence(ctx)
 	quietSince := time.Now() // the last poll that brought records
 	for {
