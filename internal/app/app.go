@@ -370,17 +370,18 @@ func SpareProcs(cfg config.Config) (int, bool) {
 
 // OpenStore opens the system of record named by --db.
 func OpenStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
-	return openStore(ctx, cfg, time.Now)
+	return openStore(ctx, cfg, time.Now, nil)
 }
 
-// openStore opens the system of record on the process's clock.
-func openStore(ctx context.Context, cfg config.Config, now func() time.Time) (*sqlstore.Store, error) {
+// openStore opens the system of record on the process's clock; log, when
+// set, hears of trouble in the store's background work.
+func openStore(ctx context.Context, cfg config.Config, now func() time.Time, log *slog.Logger) (*sqlstore.Store, error) {
 	kind, dsn, err := config.ParseDB(cfg.DBOrDefault())
 	if err != nil {
 		return nil, fmt.Errorf("%w: --db: %v", config.ErrInvalid, err)
 	}
 	s, err := sqlstore.Open(ctx, kind, dsn, sqlstore.Options{
-		SQLiteSynchronous: cfg.Store.SQLiteSync, AlertHysteresis: cfg.Inventory.AlertHysteresis, WriterNice: cfg.Store.SQLiteNice, CheckoutBatches: cfg.Store.PGCheckoutBatches, Now: now,
+		SQLiteSynchronous: cfg.Store.SQLiteSync, AlertHysteresis: cfg.Inventory.AlertHysteresis, WriterNice: cfg.Store.SQLiteNice, CheckoutBatches: cfg.Store.PGCheckoutBatches, Now: now, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening system of record %s: %w", config.Redacted(cfg.DBOrDefault()), err)

@@ -206,7 +206,7 @@ func (a *App) initBus(ctx context.Context) error {
 }
 
 func (a *App) initStore(ctx context.Context) error {
-	s, err := openStore(ctx, a.cfg, a.now)
+	s, err := openStore(ctx, a.cfg, a.now, a.log)
 	if err != nil {
 		return err
 	}

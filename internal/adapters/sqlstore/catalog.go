@@ -55,8 +55,16 @@ func (s *Store) getCurrent(ctx context.Context, q rowQuerier, sku string, lock b
 
 // ProductQuote reads what checkout locks into an order line: the SKU's
 // base price (as its price), bounds and category (one row, no stock,
-// nothing to decode).
+// nothing to decode). On PostgreSQL it answers from the quote cache
+// (quotecache.go) when it can.
 func (s *Store) ProductQuote(ctx context.Context, sku string) (orders.Quote, error) {
+	if c := s.quoteCache(); c != nil {
+		return c.cachedQuote(sku, func() (orders.Quote, error) { return s.readQuote(ctx, sku) })
+	}
+	return s.readQuote(ctx, sku)
+}
+
+func (s *Store) readQuote(ctx context.Context, sku string) (orders.Quote, error) {
 	var q orders.Quote
 	err := s.r.QueryRowContext(ctx, s.q(`SELECT base_price, price_floor, price_ceiling, category FROM products WHERE sku = ?`), sku).
 		Scan(&q.BasePrice, &q.Floor, &q.Ceiling, &q.Category)

@@ -264,6 +264,37 @@ CREATE INDEX checkout_refusals_at ON checkout_refusals (at);
 	`
 ALTER TABLE outbox ADD COLUMN events INTEGER NOT NULL DEFAULT 1;
 `,
+	// 14: on PostgreSQL, a trigger announces every change of products on
+	// the quote cache's channel (pgOnly; quotecache.go). SQLite has one
+	// process per database and no cache.
+	``,
+}
+
+// pgOnly holds the statements a migration runs on PostgreSQL alone, each
+// sent whole (a function's body has semicolons of its own), after the
+// migration's shared text.
+var pgOnly = map[int][]string{
+	14: {
+		`CREATE FUNCTION mercato_products_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM pg_notify('` + quotesChannel + `', '');
+  ELSIF TG_OP = 'INSERT' THEN
+    PERFORM pg_notify('` + quotesChannel + `', NEW.sku);
+  ELSE
+    PERFORM pg_notify('` + quotesChannel + `', OLD.sku);
+    IF TG_OP = 'UPDATE' AND NEW.sku <> OLD.sku THEN
+      PERFORM pg_notify('` + quotesChannel + `', NEW.sku);
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$$`,
+		`CREATE TRIGGER products_changed AFTER INSERT OR UPDATE OR DELETE ON products
+  FOR EACH ROW EXECUTE FUNCTION mercato_products_changed()`,
+		`CREATE TRIGGER products_truncated AFTER TRUNCATE ON products
+  FOR EACH STATEMENT EXECUTE FUNCTION mercato_products_changed()`,
+	},
 }
 
 func (s *Store) ddl(q string) string {
@@ -301,6 +332,13 @@ func (s *Store) migrate(ctx context.Context) error {
 				}
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+				}
+			}
+			if s.pg {
+				for _, stmt := range pgOnly[version] {
+					if _, err := tx.ExecContext(ctx, stmt); err != nil {
+						return fmt.Errorf("%s: %w", stmt, err)
+					}
 				}
 			}
 			_, err := tx.ExecContext(ctx, (`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixMicro())

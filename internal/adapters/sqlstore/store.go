@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -45,6 +46,9 @@ type Options struct {
 	// Now is the clock that stamps reservations, ledger entries and
 	// events; default time.Now.
 	Now func() time.Time
+	// Logger tells of trouble in the store's background work (the quote
+	// cache's listener); default discards.
+	Logger *slog.Logger
 }
 
 // Store is the system of record.
@@ -69,6 +73,13 @@ type Store struct {
 	// PostgreSQL (pgbatch.go); SQLite's group commit already does.
 	creates batch.Combiner[*createReq]
 	pays    batch.Combiner[*payReq]
+
+	// PostgreSQL keeps the quotes checkout reads (quotecache.go).
+	dsn          string
+	log          *slog.Logger
+	quotesMu     sync.Mutex
+	quotes       *quoteCache
+	quotesClosed bool
 
 	// SQLite re-parses every unprepared statement, which costs more than
 	// executing it; the writer's statements are prepared once, between
@@ -234,7 +245,7 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 		db.SetMaxOpenConns(o.MaxConns)
 		db.SetMaxIdleConns(o.MaxConns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		s = &Store{pg: true, w: db, r: db}
+		s = &Store{pg: true, w: db, r: db, dsn: dsn}
 	default:
 		return nil, fmt.Errorf("unknown store kind %q", kind)
 	}
@@ -245,6 +256,10 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 	s.hysteresis = o.AlertHysteresis
 	if s.hysteresis <= 0 {
 		s.hysteresis = 0.10
+	}
+	s.log = o.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.now = o.Now
 	if s.now == nil {
@@ -351,6 +366,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes all connections. Writes must have returned.
 func (s *Store) Close() {
+	s.stopQuoteCache()
 	s.closeMu.Do(func() {
 		if s.writes != nil {
 			close(s.writes)
