@@ -40,9 +40,11 @@ import (
 // (random_page_cost 4 prices an index page as four read in sequence), so
 // on a table of a few thousand orders each batch compared its keys with
 // every order ever placed, and a growing table's statistics, not analysed
-// yet, keep it there. The UPDATE and DELETE statements join the batch's
-// rows (unnest) and also name the keys with = ANY, so the index has a
-// condition to look them up by.
+// yet, keep it there. The UPDATE statements of orders and stock join the
+// batch's rows (unnest) and also name the keys with = ANY, so the index
+// has a condition to look them up by; the idempotency keys' two-column
+// key is looked up row by row (a nested loop), as = ANY on each column
+// would try every scope with every key.
 //
 // Lock order is the one-by-one path's: a batch locks its orders, then
 // their reservations, then the stock rows, each in one statement in byte
@@ -248,7 +250,7 @@ func (s *Store) createBulkTx(ctx context.Context, tx *txn, reqs []*createReq, er
 	}
 	if len(refusedKey) > 0 {
 		if err := tx.later(ctx, "dropping refused idempotency claims", nil, `DELETE FROM idempotency_keys k USING unnest(?::text[], ?::text[]) AS d(s, k)
-  WHERE k.scope = d.s AND k.key = d.k AND k.scope = ANY(?) AND k.key = ANY(?)`, refusedScope, refusedKey, distinct(refusedScope), refusedKey); err != nil {
+  WHERE k.scope = d.s AND k.key = d.k`, refusedScope, refusedKey); err != nil {
 			return err
 		}
 	}
@@ -442,8 +444,8 @@ func (s *Store) payBulkTx(ctx context.Context, tx *txn, reqs []*payReq, errs []e
 	if len(respKey) > 0 {
 		return tx.later(ctx, "storing idempotent responses", nil, `UPDATE idempotency_keys k SET state = ?, response_status = d.c, response_body = d.b
   FROM unnest(?::text[], ?::text[], ?::int[], ?::bytea[]) AS d(s, k, c, b)
-  WHERE k.scope = d.s AND k.key = d.k AND k.scope = ANY(?) AND k.key = ANY(?)`,
-			idemDone, respScope, respKey, respCode, respBody, distinct(respScope), respKey)
+  WHERE k.scope = d.s AND k.key = d.k`,
+			idemDone, respScope, respKey, respCode, respBody)
 	}
 	return nil
 }
@@ -587,17 +589,4 @@ func (b *orderUpdates) update(ctx context.Context, tx *txn) error {
   FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS d(id, st, p, f, v, u)
   WHERE o.id = d.id AND o.id = ANY(?)`,
 		b.id, b.status, b.payment, b.failure, b.version, b.updated, b.id)
-}
-
-// distinct returns vs without repeats, in first-seen order.
-func distinct(vs []string) []string {
-	seen := make(map[string]bool, len(vs))
-	out := make([]string, 0, len(vs))
-	for _, v := range vs {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }
