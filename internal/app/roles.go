@@ -331,13 +331,30 @@ func (a *App) initOutboxRelay(context.Context) error {
 
 // initReplenishment is the replenishment role: demand and stock in,
 // purchase orders out, and the simulated supplier when enabled.
+// A replenishment batch is flushed at this many records, or this long
+// after its first: a reorder is decided at most that much later than its
+// stock change.
+const (
+	replenishmentBatchRecords = 5000
+	replenishmentBatchEvery   = 250 * time.Millisecond
+)
+
 func (a *App) initReplenishment(context.Context) error {
 	group, topics := consumerOf(config.RoleReplenishment)
+	// Batched: a poll's demand is one transaction, and a SKU is considered
+	// once per batch, on its last levels (replenishment.Batcher).
+	batch := a.purchasing.NewBatcher()
 	cons, err := a.bus.NewConsumer(bus.ConsumerOptions{
 		Group: group, Topics: topics,
-		Handler: func(ctx context.Context, env event.Envelope, rec *bus.Record) error {
-			return a.purchasing.Dispatch(ctx, rec.Topic, env)
+		Handler: func(_ context.Context, env event.Envelope, rec *bus.Record) error {
+			return batch.Add(rec.Topic, rec.Partition, env)
 		},
+		Flush: func(ctx context.Context) error {
+			_, err := batch.Flush(ctx)
+			return err
+		},
+		FlushRecords: replenishmentBatchRecords, FlushEvery: replenishmentBatchEvery,
+		Drop: batch.Drop,
 	})
 	if err != nil {
 		return err

@@ -158,6 +158,25 @@ func (s *Store) RecordDemand(ctx context.Context, eventID, sku string, day time.
 	return added, err
 }
 
+// RecordDemands records a batch of demand in one write, once per event id.
+func (s *Store) RecordDemands(ctx context.Context, ds []replenishment.Demand) (int, error) {
+	added := 0
+	err := s.write(ctx, func(t *tx) error {
+		added = 0
+		for _, d := range replenishment.FirstOfEach(ds) {
+			if s.demandSeen[d.EventID] {
+				continue // seen before
+			}
+			set(t, s.demandSeen, d.EventID, true)
+			k := demandKey{d.SKU, epochDay(d.At)}
+			set(t, s.demand, k, s.demand[k]+d.Units)
+			added++
+		}
+		return nil
+	})
+	return added, err
+}
+
 // DailyDemand returns units per day in [from, to), zero days included.
 func (s *Store) DailyDemand(ctx context.Context, sku string, from, to time.Time) ([]float64, error) {
 	first, last := epochDay(from), epochDay(to)

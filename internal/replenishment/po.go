@@ -89,8 +89,33 @@ type Store interface {
 	UpdatePurchaseOrder(ctx context.Context, id string, fn func(po *PurchaseOrder) ([]event.Message, error)) (PurchaseOrder, error)
 	// RecordDemand adds units sold on an event-time day, once per event id.
 	RecordDemand(ctx context.Context, eventID, sku string, day time.Time, units int64) (bool, error)
+	// RecordDemands records a batch of demand in one transaction, each
+	// event id once (a repeat within the batch or of an earlier one adds
+	// nothing), and returns how many were new.
+	RecordDemands(ctx context.Context, ds []Demand) (int, error)
 	// DailyDemand returns units per day for days [from, to), zero days included.
 	DailyDemand(ctx context.Context, sku string, from, to time.Time) ([]float64, error)
+}
+
+// Demand is units of a SKU sold at an event time, by the event EventID.
+type Demand struct {
+	EventID, SKU string
+	At           time.Time
+	Units        int64
+}
+
+// FirstOfEach returns ds without the repeats of an event id, keeping each
+// id's first demand, in order.
+func FirstOfEach(ds []Demand) []Demand {
+	seen := make(map[string]bool, len(ds))
+	out := make([]Demand, 0, len(ds))
+	for _, d := range ds {
+		if !seen[d.EventID] {
+			seen[d.EventID] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Event types on commerce.purchase-orders.

@@ -82,31 +82,6 @@ func NewService(store Store, cat Catalog, stock Stock, o Options) *Service {
 	return &Service{store: store, catalog: cat, stock: stock, o: o}
 }
 
-// OnPurchase counts a purchase record into its SKU's daily demand, once.
-func (s *Service) OnPurchase(ctx context.Context, env event.Envelope) error {
-	var p event.Purchase
-	if err := lenient(env, &p); err != nil {
-		return err
-	}
-	if p.SKU == "" || p.Quantity <= 0 {
-		return fmt.Errorf("%w: purchase without sku or quantity", event.ErrMalformed)
-	}
-	_, err := s.store.RecordDemand(ctx, env.ID, p.SKU, env.Time, p.Quantity)
-	return err
-}
-
-// OnInventory considers a reorder after a stock change.
-func (s *Service) OnInventory(ctx context.Context, env event.Envelope) (*PurchaseOrder, error) {
-	var l inventory.Event
-	if err := lenient(env, &l); err != nil {
-		return nil, err
-	}
-	if l.SKU == "" {
-		return nil, fmt.Errorf("%w: inventory event without sku", event.ErrMalformed)
-	}
-	return s.Consider(ctx, l.SKU, l.OnHand, l.Reserved, l.OnOrder, env.ID+":"+l.SKU, env.Time)
-}
-
 // lenient decodes event data ignoring fields replenishment does not need,
 // so producers can add fields without breaking it.
 func lenient(env event.Envelope, v any) error {
@@ -237,17 +212,13 @@ func (s *Service) List(ctx context.Context, status Status, sku string, limit int
 	return s.store.ListPurchaseOrders(ctx, status, sku, limit)
 }
 
-// Dispatch handles one record of the role's input topics.
+// Dispatch handles one record of the role's input topics: a batch of
+// one (Batcher).
 func (s *Service) Dispatch(ctx context.Context, topic string, env event.Envelope) error {
-	switch topic {
-	case event.TopicPurchases:
-		if env.Type != event.TypePurchase {
-			return nil
-		}
-		return s.OnPurchase(ctx, env)
-	case event.TopicInventory:
-		_, err := s.OnInventory(ctx, env)
+	b := s.NewBatcher()
+	if err := b.Add(topic, 0, env); err != nil {
 		return err
 	}
-	return nil
+	_, err := b.Flush(ctx)
+	return err
 }

@@ -310,4 +310,29 @@ func testDemand(t *testing.T, s PurchaseOrders) {
 	if got, err := s.DailyDemand(ctx(t), "D-3", day, day.Add(48*time.Hour)); err != nil || fmt.Sprint(got) != "[0 0]" {
 		t.Errorf("demand of a SKU without sales = %v %v, want [0 0]", got, err)
 	}
+
+	// A batch counts each event id once too: one seen before (e2), one
+	// repeated within the batch (b1), two of one SKU's day summed.
+	batch := []replenishment.Demand{
+		{EventID: "b1", SKU: "D-3", At: day.Add(time.Hour), Units: 2},
+		{EventID: "e2", SKU: "D-3", At: day, Units: 100},
+		{EventID: "b1", SKU: "D-3", At: day, Units: 100},
+		{EventID: "b2", SKU: "D-3", At: day.Add(2 * time.Hour), Units: 3},
+		{EventID: "b3", SKU: "D-1", At: day.Add(25 * time.Hour), Units: 1},
+		{EventID: "b4", SKU: "D-3", At: day.Add(30 * time.Hour), Units: 6},
+	}
+	if n, err := s.RecordDemands(ctx(t), batch); err != nil || n != 4 {
+		t.Fatalf("RecordDemands = %d %v, want 4 new", n, err)
+	}
+	if n, err := s.RecordDemands(ctx(t), batch); err != nil || n != 0 {
+		t.Fatalf("RecordDemands of the same batch again = %d %v, want 0 new", n, err)
+	}
+	if n, err := s.RecordDemands(ctx(t), nil); err != nil || n != 0 {
+		t.Fatalf("RecordDemands of nothing = %d %v", n, err)
+	}
+	for sku, want := range map[string]string{"D-3": "[5 6]", "D-1": "[8 1]"} {
+		if got, err := s.DailyDemand(ctx(t), sku, day, day.Add(48*time.Hour)); err != nil || fmt.Sprint(got) != want {
+			t.Errorf("demand of %s after a batch = %v %v, want %s", sku, got, err, want)
+		}
+	}
 }

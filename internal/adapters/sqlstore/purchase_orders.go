@@ -171,6 +171,54 @@ func (s *Store) RecordDemand(ctx context.Context, eventID, sku string, day time.
 	return added, err
 }
 
+// RecordDemands records a batch of demand in one transaction, once per
+// event id. On PostgreSQL that is one statement: the ids not seen before
+// are inserted, and only their units are added to their SKUs' days.
+func (s *Store) RecordDemands(ctx context.Context, ds []replenishment.Demand) (int, error) {
+	ds = replenishment.FirstOfEach(ds)
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	at := micros(s.now())
+	if s.pg {
+		ids, skus := make([]string, len(ds)), make([]string, len(ds))
+		days, units := make([]int64, len(ds)), make([]int64, len(ds))
+		for i, d := range ds {
+			ids[i], skus[i], days[i], units[i] = d.EventID, d.SKU, epochDay(d.At), d.Units
+		}
+		var added int
+		err := s.w.QueryRowContext(ctx, s.q(`WITH d AS (SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS d(id, sku, day, units)),
+  e AS (INSERT INTO demand_events (event_id, at) SELECT id, ? FROM d ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
+  u AS (INSERT INTO demand_daily (sku, day, units) SELECT d.sku, d.day, sum(d.units) FROM d JOIN e ON e.event_id = d.id GROUP BY d.sku, d.day
+    ORDER BY d.sku, d.day ON CONFLICT (sku, day) DO UPDATE SET units = demand_daily.units + excluded.units)
+SELECT count(*) FROM e`), ids, skus, days, units, at).Scan(&added)
+		if err != nil {
+			return 0, fmt.Errorf("recording demand: %w", err)
+		}
+		return added, nil
+	}
+	added := 0
+	err := s.inTx(ctx, func(tx *txn) error {
+		added = 0
+		for _, d := range ds {
+			res, err := tx.ExecContext(ctx, `INSERT INTO demand_events (event_id, at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`, d.EventID, at)
+			if err != nil {
+				return fmt.Errorf("recording demand event: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // seen before
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO demand_daily (sku, day, units) VALUES (?, ?, ?)
+  ON CONFLICT (sku, day) DO UPDATE SET units = demand_daily.units + excluded.units`, d.SKU, epochDay(d.At), d.Units); err != nil {
+				return fmt.Errorf("recording demand of %s: %w", d.SKU, err)
+			}
+			added++
+		}
+		return nil
+	})
+	return added, err
+}
+
 // DailyDemand returns units per day in [from, to), zero days included.
 func (s *Store) DailyDemand(ctx context.Context, sku string, from, to time.Time) ([]float64, error) {
 	first, last := epochDay(from), epochDay(to)
