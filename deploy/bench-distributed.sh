@@ -11,7 +11,10 @@
 # DURATION (default 10s) is each run's length; PGSTAT=1 loads
 # pg_stat_statements and prints the statements that took PostgreSQL's time;
 # CHECKOUT_BATCHES=0 runs the roles with --postgres-checkout-batches=false
-# (checkouts in transactions of their own; batches are the default).
+# (checkouts in transactions of their own; batches are the default);
+# OTHER_ROLES (default every role but api) is what the second process runs:
+# OTHER_ROLES=outbox-relay measures checkout with the consumers of its
+# events on other machines, as a deployment that scales them out has them.
 #
 # Needs Debian's postgresql (initdb, pg_ctl, pgbench) and redis-server. As
 # root, PostgreSQL runs as the postgres user.
@@ -75,7 +78,7 @@ wait_ready() {
 	return 1
 }
 "$BIN" serve "${DIST[@]}" --http-addr 127.0.0.1:28090 --data-dir "$WORK/roles" \
-	--roles outbox-relay,pricing,inventory-alerts,replenishment,lake-sink,reports,reviews >"$WORK/roles.log" 2>&1 &
+	--roles "${OTHER_ROLES:-outbox-relay,pricing,inventory-alerts,replenishment,lake-sink,reports,reviews}" >"$WORK/roles.log" 2>&1 &
 PIDS+=($!)
 NAMES[$!]=other-roles
 wait_ready http://127.0.0.1:28090 "$WORK/roles.log"
