@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mercato-platform/mercato/internal/event"
 	"github.com/mercato-platform/mercato/internal/orders"
 )
 
@@ -22,24 +23,32 @@ import (
 // commits), whoever wrote it: Mercato, or an operator with psql. A
 // listener on a connection of its own drops the SKU's entry.
 //
-// A read is cached only while the listener is connected, and only if no
-// change was announced between the read's start and its end (gen): a read
-// that raced an edit is answered but not kept. When the connection fails
-// the cache is emptied and bypassed until the listener is back, so a quote
-// is never older than the last change a live listener was told of. What
+// A read is cached only while the listener is live, and only if no change
+// was announced between the read's start and its end (gen): a read that
+// raced an edit is answered but not kept. The listener is live once a
+// probe it sent itself from the store's pool came back on its connection,
+// and stays live while probes keep coming back (one whenever the channel
+// has been quiet for quoteListenIdle). When the connection fails, or a
+// probe does not come back, the cache is emptied and bypassed until the
+// listener is back, so a quote is never older than the last change a live
+// listener was told of. What
 // remains is the moment between an edit's commit and its notice reaching
 // the listener (a few milliseconds on one network), the same window in
 // which a checkout could have read the row just before the edit.
 
-// quotesChannel is the channel of migration 14's trigger.
-const quotesChannel = "mercato_products"
+// quotesChannel is the channel of migration 14's trigger; probeChannel
+// carries the listener's probes.
+const (
+	quotesChannel = "mercato_products"
+	probeChannel  = "mercato_products_probe"
+)
 
 // quoteCacheMax bounds the entries; a cache that fills is emptied (the
 // catalog's hot SKUs fill it again).
 const quoteCacheMax = 200_000
 
 // quoteListenIdle is how long the listener waits for a notice before it
-// pings its connection (a variable for tests).
+// sends a probe, and how long a probe may take (a variable for tests).
 var quoteListenIdle = 15 * time.Second
 
 type quoteCache struct {
@@ -48,8 +57,8 @@ type quoteCache struct {
 	gen     uint64 // counts changes announced and reconnects
 	entries map[string]orders.Quote
 
-	// idle is how long the listener waits for a notice before it checks
-	// that its connection still answers.
+	// idle is how long the listener waits for a notice before it probes,
+	// and how long a probe may take to come back.
 	idle time.Duration
 	stop context.CancelFunc
 	done chan struct{}
@@ -115,11 +124,17 @@ func (s *Store) quoteCache() *quoteCache {
 		c := &quoteCache{entries: map[string]orders.Quote{}, idle: quoteListenIdle, stop: stop, done: make(chan struct{})}
 		go func() {
 			defer close(c.done)
-			c.listen(ctx, s.dsn, s.log)
+			c.listen(ctx, s.dsn, s.probeQuotes, s.log)
 		}()
 		s.quotes = c
 	}
 	return s.quotes
+}
+
+// probeQuotes sends a quote listener's probe from the pool.
+func (s *Store) probeQuotes(ctx context.Context, nonce string) error {
+	_, err := s.w.ExecContext(ctx, `SELECT pg_notify($1, $2)`, probeChannel, nonce)
+	return err
 }
 
 // stopQuoteCache stops the listener, if it started, and waits for it.
@@ -135,17 +150,19 @@ func (s *Store) stopQuoteCache() {
 }
 
 // listen keeps a connection listening on quotesChannel until ctx ends,
-// reconnecting with backoff; the cache is live only while it listens.
-func (c *quoteCache) listen(ctx context.Context, dsn string, log *slog.Logger) {
+// reconnecting with backoff; the cache is live only while it listens and
+// its probes come back. probe sends a notice on probeChannel from another
+// connection (the store's pool).
+func (c *quoteCache) listen(ctx context.Context, dsn string, probe func(ctx context.Context, nonce string) error, log *slog.Logger) {
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := c.listenOnce(ctx, dsn)
+		err := c.listenOnce(ctx, dsn, probe)
 		c.setLive(false)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("product change listener lost its connection; quotes are read from the database until it is back", "err", err)
+		log.Warn("product change listener stopped; quotes are read from the database until it listens again", "err", err)
 		if time.Since(start) > time.Minute {
 			wait = 100 * time.Millisecond
 		}
@@ -158,7 +175,14 @@ func (c *quoteCache) listen(ctx context.Context, dsn string, log *slog.Logger) {
 	}
 }
 
-func (c *quoteCache) listenOnce(ctx context.Context, dsn string) error {
+// listenOnce listens on one connection until it fails. Before the cache
+// goes live, and whenever the channel has been quiet for c.idle, a probe
+// sent from another connection must come back on this one within c.idle:
+// that proves notices reach the listener end to end, not only that its
+// connection answers. A pooler that does not keep a session to itself
+// (PgBouncer in transaction mode accepts LISTEN but delivers nothing)
+// fails the first probe, so the cache never goes live behind one.
+func (c *quoteCache) listenOnce(ctx context.Context, dsn string, probe func(ctx context.Context, nonce string) error) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgx.Connect(cctx, dsn)
 	cancel()
@@ -170,30 +194,61 @@ func (c *quoteCache) listenOnce(ctx context.Context, dsn string) error {
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+quotesChannel); err != nil {
-		return fmt.Errorf("listening: %w", err)
+	for _, ch := range []string{quotesChannel, probeChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return fmt.Errorf("listening: %w", err)
+		}
 	}
-	// From here every committed change is announced to this connection.
-	c.setLive(true)
+	// pending is the probe under way; sent is when it went out.
+	var (
+		pending string
+		sent    time.Time
+	)
+	send := func() error {
+		pending, sent = event.NewID(), time.Now()
+		pctx, cancel := context.WithTimeout(ctx, c.idle)
+		defer cancel()
+		if err := probe(pctx, pending); err != nil {
+			return fmt.Errorf("sending a probe: %w", err)
+		}
+		return nil
+	}
+	if err := send(); err != nil {
+		return err
+	}
 	for {
-		wctx, cancel := context.WithTimeout(ctx, c.idle)
+		wait := c.idle
+		if pending != "" {
+			wait = time.Until(sent.Add(c.idle))
+		}
+		wctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, context.DeadlineExceeded) && pending != "":
+			return fmt.Errorf("a probe sent %s ago did not come back", c.idle)
 		case errors.Is(err, context.DeadlineExceeded):
-			// Quiet for a while: make sure the connection still answers,
-			// or changes could be going unannounced. A timeout leaves a
-			// pgx connection usable.
-			pctx, cancel := context.WithTimeout(ctx, c.idle)
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("checking the connection: %w", err)
+			// Quiet for a while: make sure notices still arrive. A
+			// timeout leaves a pgx connection usable.
+			if err := send(); err != nil {
+				return err
 			}
 		case err != nil:
 			return fmt.Errorf("waiting for changes: %w", err)
+		case n.Channel == probeChannel:
+			if n.Payload == pending {
+				pending = ""
+				// From here every committed change is announced here;
+				// a first probe's return makes the cache live.
+				c.mu.Lock()
+				live := c.live
+				c.mu.Unlock()
+				if !live {
+					c.setLive(true)
+				}
+			}
 		default:
 			c.changed(n.Payload)
 		}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func TestQuoteCacheFollowsEveryChange(t *testing.T) {
 	gen := c.gen
 	c.mu.Unlock()
 	var killed int
-	if err := db.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = 'LISTEN `+quotesChannel+`' AND datname = current_database()`).Scan(&killed); err != nil || killed != 1 {
+	if err := db.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = 'LISTEN `+probeChannel+`' AND datname = current_database()`).Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("terminating the listener: %d backends, %v", killed, err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -153,26 +154,13 @@ func TestQuoteCacheKeepsNoReadThatRacedAChange(t *testing.T) {
 	}
 }
 
-// A listener that hears nothing for a while checks its connection and goes
+// A listener that hears nothing for a while sends itself a probe and goes
 // on listening: changes after several quiet spells still arrive.
 func TestQuoteListenerSurvivesQuietSpells(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn := testenv.PostgresDB(t)
-	s, err := Open(ctx, "postgres", dsn, Options{}) // applies migration 14
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c := &quoteCache{entries: map[string]orders.Quote{}, idle: 20 * time.Millisecond}
-	lctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.listen(lctx, dsn, s.log)
-	}()
-	defer func() { stop(); <-done }()
+	s, c := listening(ctx, t, nil)
 	live := func() (bool, uint64) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -202,4 +190,57 @@ func TestQuoteListenerSurvivesQuietSpells(t *testing.T) {
 			t.Fatal("a change after quiet spells was not heard")
 		}
 	}
+}
+
+// Behind something that accepts LISTEN but delivers nothing (PgBouncer in
+// transaction mode), the probe never comes back: the cache never goes live
+// and every quote is read from the database.
+func TestQuoteCacheStaysOffWhenProbesDoNotComeBack(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var probes atomic.Int64
+	lost := func(context.Context, string) error { probes.Add(1); return nil } // sent, never delivered
+	_, c := listening(ctx, t, lost)
+	for deadline := time.Now().Add(20 * time.Second); probes.Load() < 3; time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		live := c.live
+		c.mu.Unlock()
+		if live {
+			t.Fatal("the cache went live though no probe came back")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d probes in 20 s: the listener stopped trying", probes.Load())
+		}
+	}
+	c.mu.Lock()
+	live := c.live
+	c.mu.Unlock()
+	if live {
+		t.Fatal("the cache went live though no probe came back")
+	}
+}
+
+// listening opens a PostgreSQL store (with migration 14) and runs a quote
+// listener on its database that probes every 20 ms with probe (the
+// store's own when nil), until the test ends.
+func listening(ctx context.Context, t *testing.T, probe func(context.Context, string) error) (*Store, *quoteCache) {
+	t.Helper()
+	dsn := testenv.PostgresDB(t)
+	s, err := Open(ctx, "postgres", dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probe == nil {
+		probe = s.probeQuotes
+	}
+	c := &quoteCache{entries: map[string]orders.Quote{}, idle: 20 * time.Millisecond}
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.listen(lctx, dsn, probe, s.log)
+	}()
+	t.Cleanup(func() { stop(); <-done; s.Close() })
+	return s, c
 }
