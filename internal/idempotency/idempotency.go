@@ -63,12 +63,14 @@ type Store interface {
 // holds the key. A request then costs one durable write fewer.
 type Deferred interface {
 	// Exists reports, reading only, whether scope/key has a row (claimed,
-	// finished or expired). When it has, the request goes through Begin.
+	// finished or expired).
 	Exists(ctx context.Context, scope, key string) (bool, error)
 	// Settle stores the response of a request that ended before its work
-	// wrote the claim (a 4xx such as an unknown SKU or no stock). If another
-	// request claimed the key meanwhile, its row is left alone.
-	Settle(ctx context.Context, scope, key string, c Claim, status int, body []byte) error
+	// wrote the claim (a 4xx such as an unknown SKU or no stock) and
+	// reports whether it did. If the key has a row already (used before,
+	// or claimed by another request meanwhile), that row is left alone
+	// and written is false.
+	Settle(ctx context.Context, scope, key string, c Claim, status int, body []byte) (written bool, err error)
 }
 
 // Claim is what a deferred claim writes: the request's hash and the key's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/idempotency"
+	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/payments"
 )
 
@@ -62,40 +63,56 @@ func (s *Service) PlaceOnce(ctx context.Context, p IdemPlace) (Placed, error) {
 	case p.Key == "":
 		return Placed{}, fmt.Errorf("%w: an idempotency key is required", ErrInvalid)
 	}
-	var (
-		o    Order
-		perr error
-		pre  *response
-	)
 	d, claimed, err := s.placeDeferred(ctx, p)
 	if err != nil {
 		return Placed{}, err
 	}
 	if claimed {
-		o, perr, pre = d.o, d.err, d.pre
-	} else {
-		rec, err := s.o.Keys.Begin(ctx, p.Customer, p.Key, p.Hash, s.o.Now(), s.o.KeyTTL, s.o.KeyLease)
-		if err != nil {
-			return Placed{}, fmt.Errorf("claiming idempotency key: %w", err)
+		placed, kept, err := s.keep(ctx, p, d.o, d.err, d.pre, &d)
+		if err != nil || kept {
+			return placed, err
 		}
-		switch rec.Outcome {
-		case idempotency.Conflict:
-			return Placed{}, ErrKeyReused
-		case idempotency.InProgress:
-			return Placed{}, ErrKeyInProgress
-		case idempotency.Replay:
-			return Placed{Status: rec.Status, Body: rec.Body, Replayed: true}, nil
-		case idempotency.Resume:
-			if rec.ResourceID != "" {
-				o, perr = s.Resume(ctx, rec.ResourceID)
-				break
-			}
-			fallthrough // the first request died before it stored an order
-		default:
-			pre = s.newResponse(p.Encode)
-			o, perr = s.place(ctx, p.Customer, IdemRef{Scope: p.Customer, Key: p.Key}, p.Request, pre)
-		}
+		// The checkout ended before its claim was written, and the key
+		// turned out to have a row (placeDeferred does not look first):
+		// the request goes through Begin like any retry.
 	}
+	var (
+		o    Order
+		perr error
+		pre  *response
+	)
+	rec, err := s.o.Keys.Begin(ctx, p.Customer, p.Key, p.Hash, s.o.Now(), s.o.KeyTTL, s.o.KeyLease)
+	if err != nil {
+		return Placed{}, fmt.Errorf("claiming idempotency key: %w", err)
+	}
+	switch rec.Outcome {
+	case idempotency.Conflict:
+		return Placed{}, ErrKeyReused
+	case idempotency.InProgress:
+		return Placed{}, ErrKeyInProgress
+	case idempotency.Replay:
+		return Placed{Status: rec.Status, Body: rec.Body, Replayed: true}, nil
+	case idempotency.Resume:
+		if rec.ResourceID != "" {
+			o, perr = s.Resume(ctx, rec.ResourceID)
+			break
+		}
+		fallthrough // the first request died before it stored an order
+	default:
+		pre = s.newResponse(p.Encode)
+		o, perr = s.place(ctx, p.Customer, IdemRef{Scope: p.Customer, Key: p.Key}, p.Request, pre)
+	}
+	placed, _, err := s.keep(ctx, p, o, perr, pre, nil)
+	return placed, err
+}
+
+// keep renders a checkout's outcome and keeps it under the request's key.
+// d is the deferred claim the checkout ran under, nil when Begin claimed
+// the key. kept is false only when d's checkout ended before its claim
+// was written and the key had a row already: nothing was stored (nor the
+// refusal counted), and the caller goes through Begin.
+func (s *Service) keep(ctx context.Context, p IdemPlace, o Order, perr error, pre *response, d *deferredPlace) (placed Placed, kept bool, err error) {
+	deferred := d != nil
 	var (
 		status int
 		body   []byte
@@ -111,7 +128,7 @@ func (s *Service) PlaceOnce(ctx context.Context, p IdemPlace) (Placed, error) {
 		// A retry may succeed: let it run again, unless an order this key
 		// made may hold a charge (a retry then resumes it), or the claim
 		// is not this request's (its deferred claim was never written).
-		if !(claimed && o.ID == "") {
+		if !(deferred && o.ID == "") {
 			forgettable := ""
 			if o.Status == StatusPaymentFailed {
 				forgettable = o.ID // released and voided: nothing to resume
@@ -120,20 +137,36 @@ func (s *Service) PlaceOnce(ctx context.Context, p IdemPlace) (Placed, error) {
 				s.o.Logger.Warn("forgetting idempotency key", "err", err)
 			}
 		}
-	case claimed && o.ID == "":
+	case deferred && o.ID == "":
 		// The checkout ended before the transaction that writes the claim
 		// (unknown SKU, no stock): store the answer under a new key.
-		if err := d.store.Settle(ctx, p.Customer, p.Key, d.claim, status, body); err != nil {
-			return Placed{}, fmt.Errorf("storing idempotent response: %w", err)
+		written, err := d.store.Settle(ctx, p.Customer, p.Key, d.claim, status, body)
+		if err != nil {
+			return Placed{}, false, fmt.Errorf("storing idempotent response: %w", err)
 		}
+		if !written {
+			return Placed{}, false, nil
+		}
+		// Counted only now that this is the key's answer: a retry of a
+		// paid checkout that found no stock left replays its 201.
+		s.recordRefusal(ctx, perr, stockOf(p.Request))
 	case stored:
 		// Stored by the transaction that marked the order paid.
 	default:
 		if err := s.o.Keys.Finish(ctx, p.Customer, p.Key, status, body); err != nil {
-			return Placed{}, fmt.Errorf("storing idempotent response: %w", err)
+			return Placed{}, false, fmt.Errorf("storing idempotent response: %w", err)
 		}
 	}
-	return Placed{Status: status, Body: body, Order: o, Err: perr}, nil
+	return Placed{Status: status, Body: body, Order: o, Err: perr}, true, nil
+}
+
+// stockOf is the stock a request asks for, line by line.
+func stockOf(req Request) []inventory.Item {
+	items := make([]inventory.Item, len(req.Items))
+	for i, it := range req.Items {
+		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
+	}
+	return items
 }
 
 // deferredPlace is the outcome of a checkout whose idempotency claim was
@@ -147,21 +180,17 @@ type deferredPlace struct {
 }
 
 // placeDeferred runs a checkout with its key claimed by the checkout's
-// first transaction, when the key is new and both the key store and
-// checkout can (idempotency.Deferred, DefersClaims, keys in the order
-// store): one durable write fewer per order. claimed is false when the
-// request must go through Begin instead: the key has a row already, or
-// another request claimed it first (that request wrote nothing of this one).
+// first transaction, when the key store and checkout can
+// (idempotency.Deferred, DefersClaims, keys in the order store): one
+// durable write fewer per order. It does not look the key up first (a
+// round trip per order): a claim that finds the key taken makes claimed
+// false, and the request goes through Begin instead; nothing of it was
+// written. A checkout that ends before its claim is written (no stock)
+// is settled by keep, which sends it through Begin too if the key turns
+// out to have a row.
 func (s *Service) placeDeferred(ctx context.Context, p IdemPlace) (d deferredPlace, claimed bool, err error) {
 	store, ok := s.o.Keys.(idempotency.Deferred)
 	if !ok || !s.keysWithOrders || !s.DefersClaims() {
-		return d, false, nil
-	}
-	exists, err := store.Exists(ctx, p.Customer, p.Key)
-	if err != nil {
-		return d, false, fmt.Errorf("looking up idempotency key: %w", err)
-	}
-	if exists {
 		return d, false, nil
 	}
 	now := s.o.Now()

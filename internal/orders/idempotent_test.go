@@ -21,14 +21,13 @@ import (
 
 // txStore is the SQLite store, watched: it counts the calls under way that
 // run a transaction, so an encoder can tell whether it is called inside
-// one, and the responses stored by Finish. hideKeys makes Exists see no
-// key (another request claims it between Exists and the claim); touch
-// changes a reserved order's version in the transaction that pays it.
+// one, and the responses stored by Finish; touch changes a reserved
+// order's version in the transaction that pays it.
 type txStore struct {
 	*sqlstore.Store
 	open     atomic.Int32
 	finishes atomic.Int32
-	hideKeys atomic.Bool
+	refusals atomic.Int32
 	touch    atomic.Bool
 }
 
@@ -85,16 +84,14 @@ func (s *txStore) Forget(ctx context.Context, scope, key, resourceID string) err
 	return s.Store.Forget(ctx, scope, key, resourceID)
 }
 
-func (s *txStore) Settle(ctx context.Context, scope, key string, c idempotency.Claim, status int, body []byte) error {
-	defer s.tx()()
-	return s.Store.Settle(ctx, scope, key, c, status, body)
+func (s *txStore) RecordRefusal(ctx context.Context, r orders.Refusal) error {
+	s.refusals.Add(1)
+	return s.Store.RecordRefusal(ctx, r)
 }
 
-func (s *txStore) Exists(ctx context.Context, scope, key string) (bool, error) {
-	if s.hideKeys.Load() {
-		return false, nil
-	}
-	return s.Store.Exists(ctx, scope, key)
+func (s *txStore) Settle(ctx context.Context, scope, key string, c idempotency.Claim, status int, body []byte) (bool, error) {
+	defer s.tx()()
+	return s.Store.Settle(ctx, scope, key, c, status, body)
 }
 
 // flaky is the simulated gateway, unreachable while down.
@@ -442,8 +439,8 @@ func TestPlaceOnceDeferredClaims(t *testing.T) {
 	t.Run("claim taken first", func(t *testing.T) {
 		t.Parallel()
 		e := newOnceEnv(t, joint)
-		// Another request claims the key after this one saw it free.
-		e.st.hideKeys.Store(true)
+		// Another request holds the key: this one, which does not look
+		// first, learns it when its claim finds the key taken.
 		if _, err := e.st.Begin(context.Background(), "c", "k", "h", e.clock.Now(), time.Hour, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -501,4 +498,65 @@ func TestPlaceOnceRefusesIncompleteRequests(t *testing.T) {
 	if l := e.levels(t); l.Reserved != 0 || l.OnHand != 10 {
 		t.Errorf("a refused request touched stock: %+v", l)
 	}
+}
+
+// A retry of a paid checkout whose stock has since run out replays the
+// paid answer (the key is not looked up first, so the retry's own attempt
+// met the empty shelf), and that attempt's refusal is not counted. A new
+// key meeting the empty shelf is refused and counted once, its retry
+// replaying the refusal.
+func TestPlaceOnceReplaysAPaidCheckoutAfterTheStockRanOut(t *testing.T) {
+	t.Parallel()
+	e := newOnceEnv(t, joint)
+	// Stock is admitted in front of the ledger, as Redis admits it: an
+	// empty shelf refuses before the transaction that would write the
+	// claim (and find the key taken).
+	e.svc = orders.NewService(e.st, prices{}, admitting{e.st}, e.gw, orders.Options{
+		Now: e.clock.Now, PaymentTimeout: time.Second, KeyTTL: time.Hour, KeyLease: time.Minute,
+	})
+	if !e.svc.DefersClaims() {
+		t.Fatal("admission in front of the ledger: claims are not deferred")
+	}
+	first, err := e.place("k", "h", "tok_ok", 10) // every unit of A
+	if err != nil || first.Status != 201 {
+		t.Fatalf("first = %s, %v", show(first), err)
+	}
+	again, err := e.place("k", "h", "tok_ok", 10)
+	if err != nil || !again.Replayed || again.Status != 201 || string(again.Body) != string(first.Body) {
+		t.Fatalf("retry = %s, %v; want the first answer replayed", show(again), err)
+	}
+	if n := e.st.refusals.Load(); n != 0 {
+		t.Fatalf("%d refusals counted for a retry that was answered 201", n)
+	}
+	other, err := e.place("k2", "h2", "tok_ok", 1)
+	var insufficient *inventory.InsufficientStockError
+	if err != nil || other.Replayed || !errors.As(other.Err, &insufficient) {
+		t.Fatalf("a new key on an empty shelf = %s, %v; want refused for stock", show(other), err)
+	}
+	retry, err := e.place("k2", "h2", "tok_ok", 1)
+	if err != nil || !retry.Replayed || retry.Status != other.Status || string(retry.Body) != string(other.Body) {
+		t.Fatalf("its retry = %s, %v; want the refusal replayed", show(retry), err)
+	}
+	if n := e.st.refusals.Load(); n != 1 {
+		t.Fatalf("%d refusals counted, want 1", n)
+	}
+}
+
+// admitting refuses a checkout for stock before the ledger's transaction,
+// as Redis admission in front of the SQL ledger does.
+type admitting struct{ *txStore }
+
+func (a admitting) Orders() orders.Store { return a.txStore }
+
+func (a admitting) CreateReservedOrder(ctx context.Context, o orders.Order, idem orders.IdemRef, stock []inventory.Item, ttl time.Duration, events []event.Message) error {
+	for _, it := range stock {
+		l, err := a.Levels(ctx, it.SKU)
+		if err != nil {
+			return err
+		}
+		if avail := l.OnHand - l.Reserved; avail < it.Qty {
+			return &inventory.InsufficientStockError{SKU: it.SKU, Requested: it.Qty, Available: avail}
+		}
+	}
+	return a.txStore.CreateReservedOrder(ctx, o, idem, stock, ttl, events)
 }

@@ -375,7 +375,11 @@ func (s *Service) placeJoint(ctx context.Context, o Order, idem IdemRef, items [
 		}
 		var insufficient *inventory.InsufficientStockError
 		if errors.As(err, &insufficient) || errors.Is(err, inventory.ErrInvalid) {
-			s.recordRefusal(ctx, err, items)
+			if idem.Claim == nil {
+				// A deferred claim's refusal is counted once it is the
+				// key's answer (PlaceOnce): it may be a retry's.
+				s.recordRefusal(ctx, err, items)
+			}
 			return Order{}, err
 		}
 		return Order{}, fmt.Errorf("storing order: %w", err)

@@ -256,8 +256,8 @@ func testDeferredClaim(t *testing.T, s Store) {
 		t.Fatalf("the loser reserved stock: %+v", l)
 	}
 	// Settle stores an answer under a new key and leaves a held key alone.
-	if err := s.Settle(ctx(t), "c1", "k2", claim, 409, []byte(`{"error":1}`)); err != nil {
-		t.Fatal(err)
+	if written, err := s.Settle(ctx(t), "c1", "k2", claim, 409, []byte(`{"error":1}`)); err != nil || !written {
+		t.Fatalf("Settle under a new key = %v, %v; want written", written, err)
 	}
 	if rec, _ := s.Begin(ctx(t), "c1", "k2", "h1", now, time.Hour, time.Minute); rec.Outcome != idempotency.Replay || rec.Status != 409 || string(rec.Body) != `{"error":1}` {
 		t.Fatalf("settled key: %+v", rec)
@@ -281,8 +281,8 @@ func testDeferredClaim(t *testing.T, s Store) {
 	if ok, _ := s.Exists(ctx(t), "c1", "k3"); ok {
 		t.Fatal("Forget kept a claim that names nothing")
 	}
-	if err := s.Settle(ctx(t), "c1", "k1", claim, 404, []byte(`x`)); err != nil {
-		t.Fatal(err)
+	if written, err := s.Settle(ctx(t), "c1", "k1", claim, 404, []byte(`x`)); err != nil || written {
+		t.Fatalf("Settle under a claimed key = %v, %v; want not written", written, err)
 	}
 	if rec, _ := s.Begin(ctx(t), "c1", "k1", "h1", now.Add(3*time.Minute), time.Hour, time.Minute); rec.Outcome == idempotency.Replay {
 		t.Fatalf("Settle overwrote a claimed key: %+v", rec)

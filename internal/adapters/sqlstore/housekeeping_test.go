@@ -114,7 +114,7 @@ func TestHousekeepingDeletesABacklogInBatches(t *testing.T) {
 	for w := range 16 {
 		wg.Go(func() {
 			for i := w; i < keys; i += 16 {
-				if err := s.Settle(ctx, "c", fmt.Sprintf("k%04d", i), idempotency.Claim{Hash: "h", At: old, Expires: old.Add(time.Hour)}, 201, []byte("{}")); err != nil {
+				if _, err := s.Settle(ctx, "c", fmt.Sprintf("k%04d", i), idempotency.Claim{Hash: "h", At: old, Expires: old.Add(time.Hour)}, 201, []byte("{}")); err != nil {
 					errs <- err
 					return
 				}

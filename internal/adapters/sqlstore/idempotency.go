@@ -93,17 +93,25 @@ func (s *Store) Exists(ctx context.Context, scope, key string) (bool, error) {
 }
 
 // Settle stores the response of a request whose deferred claim was never
-// written (idempotency.Deferred); a row already there is left alone.
-func (s *Store) Settle(ctx context.Context, scope, key string, c idempotency.Claim, status int, body []byte) error {
-	return s.inTx(ctx, func(tx *txn) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, response_body, created_at, expires_at, locked_at)
+// written (idempotency.Deferred); a row already there is left alone, and
+// written is false.
+func (s *Store) Settle(ctx context.Context, scope, key string, c idempotency.Claim, status int, body []byte) (bool, error) {
+	written := false
+	err := s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, response_body, created_at, expires_at, locked_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
 			scope, key, c.Hash, idemDone, status, body, micros(c.At), micros(c.Expires), micros(c.At))
 		if err != nil {
 			return fmt.Errorf("storing idempotent response: %w", err)
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("storing idempotent response: %w", err)
+		}
+		written = n > 0
 		return nil
 	})
+	return written, err
 }
 
 // Forget drops an unfinished claim that names no resource or names

@@ -89,7 +89,7 @@ func TestWriterNiceAppliesToTheWriterThreadAlone(t *testing.T) {
 	for i := range 64 {
 		wg.Go(func() {
 			key := fmt.Sprintf("k%d", i)
-			if err := s.Settle(ctx, "c1", key, idempotency.Claim{Hash: "h", At: now, Expires: now.Add(time.Hour)}, 201, []byte("{}")); err != nil {
+			if _, err := s.Settle(ctx, "c1", key, idempotency.Claim{Hash: "h", At: now, Expires: now.Add(time.Hour)}, 201, []byte("{}")); err != nil {
 				errs <- fmt.Errorf("writing through the writer: %w", err)
 				return
 			}
