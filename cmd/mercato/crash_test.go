@@ -191,7 +191,7 @@ func readToken(t *testing.T, dir string) string {
 func distinctPurchases(t *testing.T, seed, sku string) int {
 	t.Helper()
 	ids := map[string]bool{}
-	readTopic(t, seed, event.TopicPurchases, func(r *kgo.Record) {
+	readTopic(t, seed, event.TopicPurchases, false, func(r *kgo.Record) {
 		if string(r.Key) == sku {
 			env, err := event.Decode(r.Value)
 			if err != nil {
@@ -203,39 +203,21 @@ func distinctPurchases(t *testing.T, seed, sku string) int {
 	return len(ids)
 }
 
-// readTopic passes every record of topic, from the start, to fn, until
-// three polls of a second in a row bring nothing; opts add client options
-// (the isolation level, security).
-func readTopic(t *testing.T, seed, topic string, fn func(*kgo.Record), opts ...kgo.Opt) {
+// readTopic passes every record of topic, from the start, to fn, until it
+// has read the end the topic had when it began (readLog); committed reads
+// only committed transactions; opts add client options (security).
+func readTopic(t *testing.T, seed, topic string, committed bool, fn func(*kgo.Record), opts ...kgo.Opt) {
 	t.Helper()
-	readTopics(t, seed, []string{topic}, fn, opts...)
+	readTopics(t, seed, []string{topic}, committed, fn, opts...)
 }
 
 // readTopics is readTopic for several topics with one client.
-func readTopics(t *testing.T, seed string, topics []string, fn func(*kgo.Record), opts ...kgo.Opt) {
+func readTopics(t *testing.T, seed string, topics []string, committed bool, fn func(*kgo.Record), opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	for empty := 0; empty < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%v still written to after two minutes of reading", topics)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		recs := cl.PollFetches(ctx).Records()
-		cancel()
-		if len(recs) == 0 {
-			empty++
-		} else {
-			empty = 0
-		}
-		for _, r := range recs {
-			fn(r)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := readLog(ctx, seed, topics, committed, func(r *kgo.Record) error { fn(r); return nil }, opts...); err != nil {
+		t.Fatalf("reading %v: %v", topics, err)
 	}
 }
 

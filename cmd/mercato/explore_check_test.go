@@ -12,7 +12,6 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the books are read with the plain driver, read-only
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mercato-platform/mercato/internal/event"
@@ -254,67 +253,25 @@ func readEvents(seed string) (map[string][]event.Envelope, error) {
 			topics = append(topics, t.Name)
 		}
 	}
-	// Transaction markers are kept so the reader sees it reached the end of
-	// a transactionally written topic (prices) even when a marker is last.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
+	out := map[string][]event.Envelope{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		return nil, fmt.Errorf("listing end offsets: %w", err)
-	}
-	want := map[string]map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			if want[o.Topic] == nil {
-				want[o.Topic] = map[int32]int64{}
-			}
-			want[o.Topic][o.Partition] = o.Offset
+	err = readLog(ctx, seed, topics, true, func(r *kgo.Record) error {
+		if r.Value == nil {
+			return nil // a tombstone on a compacted topic
 		}
+		env, err := event.Decode(r.Value)
+		if err != nil {
+			return err
+		}
+		if err := schemas.check(env.Type, r.Value); err != nil {
+			return err
+		}
+		out[r.Topic] = append(out[r.Topic], env)
+		return nil
 	})
-	out := map[string][]event.Envelope{}
-	reached := func() bool {
-		for _, ps := range want {
-			if len(ps) > 0 {
-				return false
-			}
-		}
-		return true
-	}
-	for !reached() {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return out, fmt.Errorf("the log was not read to its end in 60s (left: %v)", want)
-		}
-		var ferr error
-		fs.EachError(func(topic string, p int32, err error) { ferr = fmt.Errorf("fetching %s/%d: %w", topic, p, err) })
-		if ferr != nil {
-			return out, ferr
-		}
-		for _, r := range fs.Records() {
-			if end, ok := want[r.Topic][r.Partition]; ok && r.Offset+1 >= end {
-				delete(want[r.Topic], r.Partition)
-			}
-			if r.Attrs.IsControl() || r.Value == nil {
-				continue // a transaction marker, or a tombstone on a compacted topic
-			}
-			env, err := event.Decode(r.Value)
-			if err != nil {
-				return out, fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
-			}
-			if err := schemas.check(env.Type, r.Value); err != nil {
-				return out, fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
-			}
-			out[r.Topic] = append(out[r.Topic], env)
-			if end, ok := want[r.Topic][r.Partition]; ok && r.Offset+1 >= end {
-				delete(want[r.Topic], r.Partition)
-			}
-		}
+	if err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -75,7 +75,7 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 	inputs := []string{event.TopicProducts, event.TopicInventory, event.TopicPurchases}
 	topics := append([]string{event.TopicPricingRules, event.TopicPrices, stream.TopicChangelog, event.TopicPurchasesLate}, inputs...)
 	byTopic := map[string][]*bus.Record{}
-	readTopics(t, seed, topics, func(r *kgo.Record) {
+	readTopics(t, seed, topics, true, func(r *kgo.Record) {
 		br := &bus.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
 		switch r.Topic {
 		case event.TopicPricingRules:
@@ -101,7 +101,7 @@ func readPricingLog(t *testing.T, seed string, opts ...kgo.Opt) *pricingLog {
 		default:
 			byTopic[r.Topic] = append(byTopic[r.Topic], br)
 		}
-	}, append([]kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
+	}, opts...)
 	for _, topic := range inputs {
 		l.inputs = append(l.inputs, byTopic[topic]...)
 	}
