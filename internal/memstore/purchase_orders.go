@@ -142,22 +142,6 @@ func (s *Store) UpdatePurchaseOrder(ctx context.Context, id string, fn func(*rep
 	return out, err
 }
 
-// RecordDemand adds units to a SKU's UTC day, once per event id.
-func (s *Store) RecordDemand(ctx context.Context, eventID, sku string, day time.Time, units int64) (bool, error) {
-	var added bool
-	err := s.write(ctx, func(t *tx) error {
-		if s.demandSeen[eventID] {
-			return nil // seen before
-		}
-		set(t, s.demandSeen, eventID, true)
-		k := demandKey{sku, epochDay(day)}
-		set(t, s.demand, k, s.demand[k]+units)
-		added = true
-		return nil
-	})
-	return added, err
-}
-
 // RecordDemands records a batch of demand in one write, once per event id.
 func (s *Store) RecordDemands(ctx context.Context, ds []replenishment.Demand) (int, error) {
 	added := 0

@@ -87,8 +87,6 @@ type Store interface {
 	// UpdatePurchaseOrder moves an order under its lock; leaving the open
 	// states lowers on_order by its quantity.
 	UpdatePurchaseOrder(ctx context.Context, id string, fn func(po *PurchaseOrder) ([]event.Message, error)) (PurchaseOrder, error)
-	// RecordDemand adds units sold on an event-time day, once per event id.
-	RecordDemand(ctx context.Context, eventID, sku string, day time.Time, units int64) (bool, error)
 	// RecordDemands records a batch of demand in one transaction, each
 	// event id once (a repeat within the batch or of an earlier one adds
 	// nothing), and returns how many were new.

@@ -77,7 +77,7 @@ func (f *fixture) demand(t *testing.T, sku string, days int, n int64) {
 	t.Helper()
 	for d := range days {
 		at := f.now.Add(-time.Duration(d) * 24 * time.Hour)
-		if _, err := f.store.RecordDemand(context.Background(), fmt.Sprintf("%s-%d", sku, d), sku, at, n); err != nil {
+		if _, err := f.store.RecordDemands(context.Background(), []replenishment.Demand{{EventID: fmt.Sprintf("%s-%d", sku, d), SKU: sku, At: at, Units: n}}); err != nil {
 			t.Fatal(err)
 		}
 	}

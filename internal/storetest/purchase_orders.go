@@ -282,8 +282,8 @@ func testDemand(t *testing.T, s PurchaseOrders) {
 	seoul := time.FixedZone("KST", 9*3600)
 	record := func(id, sku string, at time.Time, units int64, want bool) {
 		t.Helper()
-		if added, err := s.RecordDemand(ctx(t), id, sku, at, units); err != nil || added != want {
-			t.Fatalf("RecordDemand(%s, %s) = %v %v, want %v", id, sku, added, err, want)
+		if n, err := s.RecordDemands(ctx(t), []replenishment.Demand{{EventID: id, SKU: sku, At: at, Units: units}}); err != nil || (n == 1) != want {
+			t.Fatalf("RecordDemands(%s, %s) = %d %v, want new: %v", id, sku, n, err, want)
 		}
 	}
 	record("e1", "D-1", day.Add(10*time.Hour), 3, true)

@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-platform/mercato/internal/idempotency"
 	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/orders"
+	"github.com/mercato-platform/mercato/internal/replenishment"
 	"github.com/mercato-platform/mercato/internal/testenv"
 )
 
@@ -51,7 +52,7 @@ func testHousekeeping(t *testing.T, s *sqlstore.Store) {
 	if _, err := s.Begin(ctx, "c", "k-new", "h", now, 24*time.Hour, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordDemand(ctx, "e1", "A", now, 1); err != nil {
+	if _, err := s.RecordDemands(ctx, []replenishment.Demand{{EventID: "e1", SKU: "A", At: now, Units: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	// An order whose timeline is past its retention, one within it, and a
@@ -96,7 +97,7 @@ func testHousekeeping(t *testing.T, s *sqlstore.Store) {
 	if _, st, err := s.ReservationItems(ctx, "held"); err != nil || st != inventory.StateHeld {
 		t.Errorf("held reservation: %q %v", st, err)
 	}
-	if added, _ := s.RecordDemand(ctx, "e1", "A", now, 1); added {
+	if added, _ := s.RecordDemands(ctx, []replenishment.Demand{{EventID: "e1", SKU: "A", At: now, Units: 1}}); added != 0 {
 		t.Error("a recent demand event id was forgotten")
 	}
 }

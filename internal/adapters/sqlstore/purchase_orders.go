@@ -149,28 +149,6 @@ func (s *Store) UpdatePurchaseOrder(ctx context.Context, id string, fn func(*rep
 
 func epochDay(t time.Time) int64 { return t.UTC().Unix() / 86400 }
 
-// RecordDemand adds units to a SKU's day, once per event id.
-func (s *Store) RecordDemand(ctx context.Context, eventID, sku string, day time.Time, units int64) (bool, error) {
-	var added bool
-	err := s.inTx(ctx, func(tx *txn) error {
-		added = false
-		res, err := tx.ExecContext(ctx, `INSERT INTO demand_events (event_id, at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`, eventID, micros(s.now()))
-		if err != nil {
-			return fmt.Errorf("recording demand event: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // seen before
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO demand_daily (sku, day, units) VALUES (?, ?, ?)
-  ON CONFLICT (sku, day) DO UPDATE SET units = demand_daily.units + excluded.units`, sku, epochDay(day), units); err != nil {
-			return fmt.Errorf("recording demand of %s: %w", sku, err)
-		}
-		added = true
-		return nil
-	})
-	return added, err
-}
-
 // RecordDemands records a batch of demand in one transaction, once per
 // event id. On PostgreSQL that is one statement: the ids not seen before
 // are inserted, and only their units are added to their SKUs' days.
