@@ -71,13 +71,13 @@ type payReq struct {
 	out  orders.Order
 }
 
-// checkoutBatchMax bounds a checkout batch; checkoutBatches is how many
-// may run at once (each on its own connection): one fills while another
-// waits for its commit.
-const (
-	checkoutBatchMax = 64
-	checkoutBatches  = 2
-)
+// checkoutBatchMax bounds a checkout batch. One batch of each kind runs
+// at a time, and the calls that arrive meanwhile wait for the next: with a
+// second batch allowed beside it, that batch mostly took the one call that
+// had just arrived, in a transaction of its own, and PostgreSQL spent about
+// a quarter more CPU per order for 8 % fewer orders/s (BENCHMARKS.md, *One
+// checkout batch at a time*). A lone caller still runs at once.
+const checkoutBatchMax = 64
 
 // runAlone reports whether a failed batch may run again one call at a
 // time: it failed before its COMMIT was sent, or PostgreSQL refused it,
@@ -122,7 +122,7 @@ func (s *Store) runBatch(ctx context.Context, n int, bulk func(tx *txn, errs []e
 	if n > 1 {
 		err := s.runPGTx(ctx, func(tx *txn) error {
 			clear(errs)
-			if err := tx.later(ctx, "planning by index", nil, `SET LOCAL enable_seqscan = off`); err != nil {
+			if err := tx.byIndex(ctx); err != nil {
 				return err
 			}
 			return bulk(tx, errs)

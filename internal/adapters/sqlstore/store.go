@@ -251,8 +251,8 @@ func Open(ctx context.Context, kind, dsn string, o Options) (*Store, error) {
 	}
 	s.reserver = batch.Combiner[inventory.ReserveRequest]{Run: s.ReserveBatch, Max: 256, Parallel: 2}
 	s.batches = s.pg && o.CheckoutBatches
-	s.creates = batch.Combiner[*createReq]{Run: s.createBatch, Max: checkoutBatchMax, Parallel: checkoutBatches}
-	s.pays = batch.Combiner[*payReq]{Run: s.payBatch, Max: checkoutBatchMax, Parallel: checkoutBatches}
+	s.creates = batch.Combiner[*createReq]{Run: s.createBatch, Max: checkoutBatchMax}
+	s.pays = batch.Combiner[*payReq]{Run: s.payBatch, Max: checkoutBatchMax}
 	s.hysteresis = o.AlertHysteresis
 	if s.hysteresis <= 0 {
 		s.hysteresis = 0.10
