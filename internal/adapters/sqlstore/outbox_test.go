@@ -75,3 +75,32 @@ func TestPostgresRelayLeaseLostWhenItsSessionDies(t *testing.T) {
 		t.Fatalf("backend %d still holds the relay lock after release", pid)
 	}
 }
+
+// The outbox payload is compressed with lz4 on a server built with it.
+func TestPostgresOutboxPayloadUsesLZ4(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url := testenv.PostgresDB(t)
+	open(t, "postgres", url)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var hasLZ4 bool
+	if err := db.QueryRowContext(ctx, `SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'`).Scan(&hasLZ4); err != nil {
+		t.Fatal(err)
+	}
+	var method string
+	if err := db.QueryRowContext(ctx, `SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'outbox'::regclass AND attname = 'payload'`).Scan(&method); err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	if hasLZ4 {
+		want = "l"
+	}
+	if method != want {
+		t.Fatalf("outbox.payload compression %q, want %q (server has lz4: %v)", method, want, hasLZ4)
+	}
+}
