@@ -20,8 +20,12 @@ import (
 // the server drops as too slow reconnects with its Last-Event-ID, like a
 // browser.
 type benchWatchers struct {
-	n, sample  int
-	events     atomic.Int64 // events received, resets included
+	n, sample int
+	events    atomic.Int64 // events received, resets included
+	// seen counts each stream's events as they arrive, one padded counter
+	// per stream so streams do not share a cache line; stop waits on them
+	// for the events still on their way.
+	seen       []streamCount
 	skipped    atomic.Int64 // events a sampled stream counted instead
 	reconnects atomic.Int64
 	failures   atomic.Int64 // connects that did not get a stream
@@ -34,14 +38,14 @@ type benchWatchers struct {
 // (at most 10 s, then it reports the ones that have not).
 func startWatchers(ctx context.Context, base, token string, n, sample int) (*benchWatchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &benchWatchers{n: n, sample: sample, cancel: cancel}
+	w := &benchWatchers{n: n, sample: sample, cancel: cancel, seen: make([]streamCount, n)}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	w.ready.Add(n)
-	for range n {
+	for i := range n {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			w.watch(ctx, client, base, token)
+			w.watch(ctx, client, base, token, &w.seen[i].Int64)
 		}()
 	}
 	started := make(chan struct{})
@@ -56,11 +60,11 @@ func startWatchers(ctx context.Context, base, token string, n, sample int) (*ben
 }
 
 // watch keeps one stream open until ctx ends.
-func (w *benchWatchers) watch(ctx context.Context, client *http.Client, base, token string) {
+func (w *benchWatchers) watch(ctx context.Context, client *http.Client, base, token string, seen *atomic.Int64) {
 	var lastID string
 	first := true
 	for ctx.Err() == nil {
-		err := w.read(ctx, client, base, token, &lastID, func() {
+		err := w.read(ctx, client, base, token, &lastID, seen, func() {
 			if first {
 				first = false
 				w.ready.Done()
@@ -86,7 +90,7 @@ func (w *benchWatchers) watch(ctx context.Context, client *http.Client, base, to
 
 // read follows one connection until it ends; started runs once the
 // server answered with a stream.
-func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, token string, lastID *string, started func()) error {
+func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, token string, lastID *string, seen *atomic.Int64, started func()) error {
 	url := base + "/v1/events/stream"
 	if w.sample > 0 {
 		url += "?sample=" + strconv.Itoa(w.sample)
@@ -134,6 +138,7 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 			counts = true
 		case bytes.HasPrefix(line, []byte("event: ")):
 			n++
+			seen.Add(1)
 		case counts && bytes.HasPrefix(line, []byte("data: ")):
 			counts = false
 			var m map[string]int64
@@ -150,10 +155,33 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 	}
 }
 
-// stop closes every stream and waits for them.
+// stop closes every stream and waits for them, once the events the run
+// wrote have had time to arrive (the relay and the live feed pass them on
+// a moment after their orders were answered): when no stream has received
+// anything for drainIdle, or after drainMax.
 func (w *benchWatchers) stop() {
+	const drainIdle, drainMax = time.Second, 10 * time.Second
+	total := func() (n int64) {
+		for i := range w.seen {
+			n += w.seen[i].Load()
+		}
+		return n
+	}
+	last, quiet := total(), time.Now()
+	for deadline := time.Now().Add(drainMax); time.Now().Before(deadline) && time.Since(quiet) < drainIdle; {
+		time.Sleep(100 * time.Millisecond)
+		if n := total(); n != last {
+			last, quiet = n, time.Now()
+		}
+	}
 	w.cancel()
 	w.wg.Wait()
+}
+
+// streamCount is one stream's counter, alone on its cache line.
+type streamCount struct {
+	atomic.Int64
+	_ [56]byte
 }
 
 func (w *benchWatchers) String() string {
