@@ -20,6 +20,12 @@ func (s *Store) current(sku string) (catalog.Current, bool) {
 	return catalog.Current{Product: p, Stock: catalog.Stock{OnHand: r.OnHand, Reserved: r.Reserved, OnOrder: r.OnOrder, Version: r.Version}}, true
 }
 
+// Product returns a product without its stock.
+func (s *Store) Product(ctx context.Context, sku string) (catalog.Product, error) {
+	cur, err := s.GetProduct(ctx, sku)
+	return cur.Product, err
+}
+
 // GetProduct returns a product with its stock.
 func (s *Store) GetProduct(ctx context.Context, sku string) (catalog.Current, error) {
 	if err := s.read(ctx); err != nil {

@@ -13,9 +13,11 @@ import (
 	"github.com/mercato-platform/mercato/internal/inventory"
 )
 
-// Catalog reads products (their reorder policy).
+// Catalog reads products (their reorder policy). Product is read for
+// every SKU whose stock moved, so a store may answer it from a cache that
+// learns of every change (sqlstore's quote cache).
 type Catalog interface {
-	GetProduct(ctx context.Context, sku string) (catalog.Current, error)
+	Product(ctx context.Context, sku string) (catalog.Product, error)
 }
 
 // Stock is the inventory port as receiving uses it.
@@ -94,14 +96,14 @@ func lenient(env event.Envelope, v any) error {
 // Consider decides whether sku needs a purchase order now. triggerKey makes
 // the decision idempotent: the same event never raises two orders.
 func (s *Service) Consider(ctx context.Context, sku string, onHand, reserved, onOrder int64, triggerKey string, at time.Time) (*PurchaseOrder, error) {
-	cur, err := s.catalog.GetProduct(ctx, sku)
+	product, err := s.catalog.Product(ctx, sku)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, nil // not a SKU this shop replenishes
 	}
 	if err != nil {
 		return nil, err
 	}
-	r := cur.Product.Reorder
+	r := product.Reorder
 	if r.LeadTimeDays <= 0 {
 		return nil, nil // no reorder policy configured
 	}
@@ -110,7 +112,7 @@ func (s *Service) Consider(ctx context.Context, sku string, onHand, reserved, on
 	// History starts when the SKU did: days before it existed are not zero-sale days.
 	day := at.UTC().Truncate(24 * time.Hour)
 	from := day.Add(-s.o.Horizon + 24*time.Hour)
-	if created := cur.Product.CreatedAt.UTC().Truncate(24 * time.Hour); created.After(from) {
+	if created := product.CreatedAt.UTC().Truncate(24 * time.Hour); created.After(from) {
 		from = created
 	}
 	daily, err := s.store.DailyDemand(ctx, sku, from, day.Add(24*time.Hour))

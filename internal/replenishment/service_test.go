@@ -38,6 +38,7 @@ func TestLifecycleExhaustive(t *testing.T) {
 type store interface {
 	replenishment.Store
 	replenishment.Stock
+	replenishment.Catalog
 	catalog.Repository
 	Levels(ctx context.Context, sku string) (inventory.Levels, error)
 }

@@ -18,6 +18,8 @@ import (
 // SKU's ledger and the outbox rows of its events.
 type Catalog interface {
 	catalog.Repository
+	// Product is a product without its stock (replenishment's port).
+	Product(ctx context.Context, sku string) (catalog.Product, error)
 	outbox.Store
 	Ledger(ctx context.Context, sku string) ([]inventory.LedgerEntry, error)
 }
@@ -46,6 +48,9 @@ func testCreate(t *testing.T, s Catalog) {
 	}
 	if got.Product != p {
 		t.Errorf("GetProduct =\n%+v\nwant\n%+v", got.Product, p)
+	}
+	if alone, err := s.Product(ctx(t), "SKU-1"); err != nil || alone != p {
+		t.Errorf("Product = %+v, %v\nwant %+v", alone, err, p)
 	}
 	if got.Stock.OnHand != 40 {
 		t.Errorf("on_hand = %d, want 40", got.Stock.OnHand)
@@ -144,6 +149,9 @@ func testRollback(t *testing.T, s Catalog) {
 func testNotFound(t *testing.T, s Catalog) {
 	if _, err := s.GetProduct(ctx(t), "NOPE"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Product(ctx(t), "NOPE"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("Product: err = %v, want ErrNotFound", err)
 	}
 }
 

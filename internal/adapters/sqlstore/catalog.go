@@ -54,28 +54,34 @@ func (s *Store) getCurrent(ctx context.Context, q rowQuerier, sku string, lock b
 }
 
 // ProductQuote reads what checkout locks into an order line: the SKU's
-// base price (as its price), bounds and category (one row, no stock,
-// nothing to decode). On PostgreSQL it answers from the quote cache
-// (quotecache.go) when it can.
+// base price (as its price), bounds and category. On PostgreSQL it answers
+// from the quote cache (quotecache.go) when it can.
 func (s *Store) ProductQuote(ctx context.Context, sku string) (orders.Quote, error) {
-	if c := s.quoteCache(); c != nil {
-		return c.cachedQuote(sku, func() (orders.Quote, error) { return s.readQuote(ctx, sku) })
+	p, err := s.Product(ctx, sku)
+	if err != nil {
+		return orders.Quote{}, err
 	}
-	return s.readQuote(ctx, sku)
+	return orders.Quote{Price: p.BasePrice, BasePrice: p.BasePrice, Floor: p.PriceFloor, Ceiling: p.PriceCeiling, Category: p.Category}, nil
 }
 
-func (s *Store) readQuote(ctx context.Context, sku string) (orders.Quote, error) {
-	var q orders.Quote
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT base_price, price_floor, price_ceiling, category FROM products WHERE sku = ?`), sku).
-		Scan(&q.BasePrice, &q.Floor, &q.Ceiling, &q.Category)
+// Product returns a product without its stock; on PostgreSQL from the
+// quote cache when it can.
+func (s *Store) Product(ctx context.Context, sku string) (catalog.Product, error) {
+	if c := s.quoteCache(); c != nil {
+		return c.cachedProduct(sku, func() (catalog.Product, error) { return s.readProduct(ctx, sku) })
+	}
+	return s.readProduct(ctx, sku)
+}
+
+func (s *Store) readProduct(ctx context.Context, sku string) (catalog.Product, error) {
+	p, err := scanProduct(s.r.QueryRowContext(ctx, s.q(`SELECT `+productColumns+` FROM products p WHERE p.sku = ?`), sku))
 	if errors.Is(err, sql.ErrNoRows) {
-		return orders.Quote{}, fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
+		return catalog.Product{}, fmt.Errorf("%w: %s", catalog.ErrNotFound, sku)
 	}
 	if err != nil {
-		return orders.Quote{}, fmt.Errorf("reading price of %s: %w", sku, err)
+		return catalog.Product{}, fmt.Errorf("reading product %s: %w", sku, err)
 	}
-	q.Price = q.BasePrice
-	return q, nil
+	return p, nil
 }
 
 // GetProduct returns a product with its stock.

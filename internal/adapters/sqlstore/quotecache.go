@@ -10,14 +10,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mercato-platform/mercato/internal/catalog"
 	"github.com/mercato-platform/mercato/internal/event"
-	"github.com/mercato-platform/mercato/internal/orders"
 )
 
 // Quote cache (PostgreSQL). Every checkout line reads its product's base
-// price, bounds and category, which change when an operator edits the
-// product and almost never otherwise: on PostgreSQL each process keeps the
-// quotes it read, and the products table tells it of every change.
+// price, bounds and category, and replenishment reads a product's reorder
+// policy for every SKU whose stock moved; both change when an operator
+// edits the product and almost never otherwise: on PostgreSQL each process
+// keeps the products it read (the row, without its stock), and the
+// products table tells it of every change.
 // Migration 14 puts a trigger on products that sends the changed SKU on
 // the channel quotesChannel (pg_notify, delivered when the change
 // commits), whoever wrote it: Mercato, or an operator with psql. A
@@ -55,7 +57,7 @@ type quoteCache struct {
 	mu      sync.Mutex
 	live    bool   // the listener is connected and listening
 	gen     uint64 // counts changes announced and reconnects
-	entries map[string]orders.Quote
+	entries map[string]catalog.Product
 
 	// idle is how long the listener waits for a notice before it probes,
 	// and how long a probe may take to come back.
@@ -64,19 +66,19 @@ type quoteCache struct {
 	done chan struct{}
 }
 
-// get returns a cached quote, or the generation a read must start from to
-// be kept (ok false).
-func (c *quoteCache) get(sku string) (q orders.Quote, gen uint64, ok bool) {
+// get returns a cached product, or the generation a read must start from
+// to be kept (ok false).
+func (c *quoteCache) get(sku string) (p catalog.Product, gen uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.live {
-		q, ok = c.entries[sku]
+		p, ok = c.entries[sku]
 	}
-	return q, c.gen, ok
+	return p, c.gen, ok
 }
 
-// put keeps a quote read since gen, unless a change was announced since.
-func (c *quoteCache) put(sku string, q orders.Quote, gen uint64) {
+// put keeps a product read since gen, unless a change was announced since.
+func (c *quoteCache) put(sku string, p catalog.Product, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live || c.gen != gen {
@@ -85,7 +87,7 @@ func (c *quoteCache) put(sku string, q orders.Quote, gen uint64) {
 	if len(c.entries) >= quoteCacheMax {
 		clear(c.entries)
 	}
-	c.entries[sku] = q
+	c.entries[sku] = p
 }
 
 // changed drops sku's entry, or every entry for "" (a truncate).
@@ -121,7 +123,7 @@ func (s *Store) quoteCache() *quoteCache {
 	defer s.quotesMu.Unlock()
 	if s.quotes == nil && !s.quotesClosed {
 		ctx, stop := context.WithCancel(context.Background())
-		c := &quoteCache{entries: map[string]orders.Quote{}, idle: quoteListenIdle, stop: stop, done: make(chan struct{})}
+		c := &quoteCache{entries: map[string]catalog.Product{}, idle: quoteListenIdle, stop: stop, done: make(chan struct{})}
 		go func() {
 			defer close(c.done)
 			c.listen(ctx, s.dsn, s.probeQuotes, s.log)
@@ -255,16 +257,15 @@ func (c *quoteCache) listenOnce(ctx context.Context, dsn string, probe func(ctx 
 	}
 }
 
-// cachedQuote answers ProductQuote from the cache, reading through read
-// on a miss.
-func (c *quoteCache) cachedQuote(sku string, read func() (orders.Quote, error)) (orders.Quote, error) {
-	q, gen, ok := c.get(sku)
+// cachedProduct answers from the cache, reading through read on a miss.
+func (c *quoteCache) cachedProduct(sku string, read func() (catalog.Product, error)) (catalog.Product, error) {
+	p, gen, ok := c.get(sku)
 	if ok {
-		return q, nil
+		return p, nil
 	}
-	q, err := read()
+	p, err := read()
 	if err == nil {
-		c.put(sku, q, gen)
+		c.put(sku, p, gen)
 	}
-	return q, err
+	return p, err
 }

@@ -94,6 +94,23 @@ func TestQuoteCacheFollowsEveryChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	sees(base+15, "in SQL")
+	// Replenishment's reorder policy comes from the same cached row.
+	cached()
+	if _, err := db.ExecContext(ctx, `UPDATE products SET reorder = '{"lead_time_days": 9}' WHERE sku = 'Q-1'`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		p, err := api.Product(ctx, "Q-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Reorder.LeadTimeDays == 9 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a change of its reorder policy in SQL the product still shows %+v", p.Reorder)
+		}
+	}
 
 	// Kill the listener's connection: the cache stops answering at once
 	// and starts again, empty, when the listener is back.
@@ -125,19 +142,19 @@ func TestQuoteCacheFollowsEveryChange(t *testing.T) {
 // A read that raced a change is answered but not kept, and a cache whose
 // listener is down keeps nothing.
 func TestQuoteCacheKeepsNoReadThatRacedAChange(t *testing.T) {
-	c := &quoteCache{entries: map[string]orders.Quote{}}
+	c := &quoteCache{entries: map[string]catalog.Product{}}
 	if _, _, ok := c.get("A"); ok {
 		t.Fatal("an empty cache answered")
 	}
 	c.setLive(true)
 	_, gen, _ := c.get("A")
 	c.changed("A") // the change commits while the read is under way
-	c.put("A", orders.Quote{BasePrice: 1}, gen)
+	c.put("A", catalog.Product{BasePrice: 1}, gen)
 	if _, _, ok := c.get("A"); ok {
 		t.Fatal("a read that raced a change was kept")
 	}
 	_, gen, _ = c.get("A")
-	c.put("A", orders.Quote{BasePrice: 2}, gen)
+	c.put("A", catalog.Product{BasePrice: 2}, gen)
 	if q, _, ok := c.get("A"); !ok || q.BasePrice != 2 {
 		t.Fatalf("a read with no change under way was not kept: %+v %v", q, ok)
 	}
@@ -147,7 +164,7 @@ func TestQuoteCacheKeepsNoReadThatRacedAChange(t *testing.T) {
 	}
 	_, gen, _ = c.get("A")
 	c.setLive(false)
-	c.put("A", orders.Quote{BasePrice: 3}, gen)
+	c.put("A", catalog.Product{BasePrice: 3}, gen)
 	c.setLive(true)
 	if _, _, ok := c.get("A"); ok {
 		t.Fatal("a read finished while nobody listened was kept")
@@ -234,7 +251,7 @@ func listening(ctx context.Context, t *testing.T, probe func(context.Context, st
 	if probe == nil {
 		probe = s.probeQuotes
 	}
-	c := &quoteCache{entries: map[string]orders.Quote{}, idle: 20 * time.Millisecond}
+	c := &quoteCache{entries: map[string]catalog.Product{}, idle: 20 * time.Millisecond}
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
