@@ -221,7 +221,6 @@ func (r pgRows) Close() error {
 	return r.Rows.Err()
 }
 
-// pgRead is one query of txn.readAll: row takes each of its rows.
 // byIndex turns sequential scans off for the rest of the transaction
 // (SET LOCAL, sent with the next statement): its statements read a few
 // rows by key, and a table whose statistics are stale or that is mostly
@@ -230,6 +229,7 @@ func (t *txn) byIndex(ctx context.Context) error {
 	return t.later(ctx, "planning by index", nil, `SET LOCAL enable_seqscan = off`)
 }
 
+// pgRead is one query of txn.readAll: row takes each of its rows.
 type pgRead struct {
 	what  string // names it in an error
 	query string // ? placeholders
