@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mercato-platform/mercato/internal/idempotency"
-	"github.com/mercato-platform/mercato/internal/inventory"
 	"github.com/mercato-platform/mercato/internal/payments"
 )
 
@@ -158,15 +157,6 @@ func (s *Service) keep(ctx context.Context, p IdemPlace, o Order, perr error, pr
 		}
 	}
 	return Placed{Status: status, Body: body, Order: o, Err: perr}, true, nil
-}
-
-// stockOf is the stock a request asks for, line by line.
-func stockOf(req Request) []inventory.Item {
-	items := make([]inventory.Item, len(req.Items))
-	for i, it := range req.Items {
-		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
-	}
-	return items
 }
 
 // deferredPlace is the outcome of a checkout whose idempotency claim was

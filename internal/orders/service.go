@@ -293,6 +293,15 @@ func Validate(req Request) error {
 	return nil
 }
 
+// stockOf is the stock a request asks for, line by line.
+func stockOf(req Request) []inventory.Item {
+	items := make([]inventory.Item, len(req.Items))
+	for i, it := range req.Items {
+		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
+	}
+	return items
+}
+
 // Place runs checkout: price, reserve, create, authorize, commit. It returns
 // the paid order, or a *FailureError with the order kept as payment_failed,
 // or an error before any order existed (nothing is then left behind).
@@ -315,8 +324,7 @@ func (s *Service) place(ctx context.Context, customerID string, idem IdemRef, re
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	o := Order{ID: "ord_" + event.NewID(), CustomerID: customerID, Status: StatusPending,
 		PaymentToken: req.Payment.Token, CreatedAt: now, UpdatedAt: now}
-	items := make([]inventory.Item, len(req.Items))
-	for i, it := range req.Items {
+	for _, it := range req.Items {
 		q, err := s.prices.Quote(ctx, it.SKU)
 		if err != nil {
 			return Order{}, err
@@ -330,8 +338,8 @@ func (s *Service) place(ctx context.Context, customerID string, idem IdemRef, re
 			return Order{}, fmt.Errorf("%w: the order's total would exceed %d", ErrAmountTooLarge, money.MaxAmount)
 		}
 		o.Items, o.Total = append(o.Items, line.Line), total
-		items[i] = inventory.Item{SKU: it.SKU, Qty: it.Quantity}
 	}
+	items := stockOf(req)
 	if s.joint != nil {
 		return s.placeJoint(ctx, o, idem, items, now, pre)
 	}
