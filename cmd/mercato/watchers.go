@@ -21,10 +21,9 @@ import (
 // browser.
 type benchWatchers struct {
 	n, sample int
-	events    atomic.Int64 // events received, resets included
-	// seen counts each stream's events as they arrive, one padded counter
-	// per stream so streams do not share a cache line; stop waits on them
-	// for the events still on their way.
+	// seen counts each stream's events (resets included) as they arrive,
+	// one padded counter per stream so streams do not share a cache line;
+	// stop waits on them for the events still on their way.
 	seen       []streamCount
 	skipped    atomic.Int64 // events a sampled stream counted instead
 	reconnects atomic.Int64
@@ -113,12 +112,13 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 	}
 	started()
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	// Counted locally: 200 streams adding to one shared counter per event
-	// would fight over its cache line and slow the server they measure.
-	var n, skipped int64
+	// Skipped events are counted locally: 200 streams adding to one shared
+	// counter would fight over its cache line and slow the server they
+	// measure (seen is this stream's own).
+	var skipped int64
 	var id []byte
 	counts := false // the next data line is a skipped event's counts
-	defer func() { w.events.Add(n); w.skipped.Add(skipped) }()
+	defer func() { w.skipped.Add(skipped) }()
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -137,7 +137,6 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 		case bytes.Equal(line, []byte("event: skipped\n")):
 			counts = true
 		case bytes.HasPrefix(line, []byte("event: ")):
-			n++
 			seen.Add(1)
 		case counts && bytes.HasPrefix(line, []byte("data: ")):
 			counts = false
@@ -161,21 +160,23 @@ func (w *benchWatchers) read(ctx context.Context, client *http.Client, base, tok
 // anything for drainIdle, or after drainMax.
 func (w *benchWatchers) stop() {
 	const drainIdle, drainMax = time.Second, 10 * time.Second
-	total := func() (n int64) {
-		for i := range w.seen {
-			n += w.seen[i].Load()
-		}
-		return n
-	}
-	last, quiet := total(), time.Now()
+	last, quiet := w.received(), time.Now()
 	for deadline := time.Now().Add(drainMax); time.Now().Before(deadline) && time.Since(quiet) < drainIdle; {
 		time.Sleep(100 * time.Millisecond)
-		if n := total(); n != last {
+		if n := w.received(); n != last {
 			last, quiet = n, time.Now()
 		}
 	}
 	w.cancel()
 	w.wg.Wait()
+}
+
+// received is the events every stream has received.
+func (w *benchWatchers) received() (n int64) {
+	for i := range w.seen {
+		n += w.seen[i].Load()
+	}
+	return n
 }
 
 // streamCount is one stream's counter, alone on its cache line.
@@ -186,5 +187,5 @@ type streamCount struct {
 
 func (w *benchWatchers) String() string {
 	return fmt.Sprintf("watchers: %d event streams (sample %d) received %d events and %d counted as skipped (%d reconnects after the server dropped a stream, %d failed connects)",
-		w.n, w.sample, w.events.Load(), w.skipped.Load(), w.reconnects.Load(), w.failures.Load())
+		w.n, w.sample, w.received(), w.skipped.Load(), w.reconnects.Load(), w.failures.Load())
 }
