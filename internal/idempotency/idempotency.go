@@ -62,9 +62,6 @@ type Store interface {
 // the work, or fails with ErrTaken and writes nothing when another request
 // holds the key. A request then costs one durable write fewer.
 type Deferred interface {
-	// Exists reports, reading only, whether scope/key has a row (claimed,
-	// finished or expired).
-	Exists(ctx context.Context, scope, key string) (bool, error)
 	// Settle stores the response of a request that ended before its work
 	// wrote the claim (a 4xx such as an unknown SKU or no stock) and
 	// reports whether it did. If the key has a row already (used before,

@@ -25,6 +25,8 @@ type Store interface {
 	orders.StockStore
 	idempotency.Store
 	idempotency.Deferred
+	// Exists reports whether scope/key has a row, reading only.
+	Exists(ctx context.Context, scope, key string) (bool, error)
 	GetOrder(ctx context.Context, id string) (orders.Order, error)
 }
 

@@ -79,7 +79,9 @@ func (s *Store) finishTx(ctx context.Context, tx *txn, scope, key string, status
 		idemDone, status, body, scope, key)
 }
 
-// Exists reports whether a key has a row (idempotency.Deferred).
+// Exists reports whether a key has a row (claimed, finished or expired),
+// reading only; checkout does not ask (a deferred claim finds a taken key
+// itself), the store contract and tools do.
 func (s *Store) Exists(ctx context.Context, scope, key string) (bool, error) {
 	var one int
 	err := s.r.QueryRowContext(ctx, s.q(`SELECT 1 FROM idempotency_keys WHERE scope = ? AND key = ?`), scope, key).Scan(&one)
