@@ -192,7 +192,7 @@ func TestQuoteListenerSurvivesQuietSpells(t *testing.T) {
 		}
 	}
 	_, gen := live()
-	time.Sleep(200 * time.Millisecond) // ten quiet spells
+	time.Sleep(time.Second) // ten quiet spells
 	if ok, g := live(); !ok || g != gen {
 		t.Fatalf("quiet spells reconnected the listener: live %v, generation %d → %d", ok, gen, g)
 	}
@@ -239,7 +239,7 @@ func TestQuoteCacheStaysOffWhenProbesDoNotComeBack(t *testing.T) {
 }
 
 // listening opens a PostgreSQL store (with migration 14) and runs a quote
-// listener on its database that probes every 20 ms with probe (the
+// listener on its database that probes every 100 ms with probe (the
 // store's own when nil), until the test ends.
 func listening(ctx context.Context, t *testing.T, probe func(context.Context, string) error) (*Store, *quoteCache) {
 	t.Helper()
@@ -251,7 +251,7 @@ func listening(ctx context.Context, t *testing.T, probe func(context.Context, st
 	if probe == nil {
 		probe = s.probeQuotes
 	}
-	c := &quoteCache{entries: map[string]catalog.Product{}, idle: 20 * time.Millisecond}
+	c := &quoteCache{entries: map[string]catalog.Product{}, idle: 100 * time.Millisecond}
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
